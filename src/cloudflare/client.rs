@@ -1,0 +1,545 @@
+//! The HTTP client for the three calls the daemon makes: list, sync and read.
+//!
+//! There is deliberately no create, update or delete. Every request first takes a slot from
+//! its credential's [`RateLimiter`], carries the credential and a `User-Agent`, is bounded
+//! by the configured timeout, and is reported to the caller's [`Observer`] (endpoint,
+//! status, duration) so the caller can count it. Answers become typed values or an
+//! [`ApiError`] whose variant says what the caller can do about it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
+use tokio::time::Instant;
+
+use super::model::{self, ApiMessage, ListPage, Server, SyncResult};
+use super::pagination::{next_page, Listing};
+use super::ratelimit::{parse_ratelimit, parse_retry_after, RateLimitInfo, RateLimiter};
+use crate::secret::Secret;
+use crate::shutdown::Shutdown;
+
+/// The largest body read from Cloudflare; anything larger is refused as a decode error.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// How to authenticate.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum Credentials {
+    /// `Authorization: Bearer <token>` (preferred).
+    Token(Secret),
+    /// The legacy `X-Auth-Email` + `X-Auth-Key` pair.
+    Legacy {
+        /// The account e-mail.
+        email: Secret,
+        /// The Global API key.
+        key: Secret,
+    },
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Token(_) => f.write_str("Token(****)"),
+            Credentials::Legacy { .. } => f.write_str("Legacy { email: ****, key: **** }"),
+        }
+    }
+}
+
+/// Which call a request was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Endpoint {
+    /// `GET …/mcp/servers`
+    List,
+    /// `POST …/mcp/servers/{id}/sync`
+    Sync,
+    /// `GET …/mcp/servers/{id}`
+    Read,
+}
+
+impl Endpoint {
+    /// Every endpoint, for rendering.
+    pub const ALL: [Endpoint; 3] = [Endpoint::List, Endpoint::Sync, Endpoint::Read];
+
+    /// The metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::List => "list",
+            Endpoint::Sync => "sync",
+            Endpoint::Read => "read",
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the observer learns about one request.
+#[derive(Debug, Clone)]
+pub struct RequestRecord<'a> {
+    /// The account the request was for.
+    pub account_id: &'a str,
+    /// Which call.
+    pub endpoint: Endpoint,
+    /// The HTTP status, or `None` when no answer came (transport error, timeout).
+    pub status: Option<u16>,
+    /// From sending to the end of the body.
+    pub duration: Duration,
+    /// The `Ratelimit` header, when sent.
+    pub ratelimit: Option<RateLimitInfo>,
+}
+
+/// Receives a [`RequestRecord`] for every request sent.
+pub type Observer = Arc<dyn Fn(&RequestRecord<'_>) + Send + Sync>;
+
+/// What went wrong with a call, by what the caller can do about it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// No answer: connection refused, reset, DNS, TLS.
+    #[error("{endpoint} request failed before an answer came: {message}")]
+    Transport {
+        /// Which call.
+        endpoint: Endpoint,
+        /// The transport's reason.
+        message: String,
+    },
+    /// No complete answer within `request_timeout`.
+    #[error("{endpoint} request timed out after {}", humantime::format_duration(*after))]
+    Timeout {
+        /// Which call.
+        endpoint: Endpoint,
+        /// The configured timeout.
+        after: Duration,
+    },
+    /// HTTP 429.
+    #[error("{endpoint} request was rate limited by Cloudflare (HTTP 429{}){}", fmt_retry(*retry_after), fmt_errors(errors))]
+    RateLimited {
+        /// Which call.
+        endpoint: Endpoint,
+        /// `retry-after`, when sent.
+        retry_after: Option<Duration>,
+        /// Cloudflare's errors (code 971).
+        errors: Vec<ApiMessage>,
+    },
+    /// Any other non-2xx answer.
+    #[error("{endpoint} request answered HTTP {status}{}", fmt_errors(errors))]
+    Status {
+        /// Which call.
+        endpoint: Endpoint,
+        /// The HTTP status.
+        status: u16,
+        /// Cloudflare's errors, when the body had them.
+        errors: Vec<ApiMessage>,
+    },
+    /// A 2xx answer with `success: false`.
+    #[error("{endpoint} request answered HTTP {status} with success=false{}", fmt_errors(errors))]
+    Unsuccessful {
+        /// Which call.
+        endpoint: Endpoint,
+        /// The HTTP status.
+        status: u16,
+        /// Cloudflare's errors.
+        errors: Vec<ApiMessage>,
+    },
+    /// A 2xx answer whose body could not be read as the API's JSON.
+    #[error("{endpoint} answer (HTTP {status}) could not be decoded: {message}")]
+    Decode {
+        /// Which call.
+        endpoint: Endpoint,
+        /// The HTTP status.
+        status: u16,
+        /// What was wrong.
+        message: String,
+    },
+    /// Shutdown came while the request waited for its turn.
+    #[error("{endpoint} request abandoned: shutting down")]
+    Interrupted {
+        /// Which call.
+        endpoint: Endpoint,
+    },
+}
+
+fn fmt_retry(d: Option<Duration>) -> String {
+    d.map(|d| format!(", retry-after {}s", d.as_secs()))
+        .unwrap_or_default()
+}
+
+fn fmt_errors(errors: &[ApiMessage]) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = errors.iter().take(5).map(ToString::to_string).collect();
+    format!(": {}", parts.join("; "))
+}
+
+impl ApiError {
+    /// The HTTP status, when an answer came.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::RateLimited { .. } => Some(429),
+            ApiError::Status { status, .. }
+            | ApiError::Unsuccessful { status, .. }
+            | ApiError::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// True for 401 and 403: the credential is not accepted.
+    pub fn is_auth(&self) -> bool {
+        matches!(self.status(), Some(401 | 403))
+    }
+}
+
+/// Settings of a [`Client`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// E.g. `https://api.cloudflare.com/client/v4`, without a trailing slash.
+    pub base_url: String,
+    /// Bound on one request, body included.
+    pub timeout: Duration,
+}
+
+/// A client for one credential. Cheap to clone; clones share the connection pool and budget.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base_url: Arc<str>,
+    credentials: Credentials,
+    limiter: Arc<RateLimiter>,
+    observer: Option<Observer>,
+    timeout: Duration,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.base_url)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The client could not be built (TLS roots, for instance).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct BuildError(String);
+
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Client {
+    /// A client sending with `credentials` under `limiter`'s budget.
+    pub fn new(
+        options: ClientOptions,
+        credentials: Credentials,
+        limiter: Arc<RateLimiter>,
+        observer: Option<Observer>,
+    ) -> Result<Self, BuildError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("mcp-sync-monitor/", env!("CARGO_PKG_VERSION")))
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(50))
+            .build()
+            .map_err(|e| BuildError(error_chain(&e)))?;
+        Ok(Self {
+            http,
+            base_url: options.base_url.trim_end_matches('/').into(),
+            credentials,
+            limiter,
+            observer,
+            timeout: options.timeout,
+        })
+    }
+
+    fn servers_url(&self, account_id: &str) -> String {
+        format!(
+            "{}/accounts/{}/access/ai-controls/mcp/servers",
+            self.base_url,
+            encode_segment(account_id)
+        )
+    }
+
+    /// Lists one page.
+    pub async fn list_page(
+        &self,
+        account_id: &str,
+        page: u32,
+        per_page: u32,
+        shutdown: &Shutdown,
+    ) -> Result<ListPage, ApiError> {
+        let url = format!("{}?page={page}&per_page={per_page}", self.servers_url(account_id));
+        let ep = Endpoint::List;
+        let answer = self.send(account_id, ep, self.http.get(url), shutdown).await?;
+        let (env, page) = model::decode_list_page(&answer.body).map_err(|e| ApiError::Decode {
+            endpoint: ep,
+            status: answer.status,
+            message: e.0,
+        })?;
+        if !env.success {
+            return Err(ApiError::Unsuccessful {
+                endpoint: ep,
+                status: answer.status,
+                errors: env.errors,
+            });
+        }
+        Ok(page)
+    }
+
+    /// Lists every page, one after another, by the pagination rule; each id once.
+    pub async fn list_all(
+        &self,
+        account_id: &str,
+        per_page: u32,
+        shutdown: &Shutdown,
+    ) -> Result<Listing, ApiError> {
+        let mut listing = Listing::default();
+        let mut page = 1;
+        loop {
+            let got = self.list_page(account_id, page, per_page, shutdown).await?;
+            let next = next_page(page, per_page, &got);
+            listing.add(got);
+            match next {
+                Some(n) => page = n,
+                None => return Ok(listing),
+            }
+        }
+    }
+
+    /// Triggers a sync of one server and returns its outcome. A 2xx answer with
+    /// `result.error` set is returned as `Ok`: the caller decides what it means.
+    pub async fn sync(
+        &self,
+        account_id: &str,
+        server_id: &str,
+        shutdown: &Shutdown,
+    ) -> Result<SyncResult, ApiError> {
+        let url = format!(
+            "{}/{}/sync",
+            self.servers_url(account_id),
+            encode_segment(server_id)
+        );
+        self.call(account_id, Endpoint::Sync, self.http.post(url), shutdown)
+            .await
+    }
+
+    /// Reads one server.
+    pub async fn read(
+        &self,
+        account_id: &str,
+        server_id: &str,
+        shutdown: &Shutdown,
+    ) -> Result<Server, ApiError> {
+        let url = format!(
+            "{}/{}",
+            self.servers_url(account_id),
+            encode_segment(server_id)
+        );
+        self.call(account_id, Endpoint::Read, self.http.get(url), shutdown)
+            .await
+    }
+
+    async fn call<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        account_id: &str,
+        ep: Endpoint,
+        req: reqwest::RequestBuilder,
+        shutdown: &Shutdown,
+    ) -> Result<T, ApiError> {
+        let answer = self.send(account_id, ep, req, shutdown).await?;
+        let env = model::decode_envelope::<T>(&answer.body).map_err(|e| ApiError::Decode {
+            endpoint: ep,
+            status: answer.status,
+            message: e.0,
+        })?;
+        if !env.success {
+            return Err(ApiError::Unsuccessful {
+                endpoint: ep,
+                status: answer.status,
+                errors: env.errors,
+            });
+        }
+        env.result.ok_or_else(|| ApiError::Decode {
+            endpoint: ep,
+            status: answer.status,
+            message: "the answer has no result".into(),
+        })
+    }
+
+    /// Waits for budget, sends, reads the body, reports the request, and turns every
+    /// non-2xx answer into an error.
+    async fn send(
+        &self,
+        account_id: &str,
+        ep: Endpoint,
+        req: reqwest::RequestBuilder,
+        shutdown: &Shutdown,
+    ) -> Result<Answer, ApiError> {
+        if self.limiter.acquire(shutdown).await.is_err() {
+            return Err(ApiError::Interrupted { endpoint: ep });
+        }
+        let req = self.authenticate(req);
+        let started = Instant::now();
+        let result = self.exchange(ep, req).await;
+        let (status, ratelimit) = match &result {
+            Ok(a) => (
+                Some(a.status),
+                header_str(&a.headers, "ratelimit").and_then(parse_ratelimit),
+            ),
+            Err(_) => (None, None),
+        };
+        if let Some(obs) = &self.observer {
+            obs(&RequestRecord {
+                account_id,
+                endpoint: ep,
+                status,
+                duration: started.elapsed(),
+                ratelimit,
+            });
+        }
+        if let Some(info) = ratelimit {
+            self.limiter.observe(info).await;
+        }
+        let answer = result?;
+        if (200..300).contains(&answer.status) {
+            return Ok(answer);
+        }
+        let errors = model::decode_errors(&answer.body)
+            .map(|e| e.errors)
+            .unwrap_or_default();
+        if answer.status == 429 {
+            let retry_after = header_str(&answer.headers, RETRY_AFTER.as_str()).and_then(parse_retry_after);
+            if let Some(d) = retry_after {
+                self.limiter.pause_for(d).await;
+            }
+            return Err(ApiError::RateLimited {
+                endpoint: ep,
+                retry_after,
+                errors,
+            });
+        }
+        Err(ApiError::Status {
+            endpoint: ep,
+            status: answer.status,
+            errors,
+        })
+    }
+
+    fn authenticate(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.credentials {
+            Credentials::Token(t) => req.header(AUTHORIZATION, format!("Bearer {}", t.expose())),
+            Credentials::Legacy { email, key } => req
+                .header("X-Auth-Email", email.expose())
+                .header("X-Auth-Key", key.expose()),
+        }
+    }
+
+    async fn exchange(&self, ep: Endpoint, req: reqwest::RequestBuilder) -> Result<Answer, ApiError> {
+        let map = |e: reqwest::Error| {
+            if e.is_timeout() {
+                ApiError::Timeout {
+                    endpoint: ep,
+                    after: self.timeout,
+                }
+            } else {
+                ApiError::Transport {
+                    endpoint: ep,
+                    message: error_chain(&e),
+                }
+            }
+        };
+        let mut resp = req.send().await.map_err(map)?;
+        let status = resp.status().as_u16();
+        let headers = std::mem::take(resp.headers_mut());
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| {
+            if e.is_timeout() {
+                ApiError::Timeout { endpoint: ep, after: self.timeout }
+            } else {
+                ApiError::Decode {
+                    endpoint: ep,
+                    status,
+                    message: format!("the body could not be read: {}", error_chain(&e)),
+                }
+            }
+        })? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(ApiError::Decode {
+                    endpoint: ep,
+                    status,
+                    message: format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Answer { status, headers, body })
+    }
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The error and its causes, joined, without the URL's query.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+/// Percent-encodes a path segment (ids come from the API and configuration).
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(encode_segment("my-mcp_server.1"), "my-mcp_server.1");
+        assert_eq!(encode_segment("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn credentials_debug_is_masked() {
+        let c = Credentials::Legacy {
+            email: Secret::new("me@example.com"),
+            key: Secret::new("k-abcdef"),
+        };
+        let s = format!("{c:?}");
+        assert!(!s.contains("example.com") && !s.contains("abcdef"), "{s}");
+    }
+
+    #[test]
+    fn error_messages_escape_api_text() {
+        let e = ApiError::Status {
+            endpoint: Endpoint::Sync,
+            status: 400,
+            errors: vec![ApiMessage { code: Some(1), message: Some("bad\x1b[2J".into()) }],
+        };
+        assert!(!e.to_string().contains('\x1b'));
+    }
+}

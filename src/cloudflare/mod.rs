@@ -1,0 +1,20 @@
+//! Everything about talking to Cloudflare: the HTTP client, the API's data model, the
+//! pagination rule, and the per-credential request budget.
+//!
+//! The client knows nothing of the daemon's state or metrics: it returns typed results and
+//! errors, and reports each request to an observer its caller supplies.
+
+mod client;
+pub mod model;
+pub mod pagination;
+pub mod ratelimit;
+
+pub use client::{ApiError, Client, ClientOptions, Credentials, Endpoint, Observer, RequestRecord};
+pub use model::{ApiMessage, ErrorDetails, ListPage, ResultInfo, Server, SkippedServer, SyncResult};
+pub use ratelimit::{RateLimitInfo, RateLimiter};
+
+/// Cloudflare's public API base URL.
+pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
+
+/// The largest `per_page` the API accepts.
+pub const MAX_PER_PAGE: u32 = 100;

@@ -1,0 +1,646 @@
+//! The Cloudflare API's data, decoded leniently.
+//!
+//! Cloudflare's documentation and its OpenAPI document disagree in places, and fields
+//! come and go. Decoding therefore accepts what it can: optional fields may be absent or
+//! `null`, unknown fields are ignored, unknown enum values are kept as strings, and both
+//! dialects of `error_details` are read. `tools` and `prompts` are counted while they are
+//! decoded and never kept. A page is decoded server by server so that one malformed server
+//! costs only itself.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// The v4 envelope around every answer: `errors`, `messages` and `result_info` may be
+/// absent or `null`.
+#[derive(Debug, Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+pub struct Envelope<T> {
+    /// `success` as sent; absent counts as `false`.
+    #[serde(default)]
+    pub success: bool,
+    /// Cloudflare's error list.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub errors: Vec<ApiMessage>,
+    /// Cloudflare's message list.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub messages: Vec<ApiMessage>,
+    /// The payload, absent on most errors.
+    #[serde(default)]
+    pub result: Option<T>,
+    /// Pagination, which the OpenAPI document does not promise.
+    #[serde(default)]
+    pub result_info: Option<ResultInfo>,
+}
+
+/// One entry of `errors` or `messages`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ApiMessage {
+    /// Cloudflare's numeric code (e.g. 971 for the rate limit, 10000 for authentication).
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub code: Option<i64>,
+    /// The human text, as Cloudflare sent it (escape it before printing).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub message: Option<String>,
+}
+
+impl fmt::Display for ApiMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.code, &self.message) {
+            (Some(c), Some(m)) => write!(f, "{c}: {}", sanitize(m)),
+            (Some(c), None) => write!(f, "{c}"),
+            (None, Some(m)) => write!(f, "{}", sanitize(m)),
+            (None, None) => write!(f, "(no detail)"),
+        }
+    }
+}
+
+/// `result_info` of a list answer. Every field may be missing.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ResultInfo {
+    /// The page this answer is.
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub page: Option<u64>,
+    /// The page size used.
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub per_page: Option<u64>,
+    /// Items on this page.
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub count: Option<u64>,
+    /// Items on all pages.
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub total_count: Option<u64>,
+    /// Number of pages.
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub total_pages: Option<u64>,
+}
+
+/// `error_details`, in either dialect: the OpenAPI document's (`cause`, `is_upstream`,
+/// `mcp_code`, `retryable`, `status_code`) or the public docs' (`message`, `type`,
+/// `http_status_code`, `mcp_error_code`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ErrorDetails {
+    /// The underlying error message.
+    #[serde(default, alias = "message", deserialize_with = "lenient_string")]
+    pub cause: Option<String>,
+    /// True when the MCP server itself answered with an error.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub is_upstream: Option<bool>,
+    /// MCP protocol error code.
+    #[serde(default, alias = "mcp_error_code", deserialize_with = "lenient_i64")]
+    pub mcp_code: Option<i64>,
+    /// Whether Cloudflare thinks trying again can help.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub retryable: Option<bool>,
+    /// HTTP status the MCP server answered with.
+    #[serde(default, alias = "http_status_code", deserialize_with = "lenient_i64")]
+    pub status_code: Option<i64>,
+    /// The docs' `type` field.
+    #[serde(default, rename = "type", deserialize_with = "lenient_string")]
+    pub kind: Option<String>,
+}
+
+/// `auth_config_summary`: only what is safe and useful is kept.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct AuthConfigSummary {
+    /// `dcr` or `manual`, kept as sent.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub auth_mode: Option<String>,
+    /// Whether a client secret is configured (never the secret).
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub has_client_secret: Option<bool>,
+}
+
+/// One MCP server as listed or read. Only `id` is truly required; the rest degrades to
+/// "unknown" rather than losing the server.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Server {
+    /// The server id (1 to 32 characters in Cloudflare's schema).
+    pub id: String,
+    /// Display name.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub name: Option<String>,
+    /// URL of the upstream MCP endpoint.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub hostname: Option<String>,
+    /// `oauth`, `bearer`, `unauthenticated`, or a value not known yet.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub auth_type: Option<String>,
+    /// `not_required`, `required`, `connected`, `stale`, `manual`, or a new value.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub authentication_status: Option<String>,
+    /// Safe subset of the OAuth configuration.
+    #[serde(default, deserialize_with = "lenient_struct")]
+    pub auth_config_summary: Option<AuthConfigSummary>,
+    /// `waiting`, `ready`, `stale`, `error`, or a new value.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub status: Option<String>,
+    /// Free text.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub description: Option<String>,
+    /// The last sync's error, if any.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub error: Option<String>,
+    /// Structured detail of `error`.
+    #[serde(default, deserialize_with = "lenient_struct")]
+    pub error_details: Option<ErrorDetails>,
+    /// Creation time.
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub created_at: Option<SystemTime>,
+    /// Creator.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub created_by: Option<String>,
+    /// Last modification time.
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub modified_at: Option<SystemTime>,
+    /// Last modifier.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub modified_by: Option<String>,
+    /// Shared OAuth callback switch.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub is_shared_oauth_callback_enabled: Option<bool>,
+    /// Secure Web Gateway routing switch.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub secure_web_gateway: Option<bool>,
+    /// When a sync last succeeded; `None` when never or unparsable.
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub last_successful_sync: Option<SystemTime>,
+    /// When a sync last ran.
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub last_synced: Option<SystemTime>,
+    /// Number of tools (the tools themselves are skipped while decoding).
+    #[serde(default, deserialize_with = "count_seq")]
+    pub tools: Option<u64>,
+    /// Number of prompts.
+    #[serde(default, deserialize_with = "count_seq")]
+    pub prompts: Option<u64>,
+    /// Number of tool overrides.
+    #[serde(default, deserialize_with = "count_seq")]
+    pub updated_tools: Option<u64>,
+    /// Number of prompt overrides.
+    #[serde(default, deserialize_with = "count_seq")]
+    pub updated_prompts: Option<u64>,
+}
+
+/// The `result` of a sync call.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct SyncResult {
+    /// Set when the sync failed.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub error: Option<String>,
+    /// Detail of `error`.
+    #[serde(default, deserialize_with = "lenient_struct")]
+    pub error_details: Option<ErrorDetails>,
+    /// The server's status after the sync.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub status: Option<String>,
+}
+
+/// A server object of a page that could not be decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkippedServer {
+    /// Position in the page, from 0.
+    pub index: usize,
+    /// Its `id`, when one could be read.
+    pub id: Option<String>,
+    /// What was wrong.
+    pub reason: String,
+}
+
+/// One decoded page of the list call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListPage {
+    /// The servers that decoded.
+    pub servers: Vec<Server>,
+    /// The ones that did not.
+    pub skipped: Vec<SkippedServer>,
+    /// Items on the page as sent, decoded or not.
+    pub raw_count: usize,
+    /// `result_info`, if sent.
+    pub result_info: Option<ResultInfo>,
+}
+
+/// Why a body could not be decoded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct DecodeError(pub String);
+
+/// Decodes a list page. The envelope must parse; each server object is then decoded on
+/// its own, and one that fails is reported in `skipped` instead of failing the page.
+pub fn decode_list_page(body: &[u8]) -> Result<(Envelope<()>, ListPage), DecodeError> {
+    let env: Envelope<Vec<&RawValue>> =
+        serde_json::from_slice(body).map_err(|e| DecodeError(format!("list page: {e}")))?;
+    let raw = env.result.unwrap_or_default();
+    let mut page = ListPage {
+        raw_count: raw.len(),
+        result_info: env.result_info.clone(),
+        ..ListPage::default()
+    };
+    for (index, item) in raw.iter().enumerate() {
+        match serde_json::from_str::<Server>(item.get()) {
+            Ok(s) if !s.id.is_empty() => page.servers.push(s),
+            Ok(_) => page.skipped.push(SkippedServer {
+                index,
+                id: None,
+                reason: "empty id".into(),
+            }),
+            Err(e) => page.skipped.push(SkippedServer {
+                index,
+                id: peek_id(item.get()),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    Ok((strip(env.success, env.errors, env.messages, env.result_info), page))
+}
+
+/// Decodes any envelope whose result is `T` (sync, read).
+pub fn decode_envelope<T: for<'de> Deserialize<'de>>(
+    body: &[u8],
+) -> Result<Envelope<T>, DecodeError> {
+    serde_json::from_slice(body).map_err(|e| DecodeError(e.to_string()))
+}
+
+/// Decodes only the envelope's error fields (for non-2xx answers whose result is unknown).
+pub fn decode_errors(body: &[u8]) -> Option<Envelope<IgnoredAny>> {
+    serde_json::from_slice(body).ok()
+}
+
+fn strip(
+    success: bool,
+    errors: Vec<ApiMessage>,
+    messages: Vec<ApiMessage>,
+    result_info: Option<ResultInfo>,
+) -> Envelope<()> {
+    Envelope {
+        success,
+        errors,
+        messages,
+        result: None,
+        result_info,
+    }
+}
+
+fn peek_id(raw: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Peek {
+        id: String,
+    }
+    serde_json::from_str::<Peek>(raw)
+        .ok()
+        .map(|p| sanitize(&p.id))
+}
+
+/// Makes text that came from the network safe to print: control characters are escaped and
+/// the result is cut to 512 characters.
+pub fn sanitize(s: &str) -> String {
+    const MAX: usize = 512;
+    let mut out = String::with_capacity(s.len().min(MAX + 8));
+    for (n, c) in s.chars().enumerate() {
+        if n == MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parses an RFC 3339 timestamp (`2019-12-27T18:11:19.117Z`, `…+02:00`, lower-case `t`/`z`
+/// and a space separator accepted). Returns `None` for anything else.
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let b = s.trim().as_bytes();
+    if b.len() < 19 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(r)?;
+        if part.iter().all(u8::is_ascii_digit) {
+            std::str::from_utf8(part).ok()?.parse().ok()
+        } else {
+            None
+        }
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    if second > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos: u64 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 9 {
+                nanos = nanos * 10 + u64::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        for _ in (i - start)..9 {
+            nanos *= 10;
+        }
+    }
+    let offset_secs: i64 = match b.get(i..)? {
+        [b'Z'] | [b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let digits = [*h1, *h2, *m1, *m2];
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let h = i64::from((h1 - b'0') * 10 + (h2 - b'0'));
+            let m = i64::from((m1 - b'0') * 10 + (m2 - b'0'));
+            let v = h * 3600 + m * 60;
+            if *sign == b'-' {
+                -v
+            } else {
+                v
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset_secs;
+    let base = if secs >= 0 {
+        UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))?
+    } else {
+        UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))?
+    };
+    base.checked_add(Duration::from_nanos(nanos))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A JSON value of any shape, decoded to `T` when it fits and to `None` when it does not.
+fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: for<'a> Deserialize<'a>,
+{
+    let v = serde_json::Value::deserialize(d)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    Ok(serde_json::from_value(v).ok())
+}
+
+fn lenient_struct<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: for<'a> Deserialize<'a>,
+{
+    lenient(d)
+}
+
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_any(ScalarVisitor).map(|s| match s {
+        Scalar::Str(s) => Some(s),
+        Scalar::Num(n) => Some(n.to_string()),
+        Scalar::Bool(b) => Some(b.to_string()),
+        Scalar::None => None,
+    })
+}
+
+fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    d.deserialize_any(ScalarVisitor).map(|s| match s {
+        Scalar::Bool(b) => Some(b),
+        Scalar::Str(s) => match s.as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    d.deserialize_any(ScalarVisitor).map(|s| match s {
+        Scalar::Num(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9.0e15 => Some(n as i64),
+        Scalar::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(lenient_i64(d)?.and_then(|v| u64::try_from(v).ok()))
+}
+
+fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+    Ok(lenient_string(d)?.and_then(|s| parse_rfc3339(&s)))
+}
+
+enum Scalar {
+    Str(String),
+    Num(f64),
+    Bool(bool),
+    None,
+}
+
+/// Accepts any JSON value; scalars are kept, everything else is skipped as "unknown".
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+        Ok(Scalar::Str(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
+        Ok(Scalar::Str(v))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+        Ok(Scalar::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+        Ok(Scalar::Num(v as f64))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+        Ok(Scalar::Num(v as f64))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+        Ok(Scalar::Num(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+        Ok(Scalar::None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+        Ok(Scalar::None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::None)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar::None)
+    }
+}
+
+/// Counts the elements of an array without keeping them; `null` or a non-array is unknown.
+fn count_seq<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct CountVisitor;
+    impl<'de> Visitor<'de> for CountVisitor {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<u64>, A::Error> {
+            let mut n = 0u64;
+            while seq.next_element::<IgnoredAny>()?.is_some() {
+                n += 1;
+            }
+            Ok(Some(n))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Option<u64>, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(CountVisitor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(t: SystemTime) -> f64 {
+        t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(-1.0)
+    }
+
+    #[test]
+    fn rfc3339_accepts_zulu_fraction_and_offsets() {
+        let z = parse_rfc3339("2019-12-27T18:11:19.117Z").map(secs);
+        assert_eq!(z, Some(1_577_470_279.117));
+        let off = parse_rfc3339("2019-12-27T20:11:19.117+02:00").map(secs);
+        assert_eq!(off, z);
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z").map(secs), Some(0.0));
+        assert_eq!(parse_rfc3339("2000-02-29T00:00:00Z").map(secs), Some(951_782_400.0));
+    }
+
+    #[test]
+    fn rfc3339_rejects_garbage_without_panicking() {
+        for s in ["", "2019", "2019-13-01T00:00:00Z", "2019-12-27T18:11:19", "x".repeat(40).as_str(),
+                  "2019-12-27T18:11:19.Z", "2019-12-27T18:11:19+0200", "２０19-12-27T18:11:19Z"] {
+            assert_eq!(parse_rfc3339(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn server_model_counts_tools_and_keeps_unknown_values() {
+        let s: Server = serde_json::from_str(
+            r#"{"id":"a","name":"A","hostname":"https://x","auth_type":"quantum",
+                "status":"brand-new","tools":[{"name":"t","input_schema":{"a":[1,2]}},{}],
+                "prompts":null,"unknown":{"x":1},"error_details":null,
+                "last_successful_sync":"not a date"}"#,
+        )
+        .expect("decodes");
+        assert_eq!(s.tools, Some(2));
+        assert_eq!(s.prompts, None);
+        assert_eq!(s.auth_type.as_deref(), Some("quantum"));
+        assert_eq!(s.status.as_deref(), Some("brand-new"));
+        assert_eq!(s.last_successful_sync, None);
+    }
+
+    #[test]
+    fn error_details_accepts_both_dialects() {
+        let a: ErrorDetails = serde_json::from_str(
+            r#"{"cause":"boom","is_upstream":true,"mcp_code":-32000,"retryable":true,"status_code":502}"#,
+        )
+        .expect("openapi dialect");
+        let b: ErrorDetails = serde_json::from_str(
+            r#"{"message":"boom","type":"upstream","mcp_error_code":-32000,"http_status_code":502}"#,
+        )
+        .expect("docs dialect");
+        assert_eq!(a.cause, b.cause);
+        assert_eq!(a.mcp_code, b.mcp_code);
+        assert_eq!(a.status_code, b.status_code);
+        assert_eq!(a.retryable, Some(true));
+        assert_eq!(b.retryable, None);
+        assert_eq!(b.kind.as_deref(), Some("upstream"));
+    }
+
+    #[test]
+    fn one_malformed_server_keeps_the_rest_of_the_page() {
+        let body = br#"{"success":true,"errors":null,"result":[
+            {"id":"a","tools":[]},{"id":7},{"name":"no id"},{"id":"c","tools":{"not":"array"}}],
+            "result_info":null}"#;
+        let (env, page) = decode_list_page(body).expect("page decodes");
+        assert!(env.success);
+        assert_eq!(page.raw_count, 4);
+        let ids: Vec<_> = page.servers.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"]);
+        assert_eq!(page.skipped.len(), 2);
+        assert_eq!(page.skipped[0].index, 1);
+    }
+
+    #[test]
+    fn sanitize_escapes_control_characters() {
+        assert_eq!(sanitize("a\x1b[31mb\n"), "a\\u{1b}[31mb\\n");
+        assert_eq!(sanitize(&"x".repeat(600)).chars().count(), 513);
+    }
+}

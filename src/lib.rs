@@ -1,0 +1,12 @@
+//! mcp-sync-monitor keeps the MCP servers of Cloudflare accounts synced and tells
+//! Prometheus how healthy each server's sync is.
+//!
+//! Data flows one way: [`cloudflare`] → [`scheduler`] → [`state`] → [`metrics`] → [`http`].
+//! [`config`] feeds the scheduler, [`telemetry`] sets up logging, and [`fake`] is the
+//! simulated Cloudflare API that powers `demo`, the tests and the benchmark.
+
+pub mod cloudflare;
+pub mod config;
+pub mod fake;
+pub mod secret;
+pub mod shutdown;
