@@ -309,6 +309,31 @@ pub fn load(flags: &Flags, env: &Env) -> Result<Config, ConfigError> {
     build(flags, env, file, path.as_deref())
 }
 
+/// Only the listen address (for `healthcheck`, which must work even where the rest of
+/// the configuration, such as credentials, is not visible).
+pub fn listen_address(flags: &Flags, env: &Env) -> Result<SocketAddr, ConfigError> {
+    let path = flags
+        .config
+        .clone()
+        .or_else(|| env.get("MCP_SYNC_CONFIG").filter(|s| !s.is_empty()).map(PathBuf::from));
+    let file = match &path {
+        Some(p) => read_file(p)?,
+        None => FileConfig::default(),
+    };
+    let raw = pick(flags.listen.as_ref(), "--listen", env, Some("MCP_SYNC_LISTEN"), file.listen.as_ref(), path.as_deref())
+        .unwrap_or_else(|| Raw { value: DEFAULT_LISTEN.to_owned(), origin: "default".into() });
+    parse_listen(&raw)
+}
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:9878";
+
+fn parse_listen(raw: &Raw<String>) -> Result<SocketAddr, ConfigError> {
+    raw.value.trim().parse().map_err(|_| {
+        invalid("listen", &raw.value, &raw.origin, "expected an address like 0.0.0.0:9878 or [::]:9878")
+    })
+}
+
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
         path: path.to_owned(),
@@ -325,10 +350,8 @@ fn build(flags: &Flags, env: &Env, file: FileConfig, path: Option<&Path>) -> Res
     let def = |v: &str| Raw { value: v.to_owned(), origin: "default".into() };
 
     let listen_raw = pick(flags.listen.as_ref(), "--listen", env, Some("MCP_SYNC_LISTEN"), file.listen.as_ref(), path)
-        .unwrap_or_else(|| def("0.0.0.0:9878"));
-    let listen: SocketAddr = listen_raw.value.trim().parse().map_err(|_| {
-        invalid("listen", &listen_raw.value, &listen_raw.origin, "expected an address like 0.0.0.0:9878 or [::]:9878")
-    })?;
+        .unwrap_or_else(|| def(DEFAULT_LISTEN));
+    let listen = parse_listen(&listen_raw)?;
 
     let dur = |key: &str, flag: Option<&String>, flag_name: &str, env_name: Option<&str>, fv: Option<&String>, default: &str| {
         let r = pick(flag, flag_name, env, env_name, fv, path).unwrap_or_else(|| def(default));

@@ -836,7 +836,7 @@ fn sync_answer(w: &mut World, req: &Req, id: &str) -> Response {
             let msg = if retryable == Some(true) {
                 "upstream MCP server timed out"
             } else {
-                "upstream MCP server rejected the connection: 401 Unauthorized"
+                "upstream MCP server answered the capabilities request with an invalid response"
             };
             s.fail(now, retryable, msg);
             Some(json!({"success": true, "errors": [], "messages": [],
@@ -863,17 +863,19 @@ fn sync_answer(w: &mut World, req: &Req, id: &str) -> Response {
     }
 }
 
-/// A realistic mixed fleet of `n` servers for `demo`: mostly fresh, some stale, some never
-/// synced, some flaky (retryable failures), some permanently failing, a few answering 429
-/// and a few OAuth servers that need a person to sign in again.
-pub fn mixed_fleet(n: usize) -> Vec<FakeServer> {
+/// A realistic mixed fleet of `n` servers for `demo`: mostly fresh (synced up to
+/// `fresh_max_age` ago, so they turn stale over time), some stale, some never synced, some
+/// flaky (retryable failures), some permanently failing, a few answering 429 and a few
+/// OAuth servers that need a person to sign in again.
+pub fn mixed_fleet(n: usize, fresh_max_age: Duration) -> Vec<FakeServer> {
+    let max_age = fresh_max_age.as_secs().max(2);
     let mut rng = fastrand::Rng::with_seed(7);
     (0..n)
         .map(|i| {
             let id = format!("mcp-{i:04}");
             let roll = rng.u32(0..100);
             let mut s = match roll {
-                0..=59 => FakeServer::synced_ago(&id, Duration::from_secs(rng.u64(60..7200))),
+                0..=59 => FakeServer::synced_ago(&id, Duration::from_secs(rng.u64(1..max_age))),
                 60..=74 => FakeServer::stale(&id),
                 75..=79 => FakeServer::never_synced(&id),
                 80..=87 => FakeServer::stale(&id).behaving(SyncBehavior::RetryableThen(rng.u32(1..3))),

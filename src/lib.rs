@@ -5,8 +5,16 @@
 //! [`config`] feeds the scheduler, [`telemetry`] sets up logging, and [`fake`] is the
 //! simulated Cloudflare API that powers `demo`, the tests and the benchmark.
 
+pub mod app;
 pub mod cloudflare;
 pub mod config;
+pub mod demo;
 pub mod fake;
+pub mod http;
+pub mod metrics;
+pub mod report;
+pub mod scheduler;
 pub mod secret;
 pub mod shutdown;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,36 @@
+//! `demo`: the simulated Cloudflare API with a realistic mixed fleet, and the daemon
+//! against it, so that anyone can watch the metrics move without a Cloudflare account.
+
+use std::time::Duration;
+
+use crate::config::{self, ConfigError, Env, Flags};
+use crate::fake::{self, FakeApi, World};
+
+/// Servers in the demo fleet.
+pub const FLEET: usize = 300;
+
+/// Starts the simulated API on 127.0.0.1 with the demo fleet.
+pub async fn start_fake() -> std::io::Result<FakeApi> {
+    let mut world = World::new(fake::mixed_fleet(FLEET, Duration::from_secs(600)));
+    world.latency = Duration::from_millis(20);
+    world.record = false;
+    FakeApi::start(world).await
+}
+
+/// The configuration of the daemon in the demo: the user's flags and environment for
+/// everything but the account, credentials and base URL, with a short interval and
+/// `stale_after` so the numbers move while a person watches.
+pub fn config(flags: &Flags, env: &Env, api: &FakeApi) -> Result<config::Config, ConfigError> {
+    let mut env: Env = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("MCP_SYNC_") && k.as_str() != "MCP_SYNC_CONFIG")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.insert("CLOUDFLARE_ACCOUNT_ID".into(), fake::ACCOUNT.into());
+    env.insert("CLOUDFLARE_API_TOKEN".into(), fake::TOKEN.into());
+    env.insert("CLOUDFLARE_BASE_URL".into(), api.base_url());
+    env.entry("MCP_SYNC_INTERVAL".into()).or_insert_with(|| "10s".into());
+    env.entry("MCP_SYNC_STALE_AFTER".into()).or_insert_with(|| "10m".into());
+    let flags = Flags { config: None, ..flags.clone() };
+    config::load(&flags, &env)
+}

@@ -1,0 +1,85 @@
+//! The HTTP endpoints: `/` (links), `/metrics`, `/healthz`, `/readyz`; anything else 404.
+//!
+//! A scrape renders the state as it is: it never calls Cloudflare and never waits on a
+//! cycle. The server stops with the shared shutdown signal.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State as AxState;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::metrics;
+use crate::shutdown::Shutdown;
+use crate::state::State;
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct AppState {
+    /// The daemon's knowledge.
+    pub state: Arc<State>,
+    /// False once the scheduler has stopped.
+    pub scheduler_alive: Arc<AtomicBool>,
+}
+
+/// The routes.
+pub fn router(app: AppState) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/metrics", get(metrics_handler))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .with_state(app)
+}
+
+async fn index() -> Html<&'static str> {
+    Html(concat!(
+        "<!doctype html><html><head><title>mcp-sync-monitor</title></head><body>",
+        "<h1>mcp-sync-monitor ", env!("CARGO_PKG_VERSION"), "</h1>",
+        "<ul><li><a href=\"/metrics\">/metrics</a></li>",
+        "<li><a href=\"/healthz\">/healthz</a></li>",
+        "<li><a href=\"/readyz\">/readyz</a></li></ul></body></html>\n"
+    ))
+}
+
+async fn metrics_handler(AxState(app): AxState<AppState>) -> Response {
+    let body = tokio::task::spawn_blocking(move || metrics::render(&app.state)).await;
+    match body {
+        Ok(body) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "metrics rendering failed\n").into_response(),
+    }
+}
+
+async fn healthz(AxState(app): AxState<AppState>) -> Response {
+    if app.scheduler_alive.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "scheduler stopped\n").into_response()
+    }
+}
+
+async fn readyz(AxState(app): AxState<AppState>) -> Response {
+    if app.state.ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "waiting for the first complete listing of every account\n").into_response()
+    }
+}
+
+/// Binds `addr`; returns the listener (to learn an ephemeral port) for [`serve`].
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves until `shutdown`, then lets in-flight requests finish.
+pub async fn serve(listener: TcpListener, app: AppState, shutdown: Shutdown) -> std::io::Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await
+}

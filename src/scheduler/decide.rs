@@ -1,0 +1,257 @@
+//! The scheduler's decisions, as pure functions: is this server stale, what does this
+//! answer mean, how long to wait. The loop in `mod.rs` only calls them.
+
+use std::time::{Duration, SystemTime};
+
+use crate::cloudflare::{ApiError, SyncResult};
+use crate::state::RetryReason;
+
+/// SPEC §3 step 2: stale when the last successful sync is missing or older than
+/// `stale_after`, or when Cloudflare itself says `status: stale`. A timestamp in the
+/// future (clock skew) counts as fresh.
+pub fn is_stale(
+    last_successful_sync: Option<SystemTime>,
+    status: Option<&str>,
+    now: SystemTime,
+    stale_after: Duration,
+) -> bool {
+    if status == Some("stale") {
+        return true;
+    }
+    match last_successful_sync {
+        None => true,
+        Some(t) => now.duration_since(t).is_ok_and(|age| age > stale_after),
+    }
+}
+
+/// The classes of SPEC §3's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// 2xx, no `result.error`.
+    Success,
+    /// `error_details.retryable == true`.
+    Retryable,
+    /// HTTP 429, with its `retry-after`.
+    RateLimited(Option<Duration>),
+    /// 5xx, timeout, connection error, unreadable answer.
+    Transient,
+    /// `retryable == false`, an error without details, other 4xx.
+    Permanent,
+    /// 401/403: stop the account's cycle.
+    Auth,
+    /// 404: forget the server.
+    Gone,
+    /// Shutdown came first.
+    Interrupted,
+}
+
+impl Class {
+    /// The retry reason, for classes that are retried.
+    pub fn retry_reason(self) -> Option<RetryReason> {
+        match self {
+            Class::Retryable => Some(RetryReason::Retryable),
+            Class::RateLimited(_) => Some(RetryReason::RateLimited),
+            Class::Transient => Some(RetryReason::Transient),
+            _ => None,
+        }
+    }
+}
+
+/// Classifies a failed request (any call).
+pub fn classify_error(e: &ApiError) -> Class {
+    match e {
+        ApiError::Interrupted { .. } => Class::Interrupted,
+        ApiError::RateLimited { retry_after, .. } => Class::RateLimited(*retry_after),
+        ApiError::Transport { .. } | ApiError::Timeout { .. } | ApiError::Decode { .. } => Class::Transient,
+        ApiError::Unsuccessful { .. } => Class::Permanent,
+        ApiError::Status { status, .. } => match status {
+            401 | 403 => Class::Auth,
+            404 => Class::Gone,
+            500..=599 => Class::Transient,
+            _ => Class::Permanent,
+        },
+    }
+}
+
+/// Classifies the answer to a sync (SPEC §3 step 4).
+pub fn classify_sync(r: &Result<SyncResult, ApiError>) -> Class {
+    match r {
+        Err(e) => classify_error(e),
+        Ok(res) if res.error.as_deref().is_some_and(|e| !e.is_empty()) => {
+            match res.error_details.as_ref().and_then(|d| d.retryable) {
+                Some(true) => Class::Retryable,
+                _ => Class::Permanent,
+            }
+        }
+        Ok(_) => Class::Success,
+    }
+}
+
+/// Classifies a failed list request: a 404 on the list is a wrong account, not a gone
+/// server, so it is permanent.
+pub fn classify_list_error(e: &ApiError) -> Class {
+    match classify_error(e) {
+        Class::Gone => Class::Permanent,
+        c => c,
+    }
+}
+
+/// How long to wait before the next attempt, or `None` to stop retrying.
+///
+/// `backoff` is the next exponential wait (from `backon`); `retry-after` overrides it for a
+/// 429; no wait is longer than `max_interval` except a `retry-after`; and no retry starts
+/// after `max_elapsed` since the first attempt.
+pub fn retry_wait(
+    class: Class,
+    backoff: Option<Duration>,
+    elapsed: Duration,
+    max_interval: Duration,
+    max_elapsed: Duration,
+) -> Option<Duration> {
+    let wait = match class {
+        Class::RateLimited(Some(ra)) => ra.max(backoff.unwrap_or_default().min(max_interval)),
+        Class::RateLimited(None) | Class::Retryable | Class::Transient => backoff?.min(max_interval),
+        _ => return None,
+    };
+    (elapsed + wait <= max_elapsed).then_some(wait)
+}
+
+/// SPEC §3 step 5: a server that failed `failures` times in a row is left alone for
+/// `interval`, doubling per failure, at most `max`.
+pub fn failure_backoff(interval: Duration, failures: u32, max: Duration) -> Duration {
+    let doublings = failures.saturating_sub(1).min(32);
+    interval.saturating_mul(1u32 << doublings.min(31)).min(max)
+}
+
+/// Whether a back-off ending at `until` has expired for a cycle starting at `now`. A
+/// back-off that ends within this cycle's jitter (a fifth of `interval`) counts as expired,
+/// so that a server failing once is tried again on the next cycle, not the one after.
+pub fn backoff_expired(now: tokio::time::Instant, until: tokio::time::Instant, interval: Duration) -> bool {
+    until <= now + interval / 5
+}
+
+/// The wait before the next cycle: `interval` with a jitter of up to ±10 % (`r` in
+/// [-1, 1]), minus the time the cycle took; zero when it overran.
+pub fn next_cycle_delay(interval: Duration, elapsed: Duration, r: f64) -> Duration {
+    let factor = 1.0 + 0.1 * r.clamp(-1.0, 1.0);
+    interval.mul_f64(factor).saturating_sub(elapsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudflare::{ApiMessage, Endpoint, ErrorDetails};
+
+    const H: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn stale_when_never_synced() {
+        assert!(is_stale(None, Some("ready"), SystemTime::now(), 3 * H));
+    }
+
+    #[test]
+    fn stale_when_last_success_older_than_stale_after() {
+        let now = SystemTime::now();
+        assert!(is_stale(now.checked_sub(4 * H), Some("ready"), now, 3 * H));
+        assert!(!is_stale(now.checked_sub(2 * H), Some("ready"), now, 3 * H));
+    }
+
+    #[test]
+    fn stale_when_cloudflare_says_stale_even_if_recent() {
+        let now = SystemTime::now();
+        assert!(is_stale(Some(now), Some("stale"), now, 3 * H));
+    }
+
+    #[test]
+    fn a_future_timestamp_is_fresh() {
+        let now = SystemTime::now();
+        assert!(!is_stale(now.checked_add(H), None, now, 3 * H));
+    }
+
+    fn status(s: u16) -> Result<SyncResult, ApiError> {
+        Err(ApiError::Status { endpoint: Endpoint::Sync, status: s, errors: vec![] })
+    }
+
+    fn failed(retryable: Option<bool>) -> Result<SyncResult, ApiError> {
+        Ok(SyncResult {
+            error: Some("boom".into()),
+            error_details: retryable.map(|r| ErrorDetails { retryable: Some(r), ..ErrorDetails::default() }),
+            status: Some("error".into()),
+        })
+    }
+
+    #[test]
+    fn every_row_of_the_spec_table() {
+        assert_eq!(classify_sync(&Ok(SyncResult::default())), Class::Success);
+        assert_eq!(classify_sync(&failed(Some(true))), Class::Retryable);
+        let rl = Err(ApiError::RateLimited {
+            endpoint: Endpoint::Sync,
+            retry_after: Some(Duration::from_secs(3)),
+            errors: vec![ApiMessage { code: Some(971), message: None }],
+        });
+        assert_eq!(classify_sync(&rl), Class::RateLimited(Some(Duration::from_secs(3))));
+        assert_eq!(classify_sync(&status(502)), Class::Transient);
+        let timeout = Err(ApiError::Timeout { endpoint: Endpoint::Sync, after: Duration::from_secs(1) });
+        assert_eq!(classify_sync(&timeout), Class::Transient);
+        let conn = Err(ApiError::Transport { endpoint: Endpoint::Sync, message: "refused".into() });
+        assert_eq!(classify_sync(&conn), Class::Transient);
+        assert_eq!(classify_sync(&failed(Some(false))), Class::Permanent);
+        assert_eq!(classify_sync(&failed(None)), Class::Permanent);
+        assert_eq!(classify_sync(&status(401)), Class::Auth);
+        assert_eq!(classify_sync(&status(403)), Class::Auth);
+        assert_eq!(classify_sync(&status(404)), Class::Gone);
+        assert_eq!(classify_sync(&status(400)), Class::Permanent);
+        assert_eq!(classify_sync(&status(422)), Class::Permanent);
+    }
+
+    #[test]
+    fn a_404_on_the_list_is_not_a_gone_server() {
+        let e = ApiError::Status { endpoint: Endpoint::List, status: 404, errors: vec![] };
+        assert_eq!(classify_list_error(&e), Class::Permanent);
+    }
+
+    #[test]
+    fn retry_after_overrides_the_backoff() {
+        let s = Duration::from_secs;
+        assert_eq!(retry_wait(Class::RateLimited(Some(s(7))), Some(s(1)), s(0), s(60), s(300)), Some(s(7)));
+        assert_eq!(retry_wait(Class::RateLimited(None), Some(s(2)), s(0), s(60), s(300)), Some(s(2)));
+    }
+
+    #[test]
+    fn retries_stop_at_max_elapsed_and_for_final_classes() {
+        let s = Duration::from_secs;
+        assert_eq!(retry_wait(Class::Transient, Some(s(10)), s(295), s(60), s(300)), None);
+        assert_eq!(retry_wait(Class::Transient, Some(s(120)), s(0), s(60), s(300)), Some(s(60)));
+        assert_eq!(retry_wait(Class::Permanent, Some(s(1)), s(0), s(60), s(300)), None);
+        assert_eq!(retry_wait(Class::Auth, Some(s(1)), s(0), s(60), s(300)), None);
+        assert_eq!(retry_wait(Class::Transient, None, s(0), s(60), s(300)), None);
+    }
+
+    #[test]
+    fn failure_backoff_doubles_from_interval_to_the_cap() {
+        let m = Duration::from_secs(60);
+        let cap = Duration::from_secs(3600);
+        assert_eq!(failure_backoff(m, 1, cap), m);
+        assert_eq!(failure_backoff(m, 2, cap), 2 * m);
+        assert_eq!(failure_backoff(m, 3, cap), 4 * m);
+        assert_eq!(failure_backoff(m, 10, cap), cap);
+        assert_eq!(failure_backoff(m, u32::MAX, cap), cap);
+    }
+
+    #[test]
+    fn backoff_ending_within_the_jitter_counts_as_expired() {
+        let now = tokio::time::Instant::now();
+        let i = Duration::from_secs(100);
+        assert!(backoff_expired(now, now + Duration::from_secs(15), i));
+        assert!(!backoff_expired(now, now + Duration::from_secs(50), i));
+    }
+
+    #[test]
+    fn next_cycle_delay_has_bounded_jitter_and_absorbs_overruns() {
+        let i = Duration::from_secs(100);
+        assert_eq!(next_cycle_delay(i, Duration::ZERO, 1.0), Duration::from_secs(110));
+        assert_eq!(next_cycle_delay(i, Duration::ZERO, -1.0), Duration::from_secs(90));
+        assert_eq!(next_cycle_delay(i, Duration::from_secs(30), 0.0), Duration::from_secs(70));
+        assert_eq!(next_cycle_delay(i, Duration::from_secs(500), 0.0), Duration::ZERO);
+    }
+}

@@ -1,0 +1,476 @@
+//! What the daemon knows about each account and each server.
+//!
+//! The scheduler is the only writer; `metrics` and `once` read. Every write is a short,
+//! synchronous critical section (never held across an `.await`), so a scrape never waits on
+//! a cycle. Per-server counters live with the server: when a server leaves the account, its
+//! series leave with it; while it stays, its counters only grow.
+
+use std::collections::BTreeMap;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use crate::cloudflare::{Endpoint, RequestRecord, Server};
+
+/// Upper bounds of the API request duration histogram (seconds): milliseconds to tens of
+/// seconds.
+pub const REQUEST_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+/// Upper bounds of the cycle duration histogram (seconds): up to many minutes.
+pub const CYCLE_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0];
+
+/// A Prometheus-style histogram as plain data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    /// Upper bounds.
+    pub bounds: &'static [f64],
+    /// Observations per bucket (not cumulative).
+    pub counts: Vec<u64>,
+    /// Sum of observations.
+    pub sum: f64,
+    /// Number of observations.
+    pub count: u64,
+}
+
+impl Histogram {
+    /// An empty histogram over `bounds`.
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Self { bounds, counts: vec![0; bounds.len()], sum: 0.0, count: 0 }
+    }
+
+    /// Adds one observation.
+    pub fn observe(&mut self, v: f64) {
+        if let Some(i) = self.bounds.iter().position(|b| v <= *b) {
+            self.counts[i] += 1;
+        }
+        self.sum += v;
+        self.count += 1;
+    }
+}
+
+/// Retry counters by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retries {
+    /// `error_details.retryable == true`.
+    pub retryable: u64,
+    /// HTTP 429.
+    pub rate_limited: u64,
+    /// 5xx, timeouts, connection errors.
+    pub transient: u64,
+}
+
+/// Why a retry happened (the metric's `reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryReason {
+    /// The API said the error is retryable.
+    Retryable,
+    /// HTTP 429.
+    RateLimited,
+    /// 5xx, timeout, connection error.
+    Transient,
+}
+
+impl RetryReason {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryReason::Retryable => "retryable",
+            RetryReason::RateLimited => "rate_limited",
+            RetryReason::Transient => "transient",
+        }
+    }
+}
+
+/// What the last cycle did with a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Action {
+    /// Fresh: nothing to do.
+    #[default]
+    None,
+    /// A sync was sent.
+    Synced,
+    /// Stale, but `dry_run` is set.
+    WouldSync,
+    /// Stale, but in its failure back-off.
+    BackedOff,
+    /// Stale, but the cycle stopped first (auth failure or shutdown).
+    NotReached,
+}
+
+impl Action {
+    /// For tables and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::Synced => "sync",
+            Action::WouldSync => "would sync (dry run)",
+            Action::BackedOff => "backed off",
+            Action::NotReached => "not reached",
+        }
+    }
+}
+
+/// How the last sync of a server ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It succeeded.
+    Success,
+    /// It failed after its retries; the text says why.
+    Failed(String),
+}
+
+/// Everything known about one server.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServerState {
+    /// Display name ("" when unknown).
+    pub name: String,
+    /// Upstream URL ("" when unknown).
+    pub hostname: String,
+    /// Auth type ("" when unknown).
+    pub auth_type: String,
+    /// Cloudflare's `status`.
+    pub status: Option<String>,
+    /// Cloudflare's `authentication_status`.
+    pub authentication_status: Option<String>,
+    /// Last successful sync.
+    pub last_successful_sync: Option<SystemTime>,
+    /// Last sync.
+    pub last_synced: Option<SystemTime>,
+    /// Whether Cloudflare reports an error.
+    pub error: bool,
+    /// `error_details.retryable`, when details were sent.
+    pub error_retryable: Option<bool>,
+    /// Tool count.
+    pub tools: Option<u64>,
+    /// Prompt count.
+    pub prompts: Option<u64>,
+    /// Whether it is stale now.
+    pub stale: bool,
+    /// Failed syncs in a row.
+    pub consecutive_failures: u32,
+    /// Syncs triggered.
+    pub syncs_total: u64,
+    /// Syncs that failed after their retries.
+    pub failures_total: u64,
+    /// Retries by reason.
+    pub retries: Retries,
+    /// Not to be synced before this.
+    pub backoff_until: Option<Instant>,
+    /// What the last cycle did.
+    pub last_action: Action,
+    /// How the last sync ended.
+    pub last_outcome: Option<Outcome>,
+    /// Requests of the last sync.
+    pub last_attempts: u32,
+}
+
+/// Everything known about one account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountState {
+    /// Whether the last listing completed (`None` before the first attempt).
+    pub up: Option<bool>,
+    /// Whether a listing has ever completed.
+    pub listed: bool,
+    /// Whether the last attempt failed on authentication.
+    pub auth_failed: bool,
+    /// The last listing error, for `once` and logs.
+    pub last_error: Option<String>,
+    /// End of the last complete listing.
+    pub last_list_success: Option<SystemTime>,
+    /// From the last `Ratelimit` header.
+    pub ratelimit_remaining: Option<u64>,
+    /// The servers of the last complete listing (within the filters).
+    pub servers: BTreeMap<String, ServerState>,
+    /// Cycle durations.
+    pub cycle_duration: Histogram,
+    /// Requests by endpoint and status (`None`: no answer).
+    pub api_requests: BTreeMap<(Endpoint, Option<u16>), u64>,
+}
+
+impl Default for AccountState {
+    fn default() -> Self {
+        Self {
+            up: None,
+            listed: false,
+            auth_failed: false,
+            last_error: None,
+            last_list_success: None,
+            ratelimit_remaining: None,
+            servers: BTreeMap::new(),
+            cycle_duration: Histogram::new(CYCLE_BUCKETS),
+            api_requests: BTreeMap::new(),
+        }
+    }
+}
+
+impl AccountState {
+    /// Stale servers.
+    pub fn stale_count(&self) -> usize {
+        self.servers.values().filter(|s| s.stale).count()
+    }
+}
+
+/// The whole state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Per account.
+    pub accounts: BTreeMap<String, AccountState>,
+    /// API request durations per endpoint.
+    pub request_durations: BTreeMap<Endpoint, Histogram>,
+}
+
+/// A server as listed, with the scheduler's staleness verdict.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The server.
+    pub server: Server,
+    /// Whether it is stale.
+    pub stale: bool,
+}
+
+/// What the end of one sync decision taught.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncRecord {
+    /// Succeeded; Cloudflare's new `status`.
+    Success {
+        /// `result.status`.
+        status: Option<String>,
+    },
+    /// Failed after its retries; back off until `backoff_until`.
+    Failure {
+        /// Why.
+        reason: String,
+        /// `result.status`, when a result came.
+        status: Option<String>,
+        /// `error_details.retryable`, when sent.
+        retryable: Option<bool>,
+        /// Whether Cloudflare reported a server error (vs. a request failure).
+        api_error: bool,
+        /// End of the failure back-off.
+        backoff_until: Instant,
+    },
+    /// Stopped before an outcome (authentication failure or shutdown): not a server failure.
+    Abandoned,
+}
+
+/// The shared state.
+#[derive(Debug)]
+pub struct State {
+    inner: RwLock<Snapshot>,
+}
+
+impl State {
+    /// State for these accounts, nothing known yet.
+    pub fn new<'a>(accounts: impl IntoIterator<Item = &'a str>) -> Self {
+        let accounts = accounts.into_iter().map(|a| (a.to_owned(), AccountState::default())).collect();
+        let request_durations = Endpoint::ALL.iter().map(|e| (*e, Histogram::new(REQUEST_BUCKETS))).collect();
+        Self { inner: RwLock::new(Snapshot { accounts, request_durations }) }
+    }
+
+    /// Read access (metrics, reports). Hold it briefly.
+    pub fn read(&self) -> RwLockReadGuard<'_, Snapshot> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Snapshot> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn with_account<R>(&self, account: &str, f: impl FnOnce(&mut AccountState) -> R) -> R {
+        let mut w = self.write();
+        f(w.accounts.entry(account.to_owned()).or_default())
+    }
+
+    fn with_server(&self, account: &str, id: &str, f: impl FnOnce(&mut ServerState)) {
+        self.with_account(account, |a| {
+            if let Some(s) = a.servers.get_mut(id) {
+                f(s);
+            }
+        });
+    }
+
+    /// Whether every account has completed one listing.
+    pub fn ready(&self) -> bool {
+        self.read().accounts.values().all(|a| a.listed)
+    }
+
+    /// Counts one API request.
+    pub fn record_request(&self, r: &RequestRecord<'_>) {
+        let mut w = self.write();
+        if let Some(h) = w.request_durations.get_mut(&r.endpoint) {
+            h.observe(r.duration.as_secs_f64());
+        }
+        let a = w.accounts.entry(r.account_id.to_owned()).or_default();
+        *a.api_requests.entry((r.endpoint, r.status)).or_default() += 1;
+        if let Some(info) = r.ratelimit {
+            a.ratelimit_remaining = Some(info.remaining);
+        }
+    }
+
+    /// A listing failed: the previous snapshot stays, `up` goes to 0, nothing is removed.
+    pub fn listing_failed(&self, account: &str, auth: bool, error: String) {
+        self.with_account(account, |a| {
+            a.up = Some(false);
+            a.auth_failed = auth;
+            a.last_error = Some(error);
+        });
+    }
+
+    /// A listing completed: servers absent from it are forgotten, the others updated.
+    pub fn listing_complete(&self, account: &str, listed: Vec<Listed>, at: SystemTime) {
+        self.with_account(account, |a| {
+            let mut old = std::mem::take(&mut a.servers);
+            for Listed { server, stale } in listed {
+                let mut s = old.remove(&server.id).unwrap_or_default();
+                s.name = server.name.unwrap_or_default();
+                s.hostname = server.hostname.unwrap_or_default();
+                s.auth_type = server.auth_type.unwrap_or_default();
+                s.status = server.status;
+                s.authentication_status = server.authentication_status;
+                s.last_successful_sync = server.last_successful_sync;
+                s.last_synced = server.last_synced;
+                s.error = server.error.as_deref().is_some_and(|e| !e.is_empty());
+                s.error_retryable = server.error_details.and_then(|d| d.retryable);
+                s.tools = server.tools;
+                s.prompts = server.prompts;
+                s.stale = stale;
+                s.last_action = Action::None;
+                s.last_attempts = 0;
+                a.servers.insert(server.id, s);
+            }
+            a.up = Some(true);
+            a.listed = true;
+            a.auth_failed = false;
+            a.last_error = None;
+            a.last_list_success = Some(at);
+        });
+    }
+
+    /// Notes what the cycle decided for a server.
+    pub fn set_action(&self, account: &str, id: &str, action: Action) {
+        self.with_server(account, id, |s| s.last_action = action);
+    }
+
+    /// Counts a retry.
+    pub fn record_retry(&self, account: &str, id: &str, reason: RetryReason) {
+        self.with_server(account, id, |s| match reason {
+            RetryReason::Retryable => s.retries.retryable += 1,
+            RetryReason::RateLimited => s.retries.rate_limited += 1,
+            RetryReason::Transient => s.retries.transient += 1,
+        });
+    }
+
+    /// Records the end of one sync decision.
+    pub fn record_sync(&self, account: &str, id: &str, attempts: u32, record: SyncRecord, at: SystemTime) {
+        self.with_server(account, id, |s| {
+            s.last_attempts = attempts;
+            match record {
+                SyncRecord::Success { status } => {
+                    s.syncs_total += 1;
+                    s.status = status.or(Some("ready".into()));
+                    s.error = false;
+                    s.error_retryable = None;
+                    s.last_synced = Some(at);
+                    s.last_successful_sync = Some(at);
+                    s.stale = false;
+                    s.consecutive_failures = 0;
+                    s.backoff_until = None;
+                    s.last_outcome = Some(Outcome::Success);
+                }
+                SyncRecord::Failure { reason, status, retryable, api_error, backoff_until } => {
+                    s.syncs_total += 1;
+                    s.failures_total += 1;
+                    s.consecutive_failures += 1;
+                    s.backoff_until = Some(backoff_until);
+                    if api_error {
+                        s.status = status.or(s.status.take());
+                        s.error = true;
+                        s.error_retryable = retryable;
+                        s.last_synced = Some(at);
+                    }
+                    s.last_outcome = Some(Outcome::Failed(reason));
+                }
+                SyncRecord::Abandoned => {
+                    s.last_action = Action::NotReached;
+                }
+            }
+        });
+    }
+
+    /// Forgets a server the API no longer knows (404 on sync).
+    pub fn forget(&self, account: &str, id: &str) {
+        self.with_account(account, |a| {
+            a.servers.remove(id);
+        });
+    }
+
+    /// Observes one cycle's duration.
+    pub fn cycle_done(&self, account: &str, d: Duration) {
+        self.with_account(account, |a| a.cycle_duration.observe(d.as_secs_f64()));
+    }
+
+    /// The servers of an account whose failure back-off is still running, and until when.
+    pub fn backoffs(&self, account: &str) -> BTreeMap<String, Instant> {
+        self.read()
+            .accounts
+            .get(account)
+            .map(|a| {
+                a.servers
+                    .iter()
+                    .filter_map(|(id, s)| s.backoff_until.map(|u| (id.clone(), u)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Consecutive failures of a server (0 when unknown).
+    pub fn consecutive_failures(&self, account: &str, id: &str) -> u32 {
+        self.read()
+            .accounts
+            .get(account)
+            .and_then(|a| a.servers.get(id))
+            .map_or(0, |s| s.consecutive_failures)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(id: &str, stale: bool) -> Listed {
+        Listed { server: Server { id: id.into(), ..Server::default() }, stale }
+    }
+
+    #[test]
+    fn a_complete_listing_removes_absent_servers_and_keeps_counters_of_the_rest() {
+        let st = State::new(["a"]);
+        st.listing_complete("a", vec![listed("x", true), listed("y", false)], SystemTime::now());
+        st.record_sync("a", "x", 1, SyncRecord::Success { status: None }, SystemTime::now());
+        st.listing_complete("a", vec![listed("x", false)], SystemTime::now());
+        let r = st.read();
+        let a = &r.accounts["a"];
+        assert_eq!(a.servers.len(), 1);
+        assert_eq!(a.servers["x"].syncs_total, 1);
+    }
+
+    #[test]
+    fn a_failed_listing_keeps_the_snapshot() {
+        let st = State::new(["a"]);
+        st.listing_complete("a", vec![listed("x", true)], SystemTime::now());
+        st.listing_failed("a", false, "boom".into());
+        let r = st.read();
+        assert_eq!(r.accounts["a"].servers.len(), 1);
+        assert_eq!(r.accounts["a"].up, Some(false));
+    }
+
+    #[test]
+    fn histogram_buckets_observations() {
+        let mut h = Histogram::new(&[1.0, 2.0]);
+        h.observe(0.5);
+        h.observe(1.5);
+        h.observe(9.0);
+        assert_eq!(h.counts, vec![1, 1]);
+        assert_eq!(h.count, 3);
+        assert_eq!(h.sum, 11.0);
+    }
+}
