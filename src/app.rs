@@ -56,9 +56,18 @@ pub async fn start(config: Config, shutdown: Shutdown) -> Result<Running, AppErr
     let scheduler = Scheduler::new(config.clone(), state.clone())?;
     let listener = http::bind(config.listen)
         .await
-        .map_err(|source| AppError::Bind { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| AppError::Bind { addr: config.listen, source })?;
-    let app = AppState { state: state.clone(), scheduler_alive: scheduler.liveness() };
+        .map_err(|source| AppError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| AppError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let app = AppState {
+        state: state.clone(),
+        scheduler_alive: scheduler.liveness(),
+    };
     let http = tokio::spawn(http::serve(listener, app, shutdown.clone()));
     let sched = tokio::spawn(scheduler.clone().run(shutdown.clone()));
     info!(
@@ -69,7 +78,14 @@ pub async fn start(config: Config, shutdown: Shutdown) -> Result<Running, AppErr
         dry_run = config.dry_run,
         "mcp-sync-monitor started"
     );
-    Ok(Running { addr, state, scheduler, http, sched, shutdown })
+    Ok(Running {
+        addr,
+        state,
+        scheduler,
+        http,
+        sched,
+        shutdown,
+    })
 }
 
 impl Running {
@@ -97,7 +113,10 @@ impl Running {
             Ok(Ok(Err(e))) => Err(AppError::Serve(e)),
             Ok(Err(_)) => Ok(()),
             Err(_) => {
-                warn!("in-flight work did not finish within {}s; abandoning it", GRACE.as_secs());
+                warn!(
+                    "in-flight work did not finish within {}s; abandoning it",
+                    GRACE.as_secs()
+                );
                 self.http.abort();
                 self.sched.abort();
                 Ok(())

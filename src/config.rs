@@ -242,14 +242,23 @@ fn pick(
     path: Option<&Path>,
 ) -> Option<Raw<String>> {
     if let Some(v) = flag {
-        return Some(Raw { value: v.clone(), origin: format!("flag {flag_name}") });
+        return Some(Raw {
+            value: v.clone(),
+            origin: format!("flag {flag_name}"),
+        });
     }
     if let Some(name) = env_name {
         if let Some(v) = env.get(name) {
-            return Some(Raw { value: v.clone(), origin: format!("environment variable {name}") });
+            return Some(Raw {
+                value: v.clone(),
+                origin: format!("environment variable {name}"),
+            });
         }
     }
-    file.map(|v| Raw { value: v.clone(), origin: file_origin(path) })
+    file.map(|v| Raw {
+        value: v.clone(),
+        origin: file_origin(path),
+    })
 }
 
 fn file_origin(path: Option<&Path>) -> String {
@@ -259,7 +268,12 @@ fn file_origin(path: Option<&Path>) -> String {
     }
 }
 
-fn invalid(key: &str, value: impl fmt::Display, origin: &str, reason: impl Into<String>) -> ConfigError {
+fn invalid(
+    key: &str,
+    value: impl fmt::Display,
+    origin: &str,
+    reason: impl Into<String>,
+) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         value: value.to_string(),
@@ -271,7 +285,12 @@ fn invalid(key: &str, value: impl fmt::Display, origin: &str, reason: impl Into<
 /// Parses a humantime duration; zero is refused.
 pub fn parse_duration(key: &str, raw: &str, origin: &str) -> Result<Duration, ConfigError> {
     let d = humantime::parse_duration(raw.trim()).map_err(|e| {
-        invalid(key, raw, origin, format!("not a duration ({e}); use e.g. 90s, 5m, 1h 30m"))
+        invalid(
+            key,
+            raw,
+            origin,
+            format!("not a duration ({e}); use e.g. 90s, 5m, 1h 30m"),
+        )
     })?;
     if d.is_zero() {
         return Err(invalid(key, raw, origin, "must be greater than zero"));
@@ -291,17 +310,23 @@ fn int_in(key: &str, v: i64, lo: i64, hi: i64, origin: &str) -> Result<i64, Conf
     if (lo..=hi).contains(&v) {
         Ok(v)
     } else {
-        Err(invalid(key, v, origin, format!("must be between {lo} and {hi}")))
+        Err(invalid(
+            key,
+            v,
+            origin,
+            format!("must be between {lo} and {hi}"),
+        ))
     }
 }
 
 /// Loads and validates the configuration from the flags, the environment and the file the
 /// flags or `MCP_SYNC_CONFIG` name.
 pub fn load(flags: &Flags, env: &Env) -> Result<Config, ConfigError> {
-    let path = flags
-        .config
-        .clone()
-        .or_else(|| env.get("MCP_SYNC_CONFIG").filter(|s| !s.is_empty()).map(PathBuf::from));
+    let path = flags.config.clone().or_else(|| {
+        env.get("MCP_SYNC_CONFIG")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    });
     let file = match &path {
         Some(p) => read_file(p)?,
         None => FileConfig::default(),
@@ -312,16 +337,27 @@ pub fn load(flags: &Flags, env: &Env) -> Result<Config, ConfigError> {
 /// Only the listen address (for `healthcheck`, which must work even where the rest of
 /// the configuration, such as credentials, is not visible).
 pub fn listen_address(flags: &Flags, env: &Env) -> Result<SocketAddr, ConfigError> {
-    let path = flags
-        .config
-        .clone()
-        .or_else(|| env.get("MCP_SYNC_CONFIG").filter(|s| !s.is_empty()).map(PathBuf::from));
+    let path = flags.config.clone().or_else(|| {
+        env.get("MCP_SYNC_CONFIG")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    });
     let file = match &path {
         Some(p) => read_file(p)?,
         None => FileConfig::default(),
     };
-    let raw = pick(flags.listen.as_ref(), "--listen", env, Some("MCP_SYNC_LISTEN"), file.listen.as_ref(), path.as_deref())
-        .unwrap_or_else(|| Raw { value: DEFAULT_LISTEN.to_owned(), origin: "default".into() });
+    let raw = pick(
+        flags.listen.as_ref(),
+        "--listen",
+        env,
+        Some("MCP_SYNC_LISTEN"),
+        file.listen.as_ref(),
+        path.as_deref(),
+    )
+    .unwrap_or_else(|| Raw {
+        value: DEFAULT_LISTEN.to_owned(),
+        origin: "default".into(),
+    });
     parse_listen(&raw)
 }
 
@@ -330,7 +366,12 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:9878";
 
 fn parse_listen(raw: &Raw<String>) -> Result<SocketAddr, ConfigError> {
     raw.value.trim().parse().map_err(|_| {
-        invalid("listen", &raw.value, &raw.origin, "expected an address like 0.0.0.0:9878 or [::]:9878")
+        invalid(
+            "listen",
+            &raw.value,
+            &raw.origin,
+            "expected an address like 0.0.0.0:9878 or [::]:9878",
+        )
     })
 }
 
@@ -345,22 +386,70 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     })
 }
 
-fn build(flags: &Flags, env: &Env, file: FileConfig, path: Option<&Path>) -> Result<Config, ConfigError> {
+fn build(
+    flags: &Flags,
+    env: &Env,
+    file: FileConfig,
+    path: Option<&Path>,
+) -> Result<Config, ConfigError> {
     let fo = file_origin(path);
-    let def = |v: &str| Raw { value: v.to_owned(), origin: "default".into() };
+    let def = |v: &str| Raw {
+        value: v.to_owned(),
+        origin: "default".into(),
+    };
 
-    let listen_raw = pick(flags.listen.as_ref(), "--listen", env, Some("MCP_SYNC_LISTEN"), file.listen.as_ref(), path)
-        .unwrap_or_else(|| def(DEFAULT_LISTEN));
+    let listen_raw = pick(
+        flags.listen.as_ref(),
+        "--listen",
+        env,
+        Some("MCP_SYNC_LISTEN"),
+        file.listen.as_ref(),
+        path,
+    )
+    .unwrap_or_else(|| def(DEFAULT_LISTEN));
     let listen = parse_listen(&listen_raw)?;
 
-    let dur = |key: &str, flag: Option<&String>, flag_name: &str, env_name: Option<&str>, fv: Option<&String>, default: &str| {
+    let dur = |key: &str,
+               flag: Option<&String>,
+               flag_name: &str,
+               env_name: Option<&str>,
+               fv: Option<&String>,
+               default: &str| {
         let r = pick(flag, flag_name, env, env_name, fv, path).unwrap_or_else(|| def(default));
         parse_duration(key, &r.value, &r.origin)
     };
-    let interval = dur("interval", flags.interval.as_ref(), "--interval", Some("MCP_SYNC_INTERVAL"), file.interval.as_ref(), "5m")?;
-    let stale_after = dur("stale_after", flags.stale_after.as_ref(), "--stale-after", Some("MCP_SYNC_STALE_AFTER"), file.stale_after.as_ref(), "3h")?;
-    let request_timeout = dur("request_timeout", None, "", None, file.request_timeout.as_ref(), "30s")?;
-    let failure_backoff_max = dur("failure_backoff_max", None, "", None, file.failure_backoff_max.as_ref(), "6h")?;
+    let interval = dur(
+        "interval",
+        flags.interval.as_ref(),
+        "--interval",
+        Some("MCP_SYNC_INTERVAL"),
+        file.interval.as_ref(),
+        "5m",
+    )?;
+    let stale_after = dur(
+        "stale_after",
+        flags.stale_after.as_ref(),
+        "--stale-after",
+        Some("MCP_SYNC_STALE_AFTER"),
+        file.stale_after.as_ref(),
+        "3h",
+    )?;
+    let request_timeout = dur(
+        "request_timeout",
+        None,
+        "",
+        None,
+        file.request_timeout.as_ref(),
+        "30s",
+    )?;
+    let failure_backoff_max = dur(
+        "failure_backoff_max",
+        None,
+        "",
+        None,
+        file.failure_backoff_max.as_ref(),
+        "6h",
+    )?;
 
     let dry_run = if flags.dry_run {
         true
@@ -370,59 +459,148 @@ fn build(flags: &Flags, env: &Env, file: FileConfig, path: Option<&Path>) -> Res
         file.dry_run.unwrap_or(false)
     };
 
-    let sync_concurrency = int_in("sync_concurrency", file.sync_concurrency.unwrap_or(4), 1, 256, &fo)? as usize;
-    let list_concurrency = int_in("list_concurrency", file.list_concurrency.unwrap_or(4), 1, 64, &fo)? as usize;
-    let per_page = int_in("per_page", file.per_page.unwrap_or(i64::from(MAX_PER_PAGE)), 1, i64::from(MAX_PER_PAGE), &fo)? as u32;
+    let sync_concurrency = int_in(
+        "sync_concurrency",
+        file.sync_concurrency.unwrap_or(4),
+        1,
+        256,
+        &fo,
+    )? as usize;
+    let list_concurrency = int_in(
+        "list_concurrency",
+        file.list_concurrency.unwrap_or(4),
+        1,
+        64,
+        &fo,
+    )? as usize;
+    let per_page = int_in(
+        "per_page",
+        file.per_page.unwrap_or(i64::from(MAX_PER_PAGE)),
+        1,
+        i64::from(MAX_PER_PAGE),
+        &fo,
+    )? as u32;
 
     let fr = file.retry.unwrap_or_default();
     let retry = RetryConfig {
-        initial_interval: dur("retry.initial_interval", None, "", None, fr.initial_interval.as_ref(), "1s")?,
+        initial_interval: dur(
+            "retry.initial_interval",
+            None,
+            "",
+            None,
+            fr.initial_interval.as_ref(),
+            "1s",
+        )?,
         multiplier: match fr.multiplier {
             None => 2.0,
             Some(m) if m.is_finite() && (1.0..=10.0).contains(&m) => m,
-            Some(m) => return Err(invalid("retry.multiplier", m, &fo, "must be between 1.0 and 10.0")),
+            Some(m) => {
+                return Err(invalid(
+                    "retry.multiplier",
+                    m,
+                    &fo,
+                    "must be between 1.0 and 10.0",
+                ))
+            }
         },
-        max_interval: dur("retry.max_interval", None, "", None, fr.max_interval.as_ref(), "60s")?,
-        max_elapsed: dur("retry.max_elapsed", None, "", None, fr.max_elapsed.as_ref(), "5m")?,
+        max_interval: dur(
+            "retry.max_interval",
+            None,
+            "",
+            None,
+            fr.max_interval.as_ref(),
+            "60s",
+        )?,
+        max_elapsed: dur(
+            "retry.max_elapsed",
+            None,
+            "",
+            None,
+            fr.max_elapsed.as_ref(),
+            "5m",
+        )?,
     };
     if retry.max_interval < retry.initial_interval {
         return Err(invalid(
             "retry.max_interval",
             humantime::format_duration(retry.max_interval),
             &fo,
-            format!("must not be shorter than retry.initial_interval ({})", humantime::format_duration(retry.initial_interval)),
+            format!(
+                "must not be shorter than retry.initial_interval ({})",
+                humantime::format_duration(retry.initial_interval)
+            ),
         ));
     }
 
     let frl = file.rate_limit.unwrap_or_default();
     let rate_limit = RateLimitConfig {
-        requests: int_in("rate_limit.requests", frl.requests.unwrap_or(600), 1, 1_000_000, &fo)? as u32,
+        requests: int_in(
+            "rate_limit.requests",
+            frl.requests.unwrap_or(600),
+            1,
+            1_000_000,
+            &fo,
+        )? as u32,
         per: dur("rate_limit.per", None, "", None, frl.per.as_ref(), "5m")?,
     };
 
-    let base_raw = pick(None, "", env, Some("CLOUDFLARE_BASE_URL"), file.api.as_ref().and_then(|a| a.base_url.as_ref()), path)
-        .unwrap_or_else(|| def(DEFAULT_BASE_URL));
+    let base_raw = pick(
+        None,
+        "",
+        env,
+        Some("CLOUDFLARE_BASE_URL"),
+        file.api.as_ref().and_then(|a| a.base_url.as_ref()),
+        path,
+    )
+    .unwrap_or_else(|| def(DEFAULT_BASE_URL));
     let base_url = base_raw.value.trim().trim_end_matches('/').to_owned();
     let valid_base = ["http://", "https://"].iter().any(|p| {
-        base_url.len() > p.len() && base_url.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p))
+        base_url.len() > p.len()
+            && base_url
+                .get(..p.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(p))
     });
     if !valid_base || base_url.contains(char::is_whitespace) {
-        return Err(invalid("api.base_url", &base_raw.value, &base_raw.origin, "must be an http:// or https:// URL"));
+        return Err(invalid(
+            "api.base_url",
+            &base_raw.value,
+            &base_raw.origin,
+            "must be an http:// or https:// URL",
+        ));
     }
 
-    let log_raw = pick(flags.log_format.as_ref(), "--log-format", env, Some("MCP_SYNC_LOG_FORMAT"), file.log.as_ref().and_then(|l| l.format.as_ref()), path)
-        .unwrap_or_else(|| def("text"));
+    let log_raw = pick(
+        flags.log_format.as_ref(),
+        "--log-format",
+        env,
+        Some("MCP_SYNC_LOG_FORMAT"),
+        file.log.as_ref().and_then(|l| l.format.as_ref()),
+        path,
+    )
+    .unwrap_or_else(|| def("text"));
     let log_format = match log_raw.value.trim().to_ascii_lowercase().as_str() {
         "text" => LogFormat::Text,
         "json" => LogFormat::Json,
-        _ => return Err(invalid("log.format", &log_raw.value, &log_raw.origin, "expected text or json")),
+        _ => {
+            return Err(invalid(
+                "log.format",
+                &log_raw.value,
+                &log_raw.origin,
+                "expected text or json",
+            ))
+        }
     };
 
     let include = file.include.unwrap_or_default();
     let exclude = file.exclude.unwrap_or_default();
     for (key, list) in [("include", &include), ("exclude", &exclude)] {
         if let Some(p) = list.iter().find(|p| p.trim().is_empty()) {
-            return Err(invalid(key, p, &fo, "an empty pattern matches nothing; remove it"));
+            return Err(invalid(
+                key,
+                p,
+                &fo,
+                "an empty pattern matches nothing; remove it",
+            ));
         }
     }
 
@@ -449,16 +627,31 @@ fn build(flags: &Flags, env: &Env, file: FileConfig, path: Option<&Path>) -> Res
 }
 
 fn valid_account_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn build_accounts(env: &Env, file_accounts: Option<Vec<FileAccount>>, fo: &str) -> Result<Vec<Account>, ConfigError> {
+fn build_accounts(
+    env: &Env,
+    file_accounts: Option<Vec<FileAccount>>,
+    fo: &str,
+) -> Result<Vec<Account>, ConfigError> {
     let specs: Vec<(FileAccount, String)> = match env.get("CLOUDFLARE_ACCOUNT_ID") {
         Some(id) => vec![(
-            FileAccount { id: id.trim().to_owned(), ..FileAccount::default() },
+            FileAccount {
+                id: id.trim().to_owned(),
+                ..FileAccount::default()
+            },
             "environment variable CLOUDFLARE_ACCOUNT_ID".into(),
         )],
-        None => file_accounts.unwrap_or_default().into_iter().map(|a| (a, fo.to_owned())).collect(),
+        None => file_accounts
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| (a, fo.to_owned()))
+            .collect(),
     };
     if specs.is_empty() {
         return Err(ConfigError::NoAccount);
@@ -466,15 +659,33 @@ fn build_accounts(env: &Env, file_accounts: Option<Vec<FileAccount>>, fo: &str) 
     let mut seen = BTreeMap::new();
     let mut out = Vec::with_capacity(specs.len());
     for (i, (spec, origin)) in specs.into_iter().enumerate() {
-        let key = if origin.starts_with("environment") { "accounts".to_owned() } else { format!("accounts[{i}].id") };
+        let key = if origin.starts_with("environment") {
+            "accounts".to_owned()
+        } else {
+            format!("accounts[{i}].id")
+        };
         if !valid_account_id(&spec.id) {
-            return Err(invalid(&key, &spec.id, &origin, "an account id is 1 to 64 letters, digits, '-' or '_'"));
+            return Err(invalid(
+                &key,
+                &spec.id,
+                &origin,
+                "an account id is 1 to 64 letters, digits, '-' or '_'",
+            ));
         }
         if seen.insert(spec.id.clone(), ()).is_some() {
-            return Err(invalid(&key, &spec.id, &origin, "this account is listed twice"));
+            return Err(invalid(
+                &key,
+                &spec.id,
+                &origin,
+                "this account is listed twice",
+            ));
         }
         let (credentials, credential_source) = credentials_for(env, &spec)?;
-        out.push(Account { id: spec.id, credentials, credential_source });
+        out.push(Account {
+            id: spec.id,
+            credentials,
+            credential_source,
+        });
     }
     Ok(out)
 }
@@ -483,7 +694,10 @@ fn build_accounts(env: &Env, file_accounts: Option<Vec<FileAccount>>, fo: &str) 
 fn secret_var(env: &Env, account: &str, name: &str) -> Result<Option<Secret>, ConfigError> {
     let file_var = format!("{name}_FILE");
     let direct = env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let via_file = env.get(&file_var).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let via_file = env
+        .get(&file_var)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty());
     match (direct, via_file) {
         (Some(_), Some(_)) => Err(ConfigError::Credentials {
             account: account.into(),
@@ -492,11 +706,21 @@ fn secret_var(env: &Env, account: &str, name: &str) -> Result<Option<Secret>, Co
         (Some(v), None) => Ok(Some(Secret::new(v))),
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                invalid(&file_var, path, &format!("environment variable {file_var}"), format!("cannot read the secret file: {e}"))
+                invalid(
+                    &file_var,
+                    path,
+                    &format!("environment variable {file_var}"),
+                    format!("cannot read the secret file: {e}"),
+                )
             })?;
             let v = text.trim();
             if v.is_empty() {
-                return Err(invalid(&file_var, path, &format!("environment variable {file_var}"), "the secret file is empty"));
+                return Err(invalid(
+                    &file_var,
+                    path,
+                    &format!("environment variable {file_var}"),
+                    "the secret file is empty",
+                ));
             }
             Ok(Some(Secret::new(v)))
         }
@@ -507,7 +731,10 @@ fn secret_var(env: &Env, account: &str, name: &str) -> Result<Option<Secret>, Co
 fn credentials_for(env: &Env, spec: &FileAccount) -> Result<(Credentials, String), ConfigError> {
     let explicit_legacy = spec.email_env.is_some() || spec.api_key_env.is_some();
     if !explicit_legacy || spec.api_token_env.is_some() {
-        let name = spec.api_token_env.as_deref().unwrap_or("CLOUDFLARE_API_TOKEN");
+        let name = spec
+            .api_token_env
+            .as_deref()
+            .unwrap_or("CLOUDFLARE_API_TOKEN");
         if let Some(t) = secret_var(env, &spec.id, name)? {
             return Ok((Credentials::Token(t), name.to_owned()));
         }
@@ -523,7 +750,10 @@ fn credentials_for(env: &Env, spec: &FileAccount) -> Result<(Credentials, String
     let email = secret_var(env, &spec.id, email_name)?;
     let key = secret_var(env, &spec.id, key_name)?;
     match (email, key) {
-        (Some(email), Some(key)) => Ok((Credentials::Legacy { email, key }, format!("{email_name} + {key_name}"))),
+        (Some(email), Some(key)) => Ok((
+            Credentials::Legacy { email, key },
+            format!("{email_name} + {key_name}"),
+        )),
         (Some(_), None) => Err(ConfigError::Credentials {
             account: spec.id.clone(),
             reason: format!("{email_name} is set but {key_name} (or {key_name}_FILE) is not"),
@@ -571,14 +801,25 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 impl Config {
     /// Whether the include/exclude filters keep a server with this id and name.
     pub fn wants(&self, id: &str, name: &str) -> bool {
-        let hit = |pats: &[String]| pats.iter().any(|p| glob_match(p, id) || glob_match(p, name));
+        let hit = |pats: &[String]| {
+            pats.iter()
+                .any(|p| glob_match(p, id) || glob_match(p, name))
+        };
         (self.include.is_empty() || hit(&self.include)) && !hit(&self.exclude)
     }
 
     /// The effective configuration as TOML-like text, secrets masked (for `check-config`).
     pub fn render(&self) -> String {
         let d = |d: Duration| format!("{:?}", humantime::format_duration(d).to_string());
-        let list = |v: &[String]| format!("[{}]", v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "));
+        let list = |v: &[String]| {
+            format!(
+                "[{}]",
+                v.iter()
+                    .map(|s| format!("{s:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         let mut s = String::new();
         let mut line = |k: &str, v: String| {
             s.push_str(k);
@@ -597,19 +838,40 @@ impl Config {
         line("failure_backoff_max", d(self.failure_backoff_max));
         line("include", list(&self.include));
         line("exclude", list(&self.exclude));
-        line("\n[retry]\ninitial_interval", d(self.retry.initial_interval));
+        line(
+            "\n[retry]\ninitial_interval",
+            d(self.retry.initial_interval),
+        );
         line("multiplier", self.retry.multiplier.to_string());
         line("max_interval", d(self.retry.max_interval));
         line("max_elapsed", d(self.retry.max_elapsed));
-        line("\n[rate_limit]\nrequests", self.rate_limit.requests.to_string());
+        line(
+            "\n[rate_limit]\nrequests",
+            self.rate_limit.requests.to_string(),
+        );
         line("per", d(self.rate_limit.per));
         line("\n[api]\nbase_url", format!("{:?}", self.base_url));
-        line("\n[log]\nformat", format!("{:?}", if self.log_format == LogFormat::Json { "json" } else { "text" }));
+        line(
+            "\n[log]\nformat",
+            format!(
+                "{:?}",
+                if self.log_format == LogFormat::Json {
+                    "json"
+                } else {
+                    "text"
+                }
+            ),
+        );
         for a in &self.accounts {
             let cred = match &a.credentials {
-                Credentials::Token(t) => format!("api token from {} = \"{t}\"", a.credential_source),
+                Credentials::Token(t) => {
+                    format!("api token from {} = \"{t}\"", a.credential_source)
+                }
                 Credentials::Legacy { email, key } => {
-                    format!("email + API key from {} = \"{email}\" / \"{key}\"", a.credential_source)
+                    format!(
+                        "email + API key from {} = \"{email}\" / \"{key}\"",
+                        a.credential_source
+                    )
                 }
             };
             line("\n[[accounts]]\nid", format!("{:?}", a.id));
@@ -624,11 +886,17 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn base_env() -> Env {
-        env(&[("CLOUDFLARE_ACCOUNT_ID", "acc1"), ("CLOUDFLARE_API_TOKEN", "tok-secret-1")])
+        env(&[
+            ("CLOUDFLARE_ACCOUNT_ID", "acc1"),
+            ("CLOUDFLARE_API_TOKEN", "tok-secret-1"),
+        ])
     }
 
     #[test]
@@ -645,10 +913,19 @@ mod tests {
         assert_eq!(c.retry.max_interval, Duration::from_secs(60));
         assert_eq!(c.retry.max_elapsed, Duration::from_secs(300));
         assert_eq!(c.failure_backoff_max, Duration::from_secs(6 * 3600));
-        assert_eq!(c.rate_limit, RateLimitConfig { requests: 600, per: Duration::from_secs(300) });
+        assert_eq!(
+            c.rate_limit,
+            RateLimitConfig {
+                requests: 600,
+                per: Duration::from_secs(300)
+            }
+        );
         assert_eq!(c.base_url, DEFAULT_BASE_URL);
         assert_eq!(c.log_format, LogFormat::Text);
-        assert_eq!(c.accounts[0].credentials, Credentials::Token(Secret::new("tok-secret-1")));
+        assert_eq!(
+            c.accounts[0].credentials,
+            Credentials::Token(Secret::new("tok-secret-1"))
+        );
     }
 
     #[test]
@@ -678,6 +955,11 @@ mod tests {
         e.insert("MCP_SYNC_INTERVAL".into(), "0s".into());
         let err = load(&Flags::default(), &e).expect_err("zero");
         let msg = err.to_string();
-        assert!(msg.contains("`interval`") && msg.contains("\"0s\"") && msg.contains("MCP_SYNC_INTERVAL"), "{msg}");
+        assert!(
+            msg.contains("`interval`")
+                && msg.contains("\"0s\"")
+                && msg.contains("MCP_SYNC_INTERVAL"),
+            "{msg}"
+        );
     }
 }

@@ -29,8 +29,13 @@ pub fn config(flags: &Flags, env: &Env, api: &FakeApi) -> Result<config::Config,
     env.insert("CLOUDFLARE_ACCOUNT_ID".into(), fake::ACCOUNT.into());
     env.insert("CLOUDFLARE_API_TOKEN".into(), fake::TOKEN.into());
     env.insert("CLOUDFLARE_BASE_URL".into(), api.base_url());
-    env.entry("MCP_SYNC_INTERVAL".into()).or_insert_with(|| "10s".into());
-    env.entry("MCP_SYNC_STALE_AFTER".into()).or_insert_with(|| "10m".into());
-    let flags = Flags { config: None, ..flags.clone() };
+    env.entry("MCP_SYNC_INTERVAL".into())
+        .or_insert_with(|| "10s".into());
+    env.entry("MCP_SYNC_STALE_AFTER".into())
+        .or_insert_with(|| "10m".into());
+    let flags = Flags {
+        config: None,
+        ..flags.clone()
+    };
     config::load(&flags, &env)
 }

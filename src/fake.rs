@@ -277,7 +277,10 @@ impl World {
 
     /// A server of any account.
     pub fn server(&mut self, id: &str) -> Option<&mut FakeServer> {
-        self.accounts.values_mut().flat_map(|v| v.iter_mut()).find(|s| s.id == id)
+        self.accounts
+            .values_mut()
+            .flat_map(|v| v.iter_mut())
+            .find(|s| s.id == id)
     }
 
     fn tools_json(&mut self, n: usize) -> Arc<RawValue> {
@@ -322,7 +325,11 @@ impl Drop for FakeApi {
 impl FakeApi {
     /// Serves `world` on an ephemeral port of 127.0.0.1.
     pub async fn start(world: World) -> std::io::Result<Self> {
-        Self::start_on("127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()), world).await
+        Self::start_on(
+            "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
+            world,
+        )
+        .await
     }
 
     /// Serves `world` on `addr`.
@@ -394,9 +401,7 @@ fn router(world: Shared) -> Router {
         .route(servers, get(list))
         .route(&format!("{servers}/{{id}}"), get(read))
         .route(&format!("{servers}/{{id}}/sync"), post(sync))
-        .fallback(|| async {
-            envelope_error(StatusCode::NOT_FOUND, 7000, "No route for that URI")
-        })
+        .fallback(|| async { envelope_error(StatusCode::NOT_FOUND, 7000, "No route for that URI") })
         .with_state(world)
 }
 
@@ -466,7 +471,11 @@ fn gate(w: &mut World, req: &Req, h: &HeaderMap) -> Gate {
         if let Some(until) = w.locked_until.filter(|u| *u > now) {
             return Gate::Answer(rate_limited(w, req, until - now));
         }
-        while w.rl_window.front().is_some_and(|t| now.duration_since(*t) >= rl.per) {
+        while w
+            .rl_window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= rl.per)
+        {
             w.rl_window.pop_front();
         }
         if w.rl_window.len() >= rl.requests {
@@ -474,7 +483,10 @@ fn gate(w: &mut World, req: &Req, h: &HeaderMap) -> Gate {
             return Gate::Answer(rate_limited(w, req, rl.lockout));
         }
         w.rl_window.push_back(now);
-        let reset = w.rl_window.front().map(|t| rl.per.saturating_sub(now.duration_since(*t)));
+        let reset = w
+            .rl_window
+            .front()
+            .map(|t| rl.per.saturating_sub(now.duration_since(*t)));
         let v = format!(
             "\"default\";r={};t={}",
             rl.requests - w.rl_window.len(),
@@ -484,11 +496,19 @@ fn gate(w: &mut World, req: &Req, h: &HeaderMap) -> Gate {
     }
     if !authorized(w, h) {
         record(w, req, 403);
-        return Gate::Answer(envelope_error(StatusCode::FORBIDDEN, 10000, "Authentication error"));
+        return Gate::Answer(envelope_error(
+            StatusCode::FORBIDDEN,
+            10000,
+            "Authentication error",
+        ));
     }
     if !w.accounts.contains_key(&req.account) {
         record(w, req, 404);
-        return Gate::Answer(envelope_error(StatusCode::NOT_FOUND, 7003, "Could not route to /accounts, perhaps your object identifier is invalid?"));
+        return Gate::Answer(envelope_error(
+            StatusCode::NOT_FOUND,
+            7003,
+            "Could not route to /accounts, perhaps your object identifier is invalid?",
+        ));
     }
     let mut delay = None;
     if let Some((fault, only)) = w.fault.clone() {
@@ -517,13 +537,18 @@ fn gate(w: &mut World, req: &Req, h: &HeaderMap) -> Gate {
 fn raw(status: StatusCode, ctype: &'static str, body: &'static str) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
-    r.headers_mut().insert("content-type", HeaderValue::from_static(ctype));
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static(ctype));
     r
 }
 
 fn rate_limited(w: &mut World, req: &Req, wait: Duration) -> Response {
     record(w, req, 429);
-    let mut r = envelope_error(StatusCode::TOO_MANY_REQUESTS, 971, "Please wait and consider throttling your request speed");
+    let mut r = envelope_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        971,
+        "Please wait and consider throttling your request speed",
+    );
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         r.headers_mut().insert("retry-after", v);
@@ -532,7 +557,9 @@ fn rate_limited(w: &mut World, req: &Req, wait: Duration) -> Response {
 }
 
 fn user_agent(h: &HeaderMap) -> Option<String> {
-    h.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    h.get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 async fn sleep_latency(world: &Shared, extra: Option<Duration>) {
@@ -584,12 +611,20 @@ fn list_answer(w: &mut World, req: &Req, page: Option<u32>, per_page: Option<u32
         (Some(p), Some(pp)) if p >= 1 && (1..=100).contains(&pp) => (p, pp),
         _ => {
             record(w, req, 400);
-            return envelope_error(StatusCode::BAD_REQUEST, 10001, "page must be >= 1 and per_page between 1 and 100");
+            return envelope_error(
+                StatusCode::BAD_REQUEST,
+                10001,
+                "page must be >= 1 and per_page between 1 and 100",
+            );
         }
     };
     if w.fail_list_page == Some(page) {
         record(w, req, 500);
-        return envelope_error(StatusCode::INTERNAL_SERVER_ERROR, 10002, "Internal server error");
+        return envelope_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            10002,
+            "Internal server error",
+        );
     }
     let hook = w.list_hook.clone();
     let with_info = w.result_info;
@@ -601,7 +636,9 @@ fn list_answer(w: &mut World, req: &Req, page: Option<u32>, per_page: Option<u32
         h(page, servers);
     }
     let total = servers.len();
-    let start = ((page - 1) as usize).saturating_mul(per_page as usize).min(total);
+    let start = ((page - 1) as usize)
+        .saturating_mul(per_page as usize)
+        .min(total);
     let end = start.saturating_add(per_page as usize).min(total);
     let chunk: Vec<FakeServer> = servers[start..end].to_vec();
     let mut body = String::with_capacity(chunk.len() * 512 + 256);
@@ -630,7 +667,9 @@ fn list_answer(w: &mut World, req: &Req, page: Option<u32>, per_page: Option<u32
 }
 
 fn ts(t: Option<SystemTime>) -> Value {
-    t.map_or(Value::Null, |t| Value::String(humantime::format_rfc3339_millis(t).to_string()))
+    t.map_or(Value::Null, |t| {
+        Value::String(humantime::format_rfc3339_millis(t).to_string())
+    })
 }
 
 fn server_json(s: &FakeServer, tools: &RawValue, _now: SystemTime) -> String {
@@ -683,7 +722,9 @@ fn server_json(s: &FakeServer, tools: &RawValue, _now: SystemTime) -> String {
         is_shared_oauth_callback_enabled: false,
         secure_web_gateway: false,
         tools,
-        prompts: (0..s.prompts).map(|i| json!({"name": format!("prompt_{i}")})).collect(),
+        prompts: (0..s.prompts)
+            .map(|i| json!({"name": format!("prompt_{i}")}))
+            .collect(),
         updated_tools: [],
         updated_prompts: [],
     };
@@ -820,7 +861,10 @@ fn sync_answer(w: &mut World, req: &Req, id: &str) -> Response {
             Outcome::Http500
         }
         SyncBehavior::ServerErrorThen(_) => Outcome::Ok,
-        SyncBehavior::RateLimitedThen { times, retry_after_secs } if *times > 0 => {
+        SyncBehavior::RateLimitedThen {
+            times,
+            retry_after_secs,
+        } if *times > 0 => {
             *times -= 1;
             Outcome::Http429(*retry_after_secs)
         }
@@ -858,7 +902,11 @@ fn sync_answer(w: &mut World, req: &Req, id: &str) -> Response {
         }
         (None, _) => {
             record(w, req, 500);
-            envelope_error(StatusCode::INTERNAL_SERVER_ERROR, 10002, "Internal server error")
+            envelope_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                10002,
+                "Internal server error",
+            )
         }
     }
 }
@@ -878,13 +926,22 @@ pub fn mixed_fleet(n: usize, fresh_max_age: Duration) -> Vec<FakeServer> {
                 0..=59 => FakeServer::synced_ago(&id, Duration::from_secs(rng.u64(1..max_age))),
                 60..=74 => FakeServer::stale(&id),
                 75..=79 => FakeServer::never_synced(&id),
-                80..=87 => FakeServer::stale(&id).behaving(SyncBehavior::RetryableThen(rng.u32(1..3))),
+                80..=87 => {
+                    FakeServer::stale(&id).behaving(SyncBehavior::RetryableThen(rng.u32(1..3)))
+                }
                 88..=93 => {
                     let mut s = FakeServer::stale(&id).behaving(SyncBehavior::Permanent);
-                    s.fail(SystemTime::now(), Some(false), "upstream MCP server rejected the connection");
+                    s.fail(
+                        SystemTime::now(),
+                        Some(false),
+                        "upstream MCP server rejected the connection",
+                    );
                     s
                 }
-                94..=96 => FakeServer::stale(&id).behaving(SyncBehavior::RateLimitedThen { times: 1, retry_after_secs: 1 }),
+                94..=96 => FakeServer::stale(&id).behaving(SyncBehavior::RateLimitedThen {
+                    times: 1,
+                    retry_after_secs: 1,
+                }),
                 _ => {
                     let mut s = FakeServer::stale(&id).behaving(SyncBehavior::Permanent);
                     s.auth_type = "oauth".into();
@@ -892,7 +949,11 @@ pub fn mixed_fleet(n: usize, fresh_max_age: Duration) -> Vec<FakeServer> {
                     s
                 }
             };
-            s.name = format!("{} {}", ["crm", "search", "billing", "docs", "tickets", "wiki"][i % 6], i);
+            s.name = format!(
+                "{} {}",
+                ["crm", "search", "billing", "docs", "tickets", "wiki"][i % 6],
+                i
+            );
             s.tools = rng.usize(0..25);
             s.prompts = rng.usize(0..4);
             s

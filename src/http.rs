@@ -41,7 +41,9 @@ pub fn router(app: AppState) -> Router {
 async fn index() -> Html<&'static str> {
     Html(concat!(
         "<!doctype html><html><head><title>mcp-sync-monitor</title></head><body>",
-        "<h1>mcp-sync-monitor ", env!("CARGO_PKG_VERSION"), "</h1>",
+        "<h1>mcp-sync-monitor ",
+        env!("CARGO_PKG_VERSION"),
+        "</h1>",
         "<ul><li><a href=\"/metrics\">/metrics</a></li>",
         "<li><a href=\"/healthz\">/healthz</a></li>",
         "<li><a href=\"/readyz\">/readyz</a></li></ul></body></html>\n"
@@ -52,7 +54,11 @@ async fn metrics_handler(AxState(app): AxState<AppState>) -> Response {
     let body = tokio::task::spawn_blocking(move || metrics::render(&app.state)).await;
     match body {
         Ok(body) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response(),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "metrics rendering failed\n").into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "metrics rendering failed\n",
+        )
+            .into_response(),
     }
 }
 
@@ -68,7 +74,11 @@ async fn readyz(AxState(app): AxState<AppState>) -> Response {
     if app.state.ready() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "waiting for the first complete listing of every account\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "waiting for the first complete listing of every account\n",
+        )
+            .into_response()
     }
 }
 
@@ -78,7 +88,11 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Serves until `shutdown`, then lets in-flight requests finish.
-pub async fn serve(listener: TcpListener, app: AppState, shutdown: Shutdown) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    app: AppState,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
     axum::serve(listener, router(app))
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await

@@ -61,7 +61,10 @@ fn main() -> ExitCode {
         log_format: cli.log_format,
     };
     let env = config::process_env();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -114,7 +117,9 @@ async fn once(flags: &Flags, env: &config::Env) -> u8 {
     telemetry::init(cfg.log_format);
     let sd = Shutdown::new();
     tokio::spawn(shutdown::on_signals(sd.clone()));
-    let state = std::sync::Arc::new(mcp_sync_monitor::state::State::new(cfg.accounts.iter().map(|a| a.id.as_str())));
+    let state = std::sync::Arc::new(mcp_sync_monitor::state::State::new(
+        cfg.accounts.iter().map(|a| a.id.as_str()),
+    ));
     let scheduler = match mcp_sync_monitor::scheduler::Scheduler::new(cfg, state.clone()) {
         Ok(s) => s,
         Err(e) => {
@@ -154,7 +159,11 @@ async fn run_demo(flags: &Flags, env: &config::Env) -> u8 {
         }
     };
     let port = running.addr.port();
-    println!("mcp-sync-monitor demo: {} simulated MCP servers at {}", demo::FLEET, api.base_url());
+    println!(
+        "mcp-sync-monitor demo: {} simulated MCP servers at {}",
+        demo::FLEET,
+        api.base_url()
+    );
     println!("  metrics:   http://127.0.0.1:{port}/metrics");
     println!("  health:    http://127.0.0.1:{port}/healthz  ready: http://127.0.0.1:{port}/readyz");
     println!("  index:     http://127.0.0.1:{port}/");
@@ -171,7 +180,10 @@ async fn run_demo(flags: &Flags, env: &config::Env) -> u8 {
 fn check_config(flags: &Flags, env: &config::Env) -> u8 {
     match load(flags, env) {
         Ok(cfg) => {
-            println!("# configuration is valid; secrets are masked\n{}", cfg.render());
+            println!(
+                "# configuration is valid; secrets are masked\n{}",
+                cfg.render()
+            );
             0
         }
         Err(code) => code,
@@ -193,7 +205,10 @@ async fn healthcheck(flags: &Flags, env: &config::Env) -> u8 {
         ip => ip.to_string(),
     };
     let url = format!("http://{host}:{}/healthz", addr.port());
-    let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+    {
         Ok(c) => c,
         Err(e) => {
             eprintln!("unhealthy: {e}");
@@ -215,4 +230,3 @@ async fn healthcheck(flags: &Flags, env: &config::Env) -> u8 {
         }
     }
 }
-

@@ -16,10 +16,15 @@ pub const CONFIG_OR_AUTH: i32 = 2;
 
 /// `once`'s exit code from the cycle reports and the state after them.
 pub fn exit_code(reports: &[CycleReport], snap: &Snapshot) -> i32 {
-    if reports.iter().any(|r| r.auth_failed || matches!(r.listing, ListingOutcome::AuthFailed(_))) {
+    if reports
+        .iter()
+        .any(|r| r.auth_failed || matches!(r.listing, ListingOutcome::AuthFailed(_)))
+    {
         return CONFIG_OR_AUTH;
     }
-    let listing_failed = reports.iter().any(|r| r.listing != ListingOutcome::Complete);
+    let listing_failed = reports
+        .iter()
+        .any(|r| r.listing != ListingOutcome::Complete);
     let unhealthy = snap
         .accounts
         .values()
@@ -63,7 +68,9 @@ pub fn table(reports: &[CycleReport], snap: &Snapshot, now: SystemTime) -> Strin
     for (acct, a) in &snap.accounts {
         for (id, s) in &a.servers {
             let outcome = match &s.last_outcome {
-                _ if s.last_attempts == 0 && s.last_action != crate::state::Action::Synced => "-".to_owned(),
+                _ if s.last_attempts == 0 && s.last_action != crate::state::Action::Synced => {
+                    "-".to_owned()
+                }
                 Some(Outcome::Success) => "success".into(),
                 Some(Outcome::Failed(why)) => format!("failed: {why}"),
                 None => "-".into(),
@@ -71,7 +78,14 @@ pub fn table(reports: &[CycleReport], snap: &Snapshot, now: SystemTime) -> Strin
             let _ = writeln!(
                 out,
                 "{:<34} {:<24} {:<20} {:<5} {:<20} {:<8} {}",
-                cell(&format!("{acct}/{id}"), 34).chars().rev().take(34).collect::<String>().chars().rev().collect::<String>(),
+                cell(&format!("{acct}/{id}"), 34)
+                    .chars()
+                    .rev()
+                    .take(34)
+                    .collect::<String>()
+                    .chars()
+                    .rev()
+                    .collect::<String>(),
                 cell(&s.name, 24),
                 age(now, s.last_successful_sync),
                 if s.stale { "yes" } else { "no" },

@@ -15,9 +15,13 @@ use crate::cloudflare::{Endpoint, RequestRecord, Server};
 
 /// Upper bounds of the API request duration histogram (seconds): milliseconds to tens of
 /// seconds.
-pub const REQUEST_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+pub const REQUEST_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
 /// Upper bounds of the cycle duration histogram (seconds): up to many minutes.
-pub const CYCLE_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0];
+pub const CYCLE_BUCKETS: &[f64] = &[
+    0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+];
 
 /// A Prometheus-style histogram as plain data.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +39,12 @@ pub struct Histogram {
 impl Histogram {
     /// An empty histogram over `bounds`.
     pub fn new(bounds: &'static [f64]) -> Self {
-        Self { bounds, counts: vec![0; bounds.len()], sum: 0.0, count: 0 }
+        Self {
+            bounds,
+            counts: vec![0; bounds.len()],
+            sum: 0.0,
+            count: 0,
+        }
     }
 
     /// Adds one observation.
@@ -262,9 +271,20 @@ pub struct State {
 impl State {
     /// State for these accounts, nothing known yet.
     pub fn new<'a>(accounts: impl IntoIterator<Item = &'a str>) -> Self {
-        let accounts = accounts.into_iter().map(|a| (a.to_owned(), AccountState::default())).collect();
-        let request_durations = Endpoint::ALL.iter().map(|e| (*e, Histogram::new(REQUEST_BUCKETS))).collect();
-        Self { inner: RwLock::new(Snapshot { accounts, request_durations }) }
+        let accounts = accounts
+            .into_iter()
+            .map(|a| (a.to_owned(), AccountState::default()))
+            .collect();
+        let request_durations = Endpoint::ALL
+            .iter()
+            .map(|e| (*e, Histogram::new(REQUEST_BUCKETS)))
+            .collect();
+        Self {
+            inner: RwLock::new(Snapshot {
+                accounts,
+                request_durations,
+            }),
+        }
     }
 
     /// Read access (metrics, reports). Hold it briefly.
@@ -361,7 +381,14 @@ impl State {
     }
 
     /// Records the end of one sync decision.
-    pub fn record_sync(&self, account: &str, id: &str, attempts: u32, record: SyncRecord, at: SystemTime) {
+    pub fn record_sync(
+        &self,
+        account: &str,
+        id: &str,
+        attempts: u32,
+        record: SyncRecord,
+        at: SystemTime,
+    ) {
         self.with_server(account, id, |s| {
             s.last_attempts = attempts;
             match record {
@@ -377,7 +404,13 @@ impl State {
                     s.backoff_until = None;
                     s.last_outcome = Some(Outcome::Success);
                 }
-                SyncRecord::Failure { reason, status, retryable, api_error, backoff_until } => {
+                SyncRecord::Failure {
+                    reason,
+                    status,
+                    retryable,
+                    api_error,
+                    backoff_until,
+                } => {
                     s.syncs_total += 1;
                     s.failures_total += 1;
                     s.consecutive_failures += 1;
@@ -438,14 +471,30 @@ mod tests {
     use super::*;
 
     fn listed(id: &str, stale: bool) -> Listed {
-        Listed { server: Server { id: id.into(), ..Server::default() }, stale }
+        Listed {
+            server: Server {
+                id: id.into(),
+                ..Server::default()
+            },
+            stale,
+        }
     }
 
     #[test]
     fn a_complete_listing_removes_absent_servers_and_keeps_counters_of_the_rest() {
         let st = State::new(["a"]);
-        st.listing_complete("a", vec![listed("x", true), listed("y", false)], SystemTime::now());
-        st.record_sync("a", "x", 1, SyncRecord::Success { status: None }, SystemTime::now());
+        st.listing_complete(
+            "a",
+            vec![listed("x", true), listed("y", false)],
+            SystemTime::now(),
+        );
+        st.record_sync(
+            "a",
+            "x",
+            1,
+            SyncRecord::Success { status: None },
+            SystemTime::now(),
+        );
         st.listing_complete("a", vec![listed("x", false)], SystemTime::now());
         let r = st.read();
         let a = &r.accounts["a"];

@@ -134,7 +134,10 @@ pub enum ApiError {
         errors: Vec<ApiMessage>,
     },
     /// A 2xx answer with `success: false`.
-    #[error("{endpoint} request answered HTTP {status} with success=false{}", fmt_errors(errors))]
+    #[error(
+        "{endpoint} request answered HTTP {status} with success=false{}",
+        fmt_errors(errors)
+    )]
     Unsuccessful {
         /// Which call.
         endpoint: Endpoint,
@@ -273,9 +276,14 @@ impl Client {
         per_page: u32,
         shutdown: &Shutdown,
     ) -> Result<ListPage, ApiError> {
-        let url = format!("{}?page={page}&per_page={per_page}", self.servers_url(account_id));
+        let url = format!(
+            "{}?page={page}&per_page={per_page}",
+            self.servers_url(account_id)
+        );
         let ep = Endpoint::List;
-        let answer = self.send(account_id, ep, self.http.get(url), shutdown).await?;
+        let answer = self
+            .send(account_id, ep, self.http.get(url), shutdown)
+            .await?;
         let (env, page) = model::decode_list_page(&answer.body).map_err(|e| ApiError::Decode {
             endpoint: ep,
             status: answer.status,
@@ -413,7 +421,8 @@ impl Client {
             .map(|e| e.errors)
             .unwrap_or_default();
         if answer.status == 429 {
-            let retry_after = header_str(&answer.headers, RETRY_AFTER.as_str()).and_then(parse_retry_after);
+            let retry_after =
+                header_str(&answer.headers, RETRY_AFTER.as_str()).and_then(parse_retry_after);
             if let Some(d) = retry_after {
                 self.limiter.pause_for(d).await;
             }
@@ -439,7 +448,11 @@ impl Client {
         }
     }
 
-    async fn exchange(&self, ep: Endpoint, req: reqwest::RequestBuilder) -> Result<Answer, ApiError> {
+    async fn exchange(
+        &self,
+        ep: Endpoint,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Answer, ApiError> {
         let map = |e: reqwest::Error| {
             if e.is_timeout() {
                 ApiError::Timeout {
@@ -459,7 +472,10 @@ impl Client {
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| {
             if e.is_timeout() {
-                ApiError::Timeout { endpoint: ep, after: self.timeout }
+                ApiError::Timeout {
+                    endpoint: ep,
+                    after: self.timeout,
+                }
             } else {
                 ApiError::Decode {
                     endpoint: ep,
@@ -477,7 +493,11 @@ impl Client {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Answer { status, headers, body })
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -538,7 +558,10 @@ mod tests {
         let e = ApiError::Status {
             endpoint: Endpoint::Sync,
             status: 400,
-            errors: vec![ApiMessage { code: Some(1), message: Some("bad\x1b[2J".into()) }],
+            errors: vec![ApiMessage {
+                code: Some(1),
+                message: Some("bad\x1b[2J".into()),
+            }],
         };
         assert!(!e.to_string().contains('\x1b'));
     }

@@ -9,8 +9,12 @@ pub mod model;
 pub mod pagination;
 pub mod ratelimit;
 
-pub use client::{ApiError, BuildError, Client, ClientOptions, Credentials, Endpoint, Observer, RequestRecord};
-pub use model::{ApiMessage, ErrorDetails, ListPage, ResultInfo, Server, SkippedServer, SyncResult};
+pub use client::{
+    ApiError, BuildError, Client, ClientOptions, Credentials, Endpoint, Observer, RequestRecord,
+};
+pub use model::{
+    ApiMessage, ErrorDetails, ListPage, ResultInfo, Server, SkippedServer, SyncResult,
+};
 pub use ratelimit::{RateLimitInfo, RateLimiter};
 
 /// Cloudflare's public API base URL.

@@ -254,7 +254,10 @@ pub fn decode_list_page(body: &[u8]) -> Result<(Envelope<()>, ListPage), DecodeE
             }),
         }
     }
-    Ok((strip(env.success, env.errors, env.messages, env.result_info), page))
+    Ok((
+        strip(env.success, env.errors, env.messages, env.result_info),
+        page,
+    ))
 }
 
 /// Decodes any envelope whose result is `T` (sync, read).
@@ -569,7 +572,9 @@ mod tests {
     use super::*;
 
     fn secs(t: SystemTime) -> f64 {
-        t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(-1.0)
+        t.duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(-1.0)
     }
 
     #[test]
@@ -579,13 +584,24 @@ mod tests {
         let off = parse_rfc3339("2019-12-27T20:11:19.117+02:00").map(secs);
         assert_eq!(off, z);
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z").map(secs), Some(0.0));
-        assert_eq!(parse_rfc3339("2000-02-29T00:00:00Z").map(secs), Some(951_782_400.0));
+        assert_eq!(
+            parse_rfc3339("2000-02-29T00:00:00Z").map(secs),
+            Some(951_782_400.0)
+        );
     }
 
     #[test]
     fn rfc3339_rejects_garbage_without_panicking() {
-        for s in ["", "2019", "2019-13-01T00:00:00Z", "2019-12-27T18:11:19", "x".repeat(40).as_str(),
-                  "2019-12-27T18:11:19.Z", "2019-12-27T18:11:19+0200", "２０19-12-27T18:11:19Z"] {
+        for s in [
+            "",
+            "2019",
+            "2019-13-01T00:00:00Z",
+            "2019-12-27T18:11:19",
+            "x".repeat(40).as_str(),
+            "2019-12-27T18:11:19.Z",
+            "2019-12-27T18:11:19+0200",
+            "２０19-12-27T18:11:19Z",
+        ] {
             assert_eq!(parse_rfc3339(s), None, "{s}");
         }
     }

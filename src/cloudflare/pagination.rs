@@ -88,10 +88,19 @@ mod tests {
 
     #[test]
     fn listing_keeps_the_first_sighting_of_an_id() {
-        let s = |id: &str| Server { id: id.into(), ..Server::default() };
+        let s = |id: &str| Server {
+            id: id.into(),
+            ..Server::default()
+        };
         let mut l = Listing::default();
-        l.add(ListPage { servers: vec![s("a"), s("b")], ..ListPage::default() });
-        l.add(ListPage { servers: vec![s("b"), s("c")], ..ListPage::default() });
+        l.add(ListPage {
+            servers: vec![s("a"), s("b")],
+            ..ListPage::default()
+        });
+        l.add(ListPage {
+            servers: vec![s("b"), s("c")],
+            ..ListPage::default()
+        });
         let ids: Vec<_> = l.servers.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c"]);
         assert_eq!(l.duplicates, 1);

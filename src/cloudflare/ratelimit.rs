@@ -189,7 +189,10 @@ mod tests {
     fn ratelimit_header_is_parsed() {
         assert_eq!(
             parse_ratelimit("\"default\";r=50;t=30"),
-            Some(RateLimitInfo { remaining: 50, reset: Duration::from_secs(30) })
+            Some(RateLimitInfo {
+                remaining: 50,
+                reset: Duration::from_secs(30)
+            })
         );
         assert_eq!(parse_ratelimit("\"default\";t=30"), None);
         assert_eq!(parse_ratelimit("garbage"), None);
@@ -198,19 +201,34 @@ mod tests {
     #[test]
     fn retry_after_is_whole_seconds_and_bounded() {
         assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after(" 1.5 "), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_retry_after(" 1.5 "),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(parse_retry_after("-1"), None);
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
-        assert_eq!(parse_retry_after("99999999"), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            parse_retry_after("99999999"),
+            Some(Duration::from_secs(3600))
+        );
     }
 
     #[test]
     fn pacing_starts_only_when_few_requests_remain() {
-        let plenty = RateLimitInfo { remaining: 500, reset: Duration::from_secs(60) };
+        let plenty = RateLimitInfo {
+            remaining: 500,
+            reset: Duration::from_secs(60),
+        };
         assert_eq!(pacing_interval(plenty), None);
-        let few = RateLimitInfo { remaining: 9, reset: Duration::from_secs(60) };
+        let few = RateLimitInfo {
+            remaining: 9,
+            reset: Duration::from_secs(60),
+        };
         assert_eq!(pacing_interval(few), Some(Duration::from_secs(6)));
-        let none = RateLimitInfo { remaining: 0, reset: Duration::from_secs(60) };
+        let none = RateLimitInfo {
+            remaining: 0,
+            reset: Duration::from_secs(60),
+        };
         assert_eq!(pacing_interval(none), Some(Duration::from_secs(60)));
     }
 

@@ -62,7 +62,9 @@ pub fn classify_error(e: &ApiError) -> Class {
     match e {
         ApiError::Interrupted { .. } => Class::Interrupted,
         ApiError::RateLimited { retry_after, .. } => Class::RateLimited(*retry_after),
-        ApiError::Transport { .. } | ApiError::Timeout { .. } | ApiError::Decode { .. } => Class::Transient,
+        ApiError::Transport { .. } | ApiError::Timeout { .. } | ApiError::Decode { .. } => {
+            Class::Transient
+        }
         ApiError::Unsuccessful { .. } => Class::Permanent,
         ApiError::Status { status, .. } => match status {
             401 | 403 => Class::Auth,
@@ -110,7 +112,9 @@ pub fn retry_wait(
 ) -> Option<Duration> {
     let wait = match class {
         Class::RateLimited(Some(ra)) => ra.max(backoff.unwrap_or_default().min(max_interval)),
-        Class::RateLimited(None) | Class::Retryable | Class::Transient => backoff?.min(max_interval),
+        Class::RateLimited(None) | Class::Retryable | Class::Transient => {
+            backoff?.min(max_interval)
+        }
         _ => return None,
     };
     (elapsed + wait <= max_elapsed).then_some(wait)
@@ -126,7 +130,11 @@ pub fn failure_backoff(interval: Duration, failures: u32, max: Duration) -> Dura
 /// Whether a back-off ending at `until` has expired for a cycle starting at `now`. A
 /// back-off that ends within this cycle's jitter (a fifth of `interval`) counts as expired,
 /// so that a server failing once is tried again on the next cycle, not the one after.
-pub fn backoff_expired(now: tokio::time::Instant, until: tokio::time::Instant, interval: Duration) -> bool {
+pub fn backoff_expired(
+    now: tokio::time::Instant,
+    until: tokio::time::Instant,
+    interval: Duration,
+) -> bool {
     until <= now + interval / 5
 }
 
@@ -169,13 +177,20 @@ mod tests {
     }
 
     fn status(s: u16) -> Result<SyncResult, ApiError> {
-        Err(ApiError::Status { endpoint: Endpoint::Sync, status: s, errors: vec![] })
+        Err(ApiError::Status {
+            endpoint: Endpoint::Sync,
+            status: s,
+            errors: vec![],
+        })
     }
 
     fn failed(retryable: Option<bool>) -> Result<SyncResult, ApiError> {
         Ok(SyncResult {
             error: Some("boom".into()),
-            error_details: retryable.map(|r| ErrorDetails { retryable: Some(r), ..ErrorDetails::default() }),
+            error_details: retryable.map(|r| ErrorDetails {
+                retryable: Some(r),
+                ..ErrorDetails::default()
+            }),
             status: Some("error".into()),
         })
     }
@@ -187,13 +202,25 @@ mod tests {
         let rl = Err(ApiError::RateLimited {
             endpoint: Endpoint::Sync,
             retry_after: Some(Duration::from_secs(3)),
-            errors: vec![ApiMessage { code: Some(971), message: None }],
+            errors: vec![ApiMessage {
+                code: Some(971),
+                message: None,
+            }],
         });
-        assert_eq!(classify_sync(&rl), Class::RateLimited(Some(Duration::from_secs(3))));
+        assert_eq!(
+            classify_sync(&rl),
+            Class::RateLimited(Some(Duration::from_secs(3)))
+        );
         assert_eq!(classify_sync(&status(502)), Class::Transient);
-        let timeout = Err(ApiError::Timeout { endpoint: Endpoint::Sync, after: Duration::from_secs(1) });
+        let timeout = Err(ApiError::Timeout {
+            endpoint: Endpoint::Sync,
+            after: Duration::from_secs(1),
+        });
         assert_eq!(classify_sync(&timeout), Class::Transient);
-        let conn = Err(ApiError::Transport { endpoint: Endpoint::Sync, message: "refused".into() });
+        let conn = Err(ApiError::Transport {
+            endpoint: Endpoint::Sync,
+            message: "refused".into(),
+        });
         assert_eq!(classify_sync(&conn), Class::Transient);
         assert_eq!(classify_sync(&failed(Some(false))), Class::Permanent);
         assert_eq!(classify_sync(&failed(None)), Class::Permanent);
@@ -206,25 +233,56 @@ mod tests {
 
     #[test]
     fn a_404_on_the_list_is_not_a_gone_server() {
-        let e = ApiError::Status { endpoint: Endpoint::List, status: 404, errors: vec![] };
+        let e = ApiError::Status {
+            endpoint: Endpoint::List,
+            status: 404,
+            errors: vec![],
+        };
         assert_eq!(classify_list_error(&e), Class::Permanent);
     }
 
     #[test]
     fn retry_after_overrides_the_backoff() {
         let s = Duration::from_secs;
-        assert_eq!(retry_wait(Class::RateLimited(Some(s(7))), Some(s(1)), s(0), s(60), s(300)), Some(s(7)));
-        assert_eq!(retry_wait(Class::RateLimited(None), Some(s(2)), s(0), s(60), s(300)), Some(s(2)));
+        assert_eq!(
+            retry_wait(
+                Class::RateLimited(Some(s(7))),
+                Some(s(1)),
+                s(0),
+                s(60),
+                s(300)
+            ),
+            Some(s(7))
+        );
+        assert_eq!(
+            retry_wait(Class::RateLimited(None), Some(s(2)), s(0), s(60), s(300)),
+            Some(s(2))
+        );
     }
 
     #[test]
     fn retries_stop_at_max_elapsed_and_for_final_classes() {
         let s = Duration::from_secs;
-        assert_eq!(retry_wait(Class::Transient, Some(s(10)), s(295), s(60), s(300)), None);
-        assert_eq!(retry_wait(Class::Transient, Some(s(120)), s(0), s(60), s(300)), Some(s(60)));
-        assert_eq!(retry_wait(Class::Permanent, Some(s(1)), s(0), s(60), s(300)), None);
-        assert_eq!(retry_wait(Class::Auth, Some(s(1)), s(0), s(60), s(300)), None);
-        assert_eq!(retry_wait(Class::Transient, None, s(0), s(60), s(300)), None);
+        assert_eq!(
+            retry_wait(Class::Transient, Some(s(10)), s(295), s(60), s(300)),
+            None
+        );
+        assert_eq!(
+            retry_wait(Class::Transient, Some(s(120)), s(0), s(60), s(300)),
+            Some(s(60))
+        );
+        assert_eq!(
+            retry_wait(Class::Permanent, Some(s(1)), s(0), s(60), s(300)),
+            None
+        );
+        assert_eq!(
+            retry_wait(Class::Auth, Some(s(1)), s(0), s(60), s(300)),
+            None
+        );
+        assert_eq!(
+            retry_wait(Class::Transient, None, s(0), s(60), s(300)),
+            None
+        );
     }
 
     #[test]
@@ -249,9 +307,21 @@ mod tests {
     #[test]
     fn next_cycle_delay_has_bounded_jitter_and_absorbs_overruns() {
         let i = Duration::from_secs(100);
-        assert_eq!(next_cycle_delay(i, Duration::ZERO, 1.0), Duration::from_secs(110));
-        assert_eq!(next_cycle_delay(i, Duration::ZERO, -1.0), Duration::from_secs(90));
-        assert_eq!(next_cycle_delay(i, Duration::from_secs(30), 0.0), Duration::from_secs(70));
-        assert_eq!(next_cycle_delay(i, Duration::from_secs(500), 0.0), Duration::ZERO);
+        assert_eq!(
+            next_cycle_delay(i, Duration::ZERO, 1.0),
+            Duration::from_secs(110)
+        );
+        assert_eq!(
+            next_cycle_delay(i, Duration::ZERO, -1.0),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            next_cycle_delay(i, Duration::from_secs(30), 0.0),
+            Duration::from_secs(70)
+        );
+        assert_eq!(
+            next_cycle_delay(i, Duration::from_secs(500), 0.0),
+            Duration::ZERO
+        );
     }
 }

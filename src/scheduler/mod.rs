@@ -20,14 +20,16 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use crate::cloudflare::BuildError;
 use crate::cloudflare::model::sanitize;
 use crate::cloudflare::pagination::{next_page, total_pages, Listing};
-use crate::cloudflare::{ApiError, Client, ClientOptions, ListPage, Observer, RateLimiter, SyncResult};
+use crate::cloudflare::BuildError;
+use crate::cloudflare::{
+    ApiError, Client, ClientOptions, ListPage, Observer, RateLimiter, SyncResult,
+};
 use crate::config::Config;
 use crate::shutdown::Shutdown;
 use crate::state::{Action, Listed, State, SyncRecord};
-use decide::{Class, classify_list_error, classify_sync, is_stale, retry_wait};
+use decide::{classify_list_error, classify_sync, is_stale, retry_wait, Class};
 
 /// How a listing ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,13 +107,22 @@ impl Scheduler {
         let mut by_credential: Vec<(crate::cloudflare::Credentials, Client)> = Vec::new();
         let mut clients = HashMap::new();
         for a in &config.accounts {
-            let existing = by_credential.iter().find(|(c, _)| *c == a.credentials).map(|(_, cl)| cl.clone());
+            let existing = by_credential
+                .iter()
+                .find(|(c, _)| *c == a.credentials)
+                .map(|(_, cl)| cl.clone());
             let client = match existing {
                 Some(c) => c,
                 None => {
-                    let limiter = Arc::new(RateLimiter::new(config.rate_limit.requests, config.rate_limit.per));
+                    let limiter = Arc::new(RateLimiter::new(
+                        config.rate_limit.requests,
+                        config.rate_limit.per,
+                    ));
                     let c = Client::new(
-                        ClientOptions { base_url: config.base_url.clone(), timeout: config.request_timeout },
+                        ClientOptions {
+                            base_url: config.base_url.clone(),
+                            timeout: config.request_timeout,
+                        },
                         a.credentials.clone(),
                         limiter,
                         Some(observer.clone()),
@@ -122,7 +133,14 @@ impl Scheduler {
             };
             clients.insert(a.id.clone(), client);
         }
-        Ok(Self { inner: Arc::new(Inner { config, state, clients, alive: Arc::new(AtomicBool::new(true)) }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                state,
+                clients,
+                alive: Arc::new(AtomicBool::new(true)),
+            }),
+        })
     }
 
     /// True while [`Scheduler::run`] has not ended.
@@ -157,7 +175,8 @@ impl Scheduler {
         while !shutdown.is_triggered() {
             let started = Instant::now();
             self.cycle(&account, &shutdown).await;
-            let delay = decide::next_cycle_delay(interval, started.elapsed(), fastrand::f64() * 2.0 - 1.0);
+            let delay =
+                decide::next_cycle_delay(interval, started.elapsed(), fastrand::f64() * 2.0 - 1.0);
             if !shutdown.sleep(delay).await {
                 break;
             }
@@ -216,7 +235,12 @@ impl Scheduler {
                     .into_iter()
                     .filter(|s| cfg.wants(&s.id, s.name.as_deref().unwrap_or("")))
                     .map(|server| Listed {
-                        stale: is_stale(server.last_successful_sync, server.status.as_deref(), now, cfg.stale_after),
+                        stale: is_stale(
+                            server.last_successful_sync,
+                            server.status.as_deref(),
+                            now,
+                            cfg.stale_after,
+                        ),
                         server,
                     })
                     .collect();
@@ -251,13 +275,22 @@ impl Scheduler {
             let snap = state.read();
             snap.accounts
                 .get(account)
-                .map(|a| a.servers.iter().filter(|(_, s)| s.stale).map(|(id, s)| (id.clone(), s.name.clone())).collect())
+                .map(|a| {
+                    a.servers
+                        .iter()
+                        .filter(|(_, s)| s.stale)
+                        .map(|(id, s)| (id.clone(), s.name.clone()))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         report.stale = stale.len();
         let mut to_sync = Vec::new();
         for (id, name) in stale {
-            let action = if backoffs.get(&id).is_some_and(|u| !decide::backoff_expired(now, *u, cfg.interval)) {
+            let action = if backoffs
+                .get(&id)
+                .is_some_and(|u| !decide::backoff_expired(now, *u, cfg.interval))
+            {
                 report.backed_off += 1;
                 Action::BackedOff
             } else if cfg.dry_run {
@@ -277,15 +310,28 @@ impl Scheduler {
         let mut tasks = JoinSet::new();
         for (id, name) in to_sync {
             let me = self.clone();
-            let (sem, stop, sd, client) = (sem.clone(), stop.clone(), shutdown.clone(), client.clone());
+            let (sem, stop, sd, client) =
+                (sem.clone(), stop.clone(), shutdown.clone(), client.clone());
             let account = account.to_owned();
             tasks.spawn(async move {
                 let Some(Ok(_permit)) = sd.run(sem.acquire_owned()).await else {
-                    me.inner.state.record_sync(&account, &id, 0, SyncRecord::Abandoned, SystemTime::now());
+                    me.inner.state.record_sync(
+                        &account,
+                        &id,
+                        0,
+                        SyncRecord::Abandoned,
+                        SystemTime::now(),
+                    );
                     return SyncEnd::Interrupted;
                 };
                 if stop.load(Ordering::SeqCst) {
-                    me.inner.state.record_sync(&account, &id, 0, SyncRecord::Abandoned, SystemTime::now());
+                    me.inner.state.record_sync(
+                        &account,
+                        &id,
+                        0,
+                        SyncRecord::Abandoned,
+                        SystemTime::now(),
+                    );
                     return SyncEnd::Auth;
                 }
                 me.sync_one(&client, &account, &id, &name, &stop, &sd).await
@@ -334,7 +380,12 @@ impl Scheduler {
 
     /// Lists every page. Once the first page says how many there are, the rest are fetched
     /// `list_concurrency` at a time; without `result_info` the walk is sequential.
-    async fn list(&self, client: &Client, account: &str, shutdown: &Shutdown) -> Result<Listing, ListFailure> {
+    async fn list(
+        &self,
+        client: &Client,
+        account: &str,
+        shutdown: &Shutdown,
+    ) -> Result<Listing, ListFailure> {
         let per_page = self.inner.config.per_page;
         let mut listing = Listing::default();
         let first = self.list_page(client, account, 1, shutdown).await?;
@@ -343,7 +394,8 @@ impl Scheduler {
             let sem = Arc::new(Semaphore::new(self.inner.config.list_concurrency));
             let mut tasks = JoinSet::new();
             for page in 2..=total {
-                let (me, client, sem, sd) = (self.clone(), client.clone(), sem.clone(), shutdown.clone());
+                let (me, client, sem, sd) =
+                    (self.clone(), client.clone(), sem.clone(), shutdown.clone());
                 let account = account.to_owned();
                 tasks.spawn(async move {
                     let _permit = sem.acquire_owned().await;
@@ -363,7 +415,10 @@ impl Scheduler {
                     }
                     Err(e) if e.is_cancelled() => {}
                     Err(e) => {
-                        failure.get_or_insert(ListFailure { class: Class::Permanent, message: e.to_string() });
+                        failure.get_or_insert(ListFailure {
+                            class: Class::Permanent,
+                            message: e.to_string(),
+                        });
                     }
                 }
             }
@@ -392,12 +447,21 @@ impl Scheduler {
     }
 
     /// One page, with retries on 429, 5xx and transport errors.
-    async fn list_page(&self, client: &Client, account: &str, page: u32, shutdown: &Shutdown) -> Result<ListPage, ListFailure> {
+    async fn list_page(
+        &self,
+        client: &Client,
+        account: &str,
+        page: u32,
+        shutdown: &Shutdown,
+    ) -> Result<ListPage, ListFailure> {
         let cfg = &self.inner.config;
         let started = Instant::now();
         let mut backoff = self.backoff();
         loop {
-            let err = match client.list_page(account, page, cfg.per_page, shutdown).await {
+            let err = match client
+                .list_page(account, page, cfg.per_page, shutdown)
+                .await
+            {
                 Ok(p) => {
                     for s in &p.skipped {
                         warn!(account, page, index = s.index, server_id = ?s.id, reason = %sanitize(&s.reason), "skipping a malformed server object; the rest of the page is kept");
@@ -407,21 +471,43 @@ impl Scheduler {
                 Err(e) => e,
             };
             let class = classify_list_error(&err);
-            let wait = retry_wait(class, backoff.next(), started.elapsed(), cfg.retry.max_interval, cfg.retry.max_elapsed);
+            let wait = retry_wait(
+                class,
+                backoff.next(),
+                started.elapsed(),
+                cfg.retry.max_interval,
+                cfg.retry.max_elapsed,
+            );
             match wait {
                 Some(w) => {
                     debug!(account, page, error = %err, wait_ms = w.as_millis() as u64, "list page failed; retrying");
                     if !shutdown.sleep(w).await {
-                        return Err(ListFailure { class: Class::Interrupted, message: "shutting down".into() });
+                        return Err(ListFailure {
+                            class: Class::Interrupted,
+                            message: "shutting down".into(),
+                        });
                     }
                 }
-                None => return Err(ListFailure { class, message: err.to_string() }),
+                None => {
+                    return Err(ListFailure {
+                        class,
+                        message: err.to_string(),
+                    })
+                }
             }
         }
     }
 
     /// One sync decision: the first attempt and its retries, then the bookkeeping.
-    async fn sync_one(&self, client: &Client, account: &str, id: &str, name: &str, stop: &AtomicBool, shutdown: &Shutdown) -> SyncEnd {
+    async fn sync_one(
+        &self,
+        client: &Client,
+        account: &str,
+        id: &str,
+        name: &str,
+        stop: &AtomicBool,
+        shutdown: &Shutdown,
+    ) -> SyncEnd {
         let cfg = &self.inner.config;
         let state = &self.inner.state;
         let started = Instant::now();
@@ -435,7 +521,13 @@ impl Scheduler {
             match class {
                 Class::Success => {
                     let status = r.ok().and_then(|s| s.status);
-                    state.record_sync(account, id, attempts, SyncRecord::Success { status }, SystemTime::now());
+                    state.record_sync(
+                        account,
+                        id,
+                        attempts,
+                        SyncRecord::Success { status },
+                        SystemTime::now(),
+                    );
                     info!(account, server_id = %id, name = ?name, attempts, outcome = "success", duration_ms = elapsed.as_millis() as u64, "synced");
                     return SyncEnd::Success;
                 }
@@ -446,39 +538,74 @@ impl Scheduler {
                 }
                 Class::Auth => {
                     stop.store(true, Ordering::SeqCst);
-                    state.record_sync(account, id, attempts, SyncRecord::Abandoned, SystemTime::now());
+                    state.record_sync(
+                        account,
+                        id,
+                        attempts,
+                        SyncRecord::Abandoned,
+                        SystemTime::now(),
+                    );
                     error!(account, server_id = %id, error = %describe(&r), "Cloudflare refused the credentials for a sync; stopping this account's cycle");
                     return SyncEnd::Auth;
                 }
                 Class::Interrupted => {
-                    state.record_sync(account, id, attempts, SyncRecord::Abandoned, SystemTime::now());
+                    state.record_sync(
+                        account,
+                        id,
+                        attempts,
+                        SyncRecord::Abandoned,
+                        SystemTime::now(),
+                    );
                     return SyncEnd::Interrupted;
                 }
                 _ => {}
             }
-            if let Some(wait) = retry_wait(class, backoff.next(), elapsed, cfg.retry.max_interval, cfg.retry.max_elapsed) {
+            if let Some(wait) = retry_wait(
+                class,
+                backoff.next(),
+                elapsed,
+                cfg.retry.max_interval,
+                cfg.retry.max_elapsed,
+            ) {
                 if let Some(reason) = class.retry_reason() {
                     state.record_retry(account, id, reason);
                 }
                 debug!(account, server_id = %id, attempts, error = %describe(&r), wait_ms = wait.as_millis() as u64, "sync failed; retrying");
                 if !shutdown.sleep(wait).await || stop.load(Ordering::SeqCst) {
-                    state.record_sync(account, id, attempts, SyncRecord::Abandoned, SystemTime::now());
+                    state.record_sync(
+                        account,
+                        id,
+                        attempts,
+                        SyncRecord::Abandoned,
+                        SystemTime::now(),
+                    );
                     return SyncEnd::Interrupted;
                 }
                 continue;
             }
             let failures = state.consecutive_failures(account, id).saturating_add(1);
-            let backoff_for = decide::failure_backoff(cfg.interval, failures, cfg.failure_backoff_max);
+            let backoff_for =
+                decide::failure_backoff(cfg.interval, failures, cfg.failure_backoff_max);
             let reason = describe(&r);
             let (status, retryable, api_error) = match &r {
-                Ok(res) => (res.status.clone(), res.error_details.as_ref().and_then(|d| d.retryable), true),
+                Ok(res) => (
+                    res.status.clone(),
+                    res.error_details.as_ref().and_then(|d| d.retryable),
+                    true,
+                ),
                 Err(_) => (None, None, false),
             };
             state.record_sync(
                 account,
                 id,
                 attempts,
-                SyncRecord::Failure { reason: reason.clone(), status, retryable, api_error, backoff_until: Instant::now() + backoff_for },
+                SyncRecord::Failure {
+                    reason: reason.clone(),
+                    status,
+                    retryable,
+                    api_error,
+                    backoff_until: Instant::now() + backoff_for,
+                },
                 SystemTime::now(),
             );
             warn!(account, server_id = %id, name = ?name, attempts, outcome = "failed", error = %reason, consecutive_failures = failures, backoff_s = backoff_for.as_secs(), duration_ms = elapsed.as_millis() as u64, "sync failed");
@@ -493,12 +620,20 @@ fn describe(r: &Result<SyncResult, ApiError>) -> String {
         Ok(res) => {
             let mut s = sanitize(res.error.as_deref().unwrap_or("no error"));
             if let Some(d) = &res.error_details {
-                if let Some(c) = d.cause.as_deref().filter(|c| Some(*c) != res.error.as_deref()) {
+                if let Some(c) = d
+                    .cause
+                    .as_deref()
+                    .filter(|c| Some(*c) != res.error.as_deref())
+                {
                     s.push_str(": ");
                     s.push_str(&sanitize(c));
                 }
                 if let Some(r) = d.retryable {
-                    s.push_str(if r { " (retryable)" } else { " (not retryable)" });
+                    s.push_str(if r {
+                        " (retryable)"
+                    } else {
+                        " (not retryable)"
+                    });
                 }
             }
             s

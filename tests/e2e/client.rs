@@ -1,0 +1,337 @@
+//! The Cloudflare client against the simulated API: pagination, auth, error classes,
+//! lenient decoding, timeouts.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mcp_sync_monitor::cloudflare::{ApiError, Credentials, Endpoint, Observer, RateLimitInfo};
+use mcp_sync_monitor::fake::{self, FakeRateLimit, FakeServer, SyncBehavior};
+use mcp_sync_monitor::scheduler::decide::{classify_sync, Class};
+use mcp_sync_monitor::secret::Secret;
+use mcp_sync_monitor::shutdown::Shutdown;
+
+use crate::common::*;
+
+fn fleet(n: usize) -> Vec<FakeServer> {
+    (0..n)
+        .map(|i| FakeServer::fresh(format!("s{i:04}")))
+        .collect()
+}
+
+fn list_pages(api: &mcp_sync_monitor::fake::FakeApi) -> Vec<u32> {
+    api.requests()
+        .iter()
+        .filter(|r| r.endpoint == Some(Endpoint::List))
+        .filter_map(|r| r.page)
+        .collect()
+}
+
+#[tokio::test]
+async fn pagination_stops_at_total_pages_when_result_info_is_sent() {
+    let api = fake_with(fleet(250)).await;
+    let c = client(&api.base_url(), token(), Duration::from_secs(5), None);
+    let l = c
+        .list_all(fake::ACCOUNT, 100, &Shutdown::new())
+        .await
+        .expect("lists");
+    assert_eq!(l.servers.len(), 250);
+    assert_eq!(list_pages(&api), [1, 2, 3]);
+    assert!(
+        api.requests().iter().all(|r| r.per_page == Some(100)),
+        "per_page is always sent"
+    );
+}
+
+#[tokio::test]
+async fn pagination_stops_at_a_short_page_without_result_info() {
+    let api = fake_with(fleet(250)).await;
+    api.with(|w| w.result_info = false);
+    let c = client(&api.base_url(), token(), Duration::from_secs(5), None);
+    let l = c
+        .list_all(fake::ACCOUNT, 100, &Shutdown::new())
+        .await
+        .expect("lists");
+    assert_eq!(l.servers.len(), 250);
+    assert_eq!(list_pages(&api), [1, 2, 3]);
+}
+
+#[tokio::test]
+async fn an_exact_multiple_of_per_page_needs_no_extra_page_with_result_info() {
+    let api = fake_with(fleet(200)).await;
+    let c = client(&api.base_url(), token(), Duration::from_secs(5), None);
+    let l = c
+        .list_all(fake::ACCOUNT, 100, &Shutdown::new())
+        .await
+        .expect("lists");
+    assert_eq!(l.servers.len(), 200);
+    assert_eq!(
+        list_pages(&api),
+        [1, 2],
+        "total_pages says two: no third request"
+    );
+
+    api.clear_requests();
+    api.with(|w| w.result_info = false);
+    let l = c
+        .list_all(fake::ACCOUNT, 100, &Shutdown::new())
+        .await
+        .expect("lists");
+    assert_eq!(l.servers.len(), 200);
+    assert_eq!(
+        list_pages(&api),
+        [1, 2, 3],
+        "without result_info only an empty page can say it was the last"
+    );
+}
+
+#[tokio::test]
+async fn a_list_that_shifts_while_walked_counts_each_id_once() {
+    let api = fake_with(fleet(150)).await;
+    api.with(|w| {
+        w.result_info = false;
+        // Before page 2 is cut, a new server appears at the front: the last server of
+        // page 1 moves onto page 2 and is sent twice.
+        w.list_hook = Some(Arc::new(|page, servers| {
+            if page == 2 && !servers.iter().any(|s| s.id == "new-first") {
+                servers.insert(0, FakeServer::fresh("new-first"));
+            }
+        }));
+    });
+    let c = client(&api.base_url(), token(), Duration::from_secs(5), None);
+    let l = c
+        .list_all(fake::ACCOUNT, 100, &Shutdown::new())
+        .await
+        .expect("lists");
+    assert_eq!(l.duplicates, 1);
+    let mut ids: Vec<_> = l.servers.iter().map(|s| s.id.clone()).collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "no id twice");
+    assert_eq!(
+        n, 150,
+        "s0099 once, new-first not seen (it went onto page 1 after page 1 was read)"
+    );
+}
+
+#[tokio::test]
+async fn both_auth_schemes_reach_the_api_and_bad_credentials_are_the_auth_class() {
+    let api = fake_with(fleet(3)).await;
+    let sd = Shutdown::new();
+    let bearer = client(&api.base_url(), token(), Duration::from_secs(5), None);
+    assert_eq!(
+        bearer
+            .list_page(fake::ACCOUNT, 1, 100, &sd)
+            .await
+            .expect("bearer")
+            .servers
+            .len(),
+        3
+    );
+    let legacy = Credentials::Legacy {
+        email: Secret::new(fake::EMAIL),
+        key: Secret::new(fake::API_KEY),
+    };
+    let legacy = client(&api.base_url(), legacy, Duration::from_secs(5), None);
+    assert_eq!(
+        legacy
+            .list_page(fake::ACCOUNT, 1, 100, &sd)
+            .await
+            .expect("legacy")
+            .servers
+            .len(),
+        3
+    );
+
+    let bad = client(
+        &api.base_url(),
+        Credentials::Token(Secret::new("wrong")),
+        Duration::from_secs(5),
+        None,
+    );
+    let e = bad
+        .sync(fake::ACCOUNT, "s0000", &sd)
+        .await
+        .expect_err("refused");
+    assert!(e.is_auth(), "{e}");
+    assert_eq!(classify_sync(&Err(e.clone())), Class::Auth);
+    assert!(
+        e.to_string().contains("10000"),
+        "Cloudflare's code is in the error: {e}"
+    );
+    assert!(
+        !e.to_string().contains("wrong"),
+        "the token is not in the error"
+    );
+    let ua = api
+        .requests()
+        .iter()
+        .filter_map(|r| r.user_agent.clone())
+        .collect::<Vec<_>>();
+    assert!(
+        ua.iter().all(|u| u.starts_with("mcp-sync-monitor/")),
+        "{ua:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_error_class_is_typed() {
+    let servers = vec![
+        FakeServer::stale("limited").behaving(SyncBehavior::RateLimitedThen {
+            times: 1,
+            retry_after_secs: 3,
+        }),
+        FakeServer::stale("broken").behaving(SyncBehavior::ServerErrorThen(1)),
+        FakeServer::stale("flaky").behaving(SyncBehavior::RetryableThen(1)),
+        FakeServer::stale("dead").behaving(SyncBehavior::Permanent),
+        FakeServer::stale("ok"),
+    ];
+    let api = fake_with(servers).await;
+    let sd = Shutdown::new();
+    // A budget big enough not to matter; the 429 pauses it for 3 s, which the test
+    // avoids waiting for by using separate clients.
+    let mk = || client(&api.base_url(), token(), Duration::from_secs(5), None);
+
+    let e = mk()
+        .sync(fake::ACCOUNT, "limited", &sd)
+        .await
+        .expect_err("429");
+    match &e {
+        ApiError::RateLimited {
+            retry_after,
+            errors,
+            ..
+        } => {
+            assert_eq!(*retry_after, Some(Duration::from_secs(3)));
+            assert_eq!(errors[0].code, Some(971));
+        }
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+    let e = mk()
+        .sync(fake::ACCOUNT, "broken", &sd)
+        .await
+        .expect_err("500");
+    assert_eq!(e.status(), Some(500));
+    assert_eq!(classify_sync(&Err(e)), Class::Transient);
+    let r = mk().sync(fake::ACCOUNT, "flaky", &sd).await;
+    assert_eq!(classify_sync(&r), Class::Retryable);
+    let r = mk().sync(fake::ACCOUNT, "dead", &sd).await;
+    assert_eq!(classify_sync(&r), Class::Permanent);
+    let r = mk().sync(fake::ACCOUNT, "ok", &sd).await;
+    assert_eq!(classify_sync(&r), Class::Success);
+    assert_eq!(r.expect("ok").status.as_deref(), Some("ready"));
+    let e = mk()
+        .sync(fake::ACCOUNT, "nope", &sd)
+        .await
+        .expect_err("404");
+    assert_eq!(e.status(), Some(404));
+    assert!(e.to_string().contains("7002"), "{e}");
+    assert_eq!(classify_sync(&Err(e)), Class::Gone);
+    let e = mk()
+        .read(fake::ACCOUNT, "nope", &sd)
+        .await
+        .expect_err("404");
+    assert_eq!(e.status(), Some(404));
+    let s = mk().read(fake::ACCOUNT, "ok", &sd).await.expect("read");
+    assert_eq!(s.id, "ok");
+    assert!(s.last_successful_sync.is_some());
+
+    api.with(|w| w.fault = Some((fake::Fault::Malformed, None)));
+    let e = mk()
+        .list_page(fake::ACCOUNT, 1, 100, &sd)
+        .await
+        .expect_err("malformed");
+    assert!(matches!(e, ApiError::Decode { .. }), "{e:?}");
+    api.with(|w| w.fault = Some((fake::Fault::HtmlErrorPage, None)));
+    let e = mk()
+        .list_page(fake::ACCOUNT, 1, 100, &sd)
+        .await
+        .expect_err("html");
+    assert_eq!(e.status(), Some(502));
+}
+
+#[tokio::test]
+async fn ratelimit_header_and_retry_after_reach_the_caller() {
+    let api = fake_with(fleet(2)).await;
+    api.with(|w| {
+        w.rate_limit = Some(FakeRateLimit {
+            requests: 3,
+            per: Duration::from_secs(60),
+            lockout: Duration::from_secs(7),
+        })
+    });
+    type Seen = Vec<(Option<u16>, Option<RateLimitInfo>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let obs: Observer = {
+        let seen = seen.clone();
+        Arc::new(move |r| seen.lock().expect("lock").push((r.status, r.ratelimit)))
+    };
+    let c = client(&api.base_url(), token(), Duration::from_secs(5), Some(obs));
+    let sd = Shutdown::new();
+    for _ in 0..3 {
+        c.list_page(fake::ACCOUNT, 1, 100, &sd)
+            .await
+            .expect("within the limit");
+    }
+    let e = c
+        .list_page(fake::ACCOUNT, 1, 100, &sd)
+        .await
+        .expect_err("over the limit");
+    assert!(
+        matches!(e, ApiError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(7)),
+        "{e:?}"
+    );
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 4);
+    assert_eq!(seen[0].1.map(|i| i.remaining), Some(2));
+    assert_eq!(seen[2].1.map(|i| i.remaining), Some(0));
+    assert_eq!(seen[3].0, Some(429));
+}
+
+#[tokio::test]
+async fn a_malformed_server_is_skipped_and_the_rest_of_the_page_kept() {
+    let mut servers = fleet(5);
+    servers[2].raw = Some(r#"{"id": 12345, "name": ["not", "a", "name"]}"#.into());
+    servers[3].tools = 17;
+    let api = fake_with(servers).await;
+    let c = client(&api.base_url(), token(), Duration::from_secs(5), None);
+    let p = c
+        .list_page(fake::ACCOUNT, 1, 100, &Shutdown::new())
+        .await
+        .expect("page");
+    let ids: Vec<_> = p.servers.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["s0000", "s0001", "s0003", "s0004"]);
+    assert_eq!(p.skipped.len(), 1);
+    assert_eq!(p.skipped[0].index, 2);
+    assert_eq!(p.servers[2].tools, Some(17));
+    assert_eq!(p.servers[0].tools, Some(3));
+}
+
+#[tokio::test]
+async fn a_request_that_outlives_the_timeout_fails_as_a_timeout() {
+    let api = fake_with(fleet(1)).await;
+    api.with(|w| w.latency = Duration::from_secs(3));
+    let c = client(&api.base_url(), token(), Duration::from_millis(300), None);
+    let e = c
+        .list_page(fake::ACCOUNT, 1, 100, &Shutdown::new())
+        .await
+        .expect_err("timeout");
+    assert!(matches!(e, ApiError::Timeout { .. }), "{e:?}");
+    assert_eq!(classify_sync(&Err(e)), Class::Transient);
+}
+
+#[tokio::test]
+async fn an_unreachable_api_is_a_transport_error() {
+    let port = free_port();
+    let c = client(
+        &format!("http://127.0.0.1:{port}/client/v4"),
+        token(),
+        Duration::from_secs(2),
+        None,
+    );
+    let e = c
+        .list_page(fake::ACCOUNT, 1, 100, &Shutdown::new())
+        .await
+        .expect_err("refused");
+    assert!(matches!(e, ApiError::Transport { .. }), "{e:?}");
+}

