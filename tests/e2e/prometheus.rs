@@ -170,3 +170,184 @@ async fn a_real_prometheus_scrapes_the_daemon_and_promql_returns_the_expected_nu
     );
     d.stop().await;
 }
+
+/// The metric names an expression reads (recorded names, with a colon, excluded).
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = expr.as_bytes();
+    let mut i = 0;
+    while let Some(pos) = expr[i..].find("cloudflare_mcp_") {
+        let start = i + pos;
+        let mut end = start;
+        while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_' || b[end] == b':')
+        {
+            end += 1;
+        }
+        let name = &expr[start..end];
+        let before_ok = start == 0
+            || !(b[start - 1].is_ascii_alphanumeric()
+                || b[start - 1] == b'_'
+                || b[start - 1] == b':');
+        if before_ok && !name.contains(':') {
+            out.push(name.to_owned());
+        }
+        i = end;
+    }
+    out
+}
+
+fn substitute(expr: &str) -> String {
+    expr.replace("$__rate_interval", "1m")
+        .replace("$account_id", ".*")
+        .replace("$server", ".*")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dashboard_and_rule_expression_runs_against_the_demo_fleet() {
+    use mcp_sync_monitor::{app, config, demo};
+    let api = demo::start_fake().await.expect("demo fake");
+    let flags = config::Flags {
+        listen: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    };
+    let env: config::Env = [("MCP_SYNC_INTERVAL".to_owned(), "2s".to_owned())]
+        .into_iter()
+        .collect();
+    let cfg = demo::config(&flags, &env, &api).expect("demo config");
+    let sd = mcp_sync_monitor::shutdown::Shutdown::new();
+    let running = app::start(cfg, sd.clone()).await.expect("daemon");
+    let target = running.addr.to_string();
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/alerts.yaml");
+    let Some(p) = Prometheus::start(&target, &[rules]).await else {
+        return;
+    };
+
+    // Enough scrapes for rate() over 1m and a few cycles for the cycle histogram.
+    let ok = eventually(Duration::from_secs(60), || async {
+        p.query("rate(cloudflare_mcp_cycle_duration_seconds_count[1m]) > 0")
+            .await
+            .is_ok_and(|r| !r.is_empty())
+            && p.query("cloudflare_mcp_sync_retries_total")
+                .await
+                .is_ok_and(|r| !r.is_empty())
+    })
+    .await;
+    assert!(ok, "Prometheus never saw a few cycles of the demo");
+
+    // The dashboard: every target and every variable query.
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/dashboards/mcp-sync-monitor.json"
+        ))
+        .expect("dashboard"),
+    )
+    .expect("dashboard is JSON");
+    let mut exprs: Vec<(String, String)> = Vec::new();
+    for panel in dash["panels"].as_array().expect("panels") {
+        assert!(
+            panel["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "panel {} has a description",
+            panel["title"]
+        );
+        for t in panel["targets"].as_array().expect("targets") {
+            exprs.push((
+                panel["title"].as_str().unwrap_or("?").to_owned(),
+                t["expr"].as_str().expect("expr").to_owned(),
+            ));
+        }
+    }
+    for v in dash["templating"]["list"].as_array().expect("variables") {
+        if let Some(q) = v["definition"].as_str() {
+            // label_values(selector, label) → group by (label) (selector)
+            let inner = q.trim_start_matches("label_values(").trim_end_matches(')');
+            let (sel, label) = inner
+                .rsplit_once(',')
+                .expect("label_values(selector, label)");
+            exprs.push((
+                format!("variable {}", v["name"]),
+                format!("group by ({}) ({})", label.trim(), sel.trim()),
+            ));
+        }
+    }
+    assert!(exprs.len() >= 15);
+    for (title, expr) in &exprs {
+        let q = substitute(expr);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let (has_data, last) = loop {
+            let r = p.query(&q).await;
+            if r.as_ref().is_ok_and(|v| !v.is_empty()) {
+                break (true, r);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break (false, r);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        assert!(
+            has_data,
+            "dashboard panel {title:?}: {q} returned no data: {last:?}"
+        );
+    }
+
+    // The rules: all loaded and evaluated without error, each expression runs, every
+    // recording rule produces data, and every metric they read exists.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (healthy, groups) = loop {
+        let body = get(&format!("{}/api/v1/rules", p.base)).await.1;
+        let groups = serde_json::from_str::<serde_json::Value>(&body)
+            .map(|v| v["data"]["groups"].clone())
+            .unwrap_or_default();
+        let rules: Vec<&serde_json::Value> = groups
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["rules"].as_array().into_iter().flatten())
+            .collect();
+        if rules.len() >= 12 && rules.iter().all(|r| r["health"] == "ok") {
+            break (true, groups);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break (false, groups);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(healthy, "rules did not all evaluate cleanly: {groups:#}");
+    for g in groups.as_array().expect("groups") {
+        for r in g["rules"].as_array().expect("rules") {
+            let query = r["query"].as_str().expect("query");
+            let res = p.query(query).await;
+            assert!(res.is_ok(), "rule {}: {query}: {res:?}", r["name"]);
+            if r["type"] == "recording" {
+                let name = r["name"].as_str().expect("name");
+                assert!(
+                    p.query(name).await.is_ok_and(|v| !v.is_empty()),
+                    "recording rule {name} produced no data"
+                );
+            }
+            for m in metric_names(query) {
+                let present = p
+                    .query(&format!("count({m})"))
+                    .await
+                    .is_ok_and(|v| !v.is_empty());
+                assert!(
+                    present,
+                    "rule {} reads {m}, which the daemon does not export on the demo fleet",
+                    r["name"]
+                );
+            }
+        }
+    }
+    for (_, expr) in &exprs {
+        for m in metric_names(expr) {
+            assert!(
+                p.query(&format!("count({m})"))
+                    .await
+                    .is_ok_and(|v| !v.is_empty()),
+                "dashboard reads {m}, which is not exported"
+            );
+        }
+    }
+    sd.trigger();
+    running.wait().await.expect("stops");
+}
