@@ -18,13 +18,27 @@ use mcp_sync_monitor::cloudflare::Endpoint;
 use mcp_sync_monitor::fake::{self, FakeApi, FakeRateLimit, FakeServer, World};
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        // A graceful stop first (SIGTERM), so profilers wrapping the daemon can write out.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        for _ in 0..200 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -32,7 +46,8 @@ impl Drop for Proc {
 
 impl Proc {
     fn status_kib(&self, field: &str) -> u64 {
-        let s = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
+        let s =
+            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
         s.lines()
             .find(|l| l.starts_with(field))
             .and_then(|l| l.split_whitespace().nth(1))
@@ -51,17 +66,23 @@ impl Proc {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(19999)
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(19999)
 }
 
 fn spawn_daemon(api: &FakeApi, port: u16, interval: &str, extra: &[(&str, &str)]) -> Proc {
-    let child = Command::new(env!("CARGO_BIN_EXE_mcp-sync-monitor"))
+    let exe = std::env::var("BENCH_DAEMON")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mcp-sync-monitor").to_owned());
+    let child = Command::new(exe)
         .env_clear()
         .env("CLOUDFLARE_ACCOUNT_ID", fake::ACCOUNT)
         .env("CLOUDFLARE_API_TOKEN", fake::TOKEN)
         .env("CLOUDFLARE_BASE_URL", api.base_url())
         .env("MCP_SYNC_INTERVAL", interval)
         .env("RUST_LOG", "warn")
+        .envs(std::env::vars().filter(|(k, _)| k.starts_with("MALLOC_")))
         .envs(extra.iter().copied())
         .args(["run", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
@@ -73,24 +94,35 @@ fn spawn_daemon(api: &FakeApi, port: u16, interval: &str, extra: &[(&str, &str)]
 
 async fn scrape(port: u16) -> String {
     match reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await {
-        Ok(r) => r.text().await.unwrap_or_default(),
+        Ok(r) => r
+            .bytes()
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default(),
         Err(_) => String::new(),
     }
 }
 
 fn value(text: &str, prefix: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
 }
 
 async fn wait_cycles(port: u16, n: f64, timeout: Duration) -> String {
-    let key = format!("cloudflare_mcp_cycle_duration_seconds_count{{account_id=\"{}\"}} ", fake::ACCOUNT);
+    let key = format!(
+        "cloudflare_mcp_cycle_duration_seconds_count{{account_id=\"{}\"}} ",
+        fake::ACCOUNT
+    );
     let deadline = Instant::now() + timeout;
     loop {
         let m = scrape(port).await;
         if value(&m, &key).is_some_and(|c| c >= n) {
             return m;
         }
-        assert!(Instant::now() < deadline, "no {n} cycles within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no {n} cycles within {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -105,24 +137,48 @@ async fn main_bench() {
     let api = FakeApi::start(world).await.expect("fake");
     let stale = api.with(|w| {
         let now = std::time::SystemTime::now();
-        w.servers().iter().filter(|s| s.last_successful_sync.is_some_and(|t| now.duration_since(t).is_ok_and(|a| a > Duration::from_secs(3 * 3600)))).count()
+        w.servers()
+            .iter()
+            .filter(|s| {
+                s.last_successful_sync.is_some_and(|t| {
+                    now.duration_since(t)
+                        .is_ok_and(|a| a > Duration::from_secs(3 * 3600))
+                })
+            })
+            .count()
     });
     let port = free_port();
     let started = Instant::now();
     let daemon = spawn_daemon(&api, port, "5m", &[]);
     let m = wait_cycles(port, 1.0, Duration::from_secs(120)).await;
     let first_cycle_wall = started.elapsed();
-    let cycle_sum = value(&m, &format!("cloudflare_mcp_cycle_duration_seconds_sum{{account_id=\"{}\"}} ", fake::ACCOUNT)).unwrap_or(f64::NAN);
+    let cycle_sum = value(
+        &m,
+        &format!(
+            "cloudflare_mcp_cycle_duration_seconds_sum{{account_id=\"{}\"}} ",
+            fake::ACCOUNT
+        ),
+    )
+    .unwrap_or(f64::NAN);
     let lists = api.count(Endpoint::List, None);
     let syncs = api.count(Endpoint::Sync, None);
     let reads = api.count(Endpoint::Read, None);
     let cpu_after_cycle = daemon.cpu_seconds();
+    let hwm_after_cycle = daemon.status_kib("VmHWM:");
 
     let mut times = Vec::new();
     let mut size = 0;
+    let client = reqwest::Client::new();
     for _ in 0..20 {
         let t = Instant::now();
-        let body = scrape(port).await;
+        let body = client
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+            .expect("scrape")
+            .bytes()
+            .await
+            .expect("body");
         times.push(t.elapsed());
         size = body.len();
     }
@@ -133,7 +189,11 @@ async fn main_bench() {
     let page_bytes = {
         let c = reqwest::Client::new();
         let r = c
-            .get(format!("{}/accounts/{}/access/ai-controls/mcp/servers?page=1&per_page=100", api.base_url(), fake::ACCOUNT))
+            .get(format!(
+                "{}/accounts/{}/access/ai-controls/mcp/servers?page=1&per_page=100",
+                api.base_url(),
+                fake::ACCOUNT
+            ))
             .bearer_auth(fake::TOKEN)
             .send()
             .await
@@ -145,13 +205,33 @@ async fn main_bench() {
     println!("| measure | value |");
     println!("|---|---|");
     println!("| first complete cycle (cycle histogram sum) | {cycle_sum:.2} s |");
-    println!("| first complete cycle (from process start, wall) | {:.2} s |", first_cycle_wall.as_secs_f64());
+    println!(
+        "| first complete cycle (from process start, wall) | {:.2} s |",
+        first_cycle_wall.as_secs_f64()
+    );
     println!("| API requests | {lists} list (⌈{n}/100⌉ = {}), {syncs} sync ({stale} stale), {reads} read |", n.div_ceil(100));
-    println!("| peak RSS (VmHWM) | {:.1} MiB |", daemon.status_kib("VmHWM:") as f64 / 1024.0);
+    println!(
+        "| peak RSS (VmHWM) after the first cycle | {:.1} MiB |",
+        hwm_after_cycle as f64 / 1024.0
+    );
+    println!(
+        "| peak RSS (VmHWM) after 20 scrapes | {:.1} MiB |",
+        daemon.status_kib("VmHWM:") as f64 / 1024.0
+    );
     println!("| CPU to the end of the first cycle | {cpu_after_cycle:.2} s |");
-    println!("| /metrics render, median of 20 | {:.1} ms |", times[times.len() / 2].as_secs_f64() * 1000.0);
-    println!("| /metrics render, max of 20 | {:.1} ms |", times[times.len() - 1].as_secs_f64() * 1000.0);
-    println!("| /metrics size | {:.1} MiB ({} lines) |", size as f64 / (1024.0 * 1024.0), scrape(port).await.lines().count());
+    println!(
+        "| /metrics render, median of 20 | {:.1} ms |",
+        times[times.len() / 2].as_secs_f64() * 1000.0
+    );
+    println!(
+        "| /metrics render, max of 20 | {:.1} ms |",
+        times[times.len() - 1].as_secs_f64() * 1000.0
+    );
+    println!(
+        "| /metrics size | {:.1} MiB ({} lines) |",
+        size as f64 / (1024.0 * 1024.0),
+        scrape(port).await.lines().count()
+    );
     println!("| idle CPU between cycles (10 s window) | {idle_cpu:.2} s |");
 }
 
@@ -167,7 +247,10 @@ async fn soak() {
     let rss_start = daemon.status_kib("VmRSS:");
     let started = Instant::now();
     let mut next_id = n;
-    let key = format!("cloudflare_mcp_cycle_duration_seconds_count{{account_id=\"{}\"}} ", fake::ACCOUNT);
+    let key = format!(
+        "cloudflare_mcp_cycle_duration_seconds_count{{account_id=\"{}\"}} ",
+        fake::ACCOUNT
+    );
     loop {
         api.with(|w| {
             let servers = w.servers();
@@ -182,7 +265,8 @@ async fn soak() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // One more complete cycle with the servers as they are now.
-    let expected: std::collections::BTreeSet<String> = api.with(|w| w.servers().iter().map(|s| s.id.clone()).collect());
+    let expected: std::collections::BTreeSet<String> =
+        api.with(|w| w.servers().iter().map(|s| s.id.clone()).collect());
     let m = scrape(port).await;
     let c0 = value(&m, &key).unwrap_or(0.0);
     wait_cycles(port, c0 + 2.0, Duration::from_secs(30)).await;
@@ -190,13 +274,27 @@ async fn soak() {
     let got: std::collections::BTreeSet<String> = m
         .lines()
         .filter(|l| l.starts_with("cloudflare_mcp_server_stale{"))
-        .filter_map(|l| l.split("server_id=\"").nth(1)?.split('"').next().map(str::to_owned))
+        .filter_map(|l| {
+            l.split("server_id=\"")
+                .nth(1)?
+                .split('"')
+                .next()
+                .map(str::to_owned)
+        })
         .collect();
     let rss_end = daemon.status_kib("VmRSS:");
-    println!("soak: {cycles} cycles in {:.0} s, servers added and removed {} times", started.elapsed().as_secs_f64(), next_id - n);
+    println!(
+        "soak: {cycles} cycles in {:.0} s, servers added and removed {} times",
+        started.elapsed().as_secs_f64(),
+        next_id - n
+    );
     println!("| RSS at start | {:.1} MiB |", rss_start as f64 / 1024.0);
     println!("| RSS at end | {:.1} MiB |", rss_end as f64 / 1024.0);
-    println!("| /metrics holds exactly the current servers | {} ({} series) |", got == expected, got.len());
+    println!(
+        "| /metrics holds exactly the current servers | {} ({} series) |",
+        got == expected,
+        got.len()
+    );
 }
 
 async fn heal() {
@@ -204,30 +302,56 @@ async fn heal() {
     let per = Duration::from_secs(env_usize("HEAL_PER_S", 5) as u64);
     let windows = env_usize("HEAL_WINDOWS", 6);
     let n = budget * (windows + 2);
-    let mut world = World::new((0..n).map(|i| FakeServer::stale(format!("s{i:05}"))).collect());
-    world.rate_limit = Some(FakeRateLimit { requests: budget, per, lockout: Duration::from_secs(300) });
+    let mut world = World::new(
+        (0..n)
+            .map(|i| FakeServer::stale(format!("s{i:05}")))
+            .collect(),
+    );
+    world.rate_limit = Some(FakeRateLimit {
+        requests: budget,
+        per,
+        lockout: Duration::from_secs(300),
+    });
     let api = FakeApi::start(world).await.expect("fake");
     let port = free_port();
     let per_s = format!("{}s", per.as_secs());
     let dir = std::env::temp_dir().join(format!("mcp-heal-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let cfg = dir.join("c.toml");
-    let _ = std::fs::write(&cfg, format!("sync_concurrency = 8\n[rate_limit]\nrequests = {budget}\nper = \"{per_s}\"\n"));
-    let _daemon = spawn_daemon(&api, port, "1h", &[("MCP_SYNC_CONFIG", cfg.to_str().unwrap_or(""))]);
+    let _ = std::fs::write(
+        &cfg,
+        format!("sync_concurrency = 8\n[rate_limit]\nrequests = {budget}\nper = \"{per_s}\"\n"),
+    );
+    let _daemon = spawn_daemon(
+        &api,
+        port,
+        "1h",
+        &[("MCP_SYNC_CONFIG", cfg.to_str().unwrap_or(""))],
+    );
     tokio::time::sleep(per * (windows as u32 + 1)).await;
     let reqs = api.requests();
     let first = reqs.first().map(|r| r.at).unwrap_or_else(Instant::now);
     let steady: Vec<_> = reqs.iter().filter(|r| r.at >= first + per).collect();
-    let rate = steady.iter().filter(|r| r.at < first + per * (windows as u32)).count() as f64 / (windows - 1) as f64;
+    let rate = steady
+        .iter()
+        .filter(|r| r.at < first + per * (windows as u32))
+        .count() as f64
+        / (windows - 1) as f64;
     let r429 = reqs.iter().filter(|r| r.status == 429).count();
     println!("heal: budget {budget} per {per_s}, {n} stale servers");
-    println!("| requests per window (steady state) | {rate:.1} ({:.1} % of the budget) |", 100.0 * rate / budget as f64);
+    println!(
+        "| requests per window (steady state) | {rate:.1} ({:.1} % of the budget) |",
+        100.0 * rate / budget as f64
+    );
     println!("| HTTP 429 received | {r429} |");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let args: Vec<String> = std::env::args().collect();
     rt.block_on(async {
         if args.iter().any(|a| a == "soak") {

@@ -5,6 +5,7 @@
 //! daemon does not know is a missing series, never a fake 0. The `prometheus` crate's data
 //! model and text encoder produce the exposition format.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus::proto::{
@@ -12,7 +13,7 @@ use prometheus::proto::{
 };
 use prometheus::{Encoder, TextEncoder};
 
-use crate::state::{Histogram, State};
+use crate::state::{Histogram, ServerState, State};
 
 /// The exposition format's content type (Prometheus 3 refuses a blank one).
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -91,7 +92,8 @@ impl Family {
     }
 }
 
-/// Builds every metric family from the state. Families without a series are left out.
+/// Builds the account-level and process-level metric families (few series) with the
+/// `prometheus` crate's data model. Families without a series are left out.
 pub fn gather(state: &State) -> Vec<MetricFamily> {
     use MetricType::{COUNTER, GAUGE, HISTOGRAM};
     let snap = state.read();
@@ -121,68 +123,6 @@ pub fn gather(state: &State) -> Vec<MetricFamily> {
         "Duration of one cycle, list to publish.",
         HISTOGRAM,
     );
-    let mut info = Family::new(
-        "server_info",
-        "Identity of an MCP server (always 1).",
-        GAUGE,
-    );
-    let mut status = Family::new(
-        "server_status",
-        "The server's current status as Cloudflare reports it (always 1).",
-        GAUGE,
-    );
-    let mut auth_status = Family::new("server_authentication_status", "The server's authentication_status (always 1); required or stale needs a person to sign in again.", GAUGE);
-    let mut last_success = Family::new(
-        "server_last_successful_sync_timestamp_seconds",
-        "Unix time of the server's last successful sync; absent if never.",
-        GAUGE,
-    );
-    let mut last_synced = Family::new(
-        "server_last_synced_timestamp_seconds",
-        "Unix time of the server's last sync attempt; absent if never.",
-        GAUGE,
-    );
-    let mut server_stale = Family::new(
-        "server_stale",
-        "1 when the server is stale, 0 when fresh.",
-        GAUGE,
-    );
-    let mut server_error = Family::new(
-        "server_error",
-        "1 when Cloudflare reports an error for the server.",
-        GAUGE,
-    );
-    let mut retryable = Family::new(
-        "server_error_retryable",
-        "1 when the server's error is retryable per error_details; absent without details.",
-        GAUGE,
-    );
-    let mut tools = Family::new("server_tools", "Number of tools the server exposes.", GAUGE);
-    let mut prompts = Family::new(
-        "server_prompts",
-        "Number of prompts the server exposes.",
-        GAUGE,
-    );
-    let mut consecutive = Family::new(
-        "server_consecutive_sync_failures",
-        "Syncs of the server that failed in a row; resets on success.",
-        GAUGE,
-    );
-    let mut syncs = Family::new(
-        "syncs_total",
-        "Syncs triggered (one per decision, however many retries).",
-        COUNTER,
-    );
-    let mut failures = Family::new(
-        "sync_failures_total",
-        "Syncs that failed after their retries.",
-        COUNTER,
-    );
-    let mut retries = Family::new(
-        "sync_retries_total",
-        "Sync retries by reason: retryable, rate_limited, transient.",
-        COUNTER,
-    );
     let mut requests = Family::new(
         "api_requests_total",
         "Cloudflare API requests by endpoint and HTTP status (error: no answer).",
@@ -204,7 +144,6 @@ pub fn gather(state: &State) -> Vec<MetricFamily> {
         GAUGE,
     );
 
-    let flag = |b: bool| if b { 1.0 } else { 0.0 };
     for (acct, a) in &snap.accounts {
         let al = [("account_id", acct.as_str())];
         if let Some(u) = a.up {
@@ -232,63 +171,6 @@ pub fn gather(state: &State) -> Vec<MetricFamily> {
                 *n as f64,
             );
         }
-        for (id, s) in &a.servers {
-            let l = [("account_id", acct.as_str()), ("server_id", id.as_str())];
-            info.gauge(
-                &[
-                    ("account_id", acct),
-                    ("server_id", id),
-                    ("name", &s.name),
-                    ("hostname", &s.hostname),
-                    ("auth_type", &s.auth_type),
-                ],
-                1.0,
-            );
-            if let Some(st) = &s.status {
-                status.gauge(
-                    &[("account_id", acct), ("server_id", id), ("status", st)],
-                    1.0,
-                );
-            }
-            if let Some(st) = &s.authentication_status {
-                auth_status.gauge(
-                    &[("account_id", acct), ("server_id", id), ("status", st)],
-                    1.0,
-                );
-            }
-            if let Some(t) = s.last_successful_sync {
-                last_success.gauge(&l, ts(t));
-            }
-            if let Some(t) = s.last_synced {
-                last_synced.gauge(&l, ts(t));
-            }
-            server_stale.gauge(&l, flag(s.stale));
-            server_error.gauge(&l, flag(s.error));
-            if let Some(r) = s.error_retryable {
-                retryable.gauge(&l, flag(r));
-            }
-            if let Some(n) = s.tools {
-                tools.gauge(&l, n as f64);
-            }
-            if let Some(n) = s.prompts {
-                prompts.gauge(&l, n as f64);
-            }
-            consecutive.gauge(&l, f64::from(s.consecutive_failures));
-            syncs.counter(&l, s.syncs_total as f64);
-            failures.counter(&l, s.failures_total as f64);
-            for (reason, n) in [
-                ("retryable", s.retries.retryable),
-                ("rate_limited", s.retries.rate_limited),
-                ("transient", s.retries.transient),
-            ] {
-                if n > 0 {
-                    retries.counter(
-                        &[("account_id", acct), ("server_id", id), ("reason", reason)],
-                        n as f64,
-                    );
-                }
-            }
-        }
     }
     for (ep, h) in &snap.request_durations {
         durations.histogram(&[("endpoint", ep.as_str())], h);
@@ -297,29 +179,7 @@ pub fn gather(state: &State) -> Vec<MetricFamily> {
     drop(snap);
 
     [
-        up,
-        servers,
-        stale,
-        last_list,
-        cycle,
-        info,
-        status,
-        auth_status,
-        last_success,
-        last_synced,
-        server_stale,
-        server_error,
-        retryable,
-        tools,
-        prompts,
-        consecutive,
-        syncs,
-        failures,
-        retries,
-        requests,
-        durations,
-        remaining,
-        build,
+        up, servers, stale, last_list, cycle, requests, durations, remaining, build,
     ]
     .into_iter()
     .map(|f| f.mf)
@@ -327,16 +187,253 @@ pub fn gather(state: &State) -> Vec<MetricFamily> {
     .collect()
 }
 
+fn flag(b: bool) -> f64 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// The per-server families: name, type, help, and how to read the value (`None`: no series).
+type ServerValue = fn(&ServerState) -> Option<f64>;
+
+const SERVER_FAMILIES: &[(&str, &str, &str, ServerValue)] = &[
+    (
+        "server_last_successful_sync_timestamp_seconds",
+        "gauge",
+        "Unix time of the server's last successful sync; absent if never.",
+        |s| s.last_successful_sync.map(ts),
+    ),
+    (
+        "server_last_synced_timestamp_seconds",
+        "gauge",
+        "Unix time of the server's last sync attempt; absent if never.",
+        |s| s.last_synced.map(ts),
+    ),
+    (
+        "server_stale",
+        "gauge",
+        "1 when the server is stale, 0 when fresh.",
+        |s| Some(flag(s.stale)),
+    ),
+    (
+        "server_error",
+        "gauge",
+        "1 when Cloudflare reports an error for the server.",
+        |s| Some(flag(s.error)),
+    ),
+    (
+        "server_error_retryable",
+        "gauge",
+        "1 when the server's error is retryable per error_details; absent without details.",
+        |s| s.error_retryable.map(flag),
+    ),
+    (
+        "server_tools",
+        "gauge",
+        "Number of tools the server exposes.",
+        |s| s.tools.map(|n| n as f64),
+    ),
+    (
+        "server_prompts",
+        "gauge",
+        "Number of prompts the server exposes.",
+        |s| s.prompts.map(|n| n as f64),
+    ),
+    (
+        "server_consecutive_sync_failures",
+        "gauge",
+        "Syncs of the server that failed in a row; resets on success.",
+        |s| Some(f64::from(s.consecutive_failures)),
+    ),
+    (
+        "syncs_total",
+        "counter",
+        "Syncs triggered (one per decision, however many retries).",
+        |s| Some(s.syncs_total as f64),
+    ),
+    (
+        "sync_failures_total",
+        "counter",
+        "Syncs that failed after their retries.",
+        |s| Some(s.failures_total as f64),
+    ),
+];
+
+/// Writes the per-server families (most of the output at scale) straight into `out`: the
+/// generic data model allocates several strings per sample, which at 10,000 servers costs
+/// more time and memory than the whole rest of the daemon.
+pub fn write_server_families(state: &State, out: &mut String) {
+    let snap = state.read();
+    // `account_id="…",server_id="…"` once per server, reused by every family.
+    let mut rows: Vec<(String, &ServerState)> = Vec::new();
+    for (acct, a) in &snap.accounts {
+        for (id, s) in &a.servers {
+            let mut l = String::with_capacity(acct.len() + id.len() + 28);
+            label(&mut l, "account_id", acct);
+            l.push(',');
+            label(&mut l, "server_id", id);
+            rows.push((l, s));
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    // The last render's size is the best guess of this one's: one allocation, no doubling.
+    let guess = LAST_SIZE.load(Ordering::Relaxed).max(rows.len() * 1200);
+    out.reserve(guess + guess / 16);
+    header(
+        out,
+        "server_info",
+        "gauge",
+        "Identity of an MCP server (always 1).",
+    );
+    for (l, s) in &rows {
+        sample_start(out, "server_info", l);
+        out.push(',');
+        label(out, "name", &s.name);
+        out.push(',');
+        label(out, "hostname", &s.hostname);
+        out.push(',');
+        label(out, "auth_type", &s.auth_type);
+        out.push_str("} 1\n");
+    }
+    for (name, help, field) in [
+        ("server_status", "The server's current status as Cloudflare reports it (always 1).", 0u8),
+        ("server_authentication_status", "The server's authentication_status (always 1); required or stale needs a person to sign in again.", 1),
+    ] {
+        fn pick(s: &ServerState, field: u8) -> Option<&str> {
+            if field == 0 {
+                s.status.as_deref()
+            } else {
+                s.authentication_status.as_deref()
+            }
+        }
+        let value = |s| pick(s, field);
+        if rows.iter().all(|(_, s)| value(s).is_none()) {
+            continue;
+        }
+        header(out, name, "gauge", help);
+        for (l, s) in &rows {
+            if let Some(v) = value(s) {
+                sample_start(out, name, l);
+                out.push(',');
+                label(out, "status", v);
+                out.push_str("} 1\n");
+            }
+        }
+    }
+    for (name, kind, help, get) in SERVER_FAMILIES {
+        if rows.iter().all(|(_, s)| get(s).is_none()) {
+            continue;
+        }
+        header(out, name, kind, help);
+        for (l, s) in &rows {
+            if let Some(v) = get(s) {
+                sample_start(out, name, l);
+                out.push_str("} ");
+                number(out, v);
+                out.push('\n');
+            }
+        }
+    }
+    let retries = |s: &ServerState| {
+        [
+            ("retryable", s.retries.retryable),
+            ("rate_limited", s.retries.rate_limited),
+            ("transient", s.retries.transient),
+        ]
+    };
+    if rows
+        .iter()
+        .any(|(_, s)| retries(s).iter().any(|(_, n)| *n > 0))
+    {
+        header(
+            out,
+            "sync_retries_total",
+            "counter",
+            "Sync retries by reason: retryable, rate_limited, transient.",
+        );
+        for (l, s) in &rows {
+            for (reason, n) in retries(s) {
+                if n > 0 {
+                    sample_start(out, "sync_retries_total", l);
+                    out.push_str(",reason=\"");
+                    out.push_str(reason);
+                    out.push_str("\"} ");
+                    number(out, n as f64);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    out.push_str("# HELP ");
+    out.push_str(NS);
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(help);
+    out.push_str("\n# TYPE ");
+    out.push_str(NS);
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(kind);
+    out.push('\n');
+}
+
+fn sample_start(out: &mut String, name: &str, labels: &str) {
+    out.push_str(NS);
+    out.push_str(name);
+    out.push('{');
+    out.push_str(labels);
+}
+
+/// `name="value"` with the exposition format's escaping.
+fn label(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push_str("=\"");
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn number(out: &mut String, v: f64) {
+    use std::fmt::Write as _;
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        let _ = write!(out, "{}", v as i64);
+    } else {
+        let _ = write!(out, "{v}");
+    }
+}
+
+static LAST_SIZE: AtomicUsize = AtomicUsize::new(0);
+
 /// The text exposition of the current state.
 pub fn render(state: &State) -> String {
     let families = gather(state);
-    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut buf = Vec::with_capacity(16 * 1024);
     // Encoding our own well-formed families cannot fail; an error would leave a partial
     // body, which Prometheus reports as a failed scrape.
     if let Err(e) = TextEncoder::new().encode(&families, &mut buf) {
         tracing::error!(error = %e, "could not encode metrics");
     }
-    String::from_utf8(buf).unwrap_or_default()
+    let mut out = String::from_utf8(buf).unwrap_or_default();
+    write_server_families(state, &mut out);
+    LAST_SIZE.store(out.len(), Ordering::Relaxed);
+    out
 }
 
 #[cfg(test)]

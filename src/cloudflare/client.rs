@@ -469,7 +469,11 @@ impl Client {
         let mut resp = req.send().await.map_err(map)?;
         let status = resp.status().as_u16();
         let headers = std::mem::take(resp.headers_mut());
-        let mut body = Vec::new();
+        let expected = resp
+            .content_length()
+            .unwrap_or(0)
+            .min(MAX_BODY_BYTES as u64);
+        let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
         while let Some(chunk) = resp.chunk().await.map_err(|e| {
             if e.is_timeout() {
                 ApiError::Timeout {
