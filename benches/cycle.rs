@@ -242,7 +242,16 @@ async fn soak() {
     world.record = false;
     let api = FakeApi::start(world).await.expect("fake");
     let port = free_port();
-    let daemon = spawn_daemon(&api, port, "10ms", &[]);
+    let dir = std::env::temp_dir().join(format!("mcp-soak-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let cfg = dir.join("c.toml");
+    let _ = std::fs::write(&cfg, "[rate_limit]\nrequests = 1000000\nper = \"1s\"\n");
+    let daemon = spawn_daemon(
+        &api,
+        port,
+        "10ms",
+        &[("MCP_SYNC_CONFIG", cfg.to_str().unwrap_or(""))],
+    );
     wait_cycles(port, 20.0, Duration::from_secs(60)).await;
     let rss_start = daemon.status_kib("VmRSS:");
     let started = Instant::now();

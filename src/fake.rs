@@ -233,6 +233,8 @@ pub struct World {
     pub fail_list_page: Option<u32>,
     /// A rate limit to enforce.
     pub rate_limit: Option<FakeRateLimit>,
+    /// Whether answers carry the `Ratelimit` header while a rate limit is enforced.
+    pub ratelimit_header: bool,
     /// Run before each list page is cut.
     pub list_hook: Option<ListHook>,
     /// Bytes of input schema per tool (to make pages as large as real ones).
@@ -260,6 +262,7 @@ impl World {
             fault: None,
             fail_list_page: None,
             rate_limit: None,
+            ratelimit_header: true,
             list_hook: None,
             tool_schema_bytes: 64,
             requests: Vec::new(),
@@ -490,9 +493,11 @@ fn gate(w: &mut World, req: &Req, h: &HeaderMap) -> Gate {
         let v = format!(
             "\"default\";r={};t={}",
             rl.requests - w.rl_window.len(),
-            reset.unwrap_or(rl.per).as_secs()
+            ceil_secs(reset.unwrap_or(rl.per))
         );
-        ratelimit_header = HeaderValue::from_str(&v).ok();
+        ratelimit_header = HeaderValue::from_str(&v)
+            .ok()
+            .filter(|_| w.ratelimit_header);
     }
     if !authorized(w, h) {
         record(w, req, 403);
@@ -549,11 +554,15 @@ fn rate_limited(w: &mut World, req: &Req, wait: Duration) -> Response {
         971,
         "Please wait and consider throttling your request speed",
     );
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let secs = ceil_secs(wait);
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         r.headers_mut().insert("retry-after", v);
     }
     r
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 fn user_agent(h: &HeaderMap) -> Option<String> {

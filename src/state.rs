@@ -228,6 +228,27 @@ pub struct Snapshot {
     pub request_durations: BTreeMap<Endpoint, Histogram>,
 }
 
+/// Longest name kept (Cloudflare's schema allows 350); longer ones are cut, so that a
+/// runaway value cannot bloat every scrape.
+pub const MAX_NAME_CHARS: usize = 350;
+/// Longest hostname kept.
+pub const MAX_HOSTNAME_CHARS: usize = 2048;
+/// Longest `status`, `authentication_status` or `auth_type` kept.
+pub const MAX_ENUM_CHARS: usize = 64;
+
+/// The value, cut to `max` characters (an ellipsis marks the cut); "" when absent.
+pub fn bounded(v: Option<String>, max: usize) -> String {
+    match v {
+        None => String::new(),
+        Some(s) if s.chars().count() <= max => s,
+        Some(s) => {
+            let mut cut: String = s.chars().take(max.saturating_sub(1)).collect();
+            cut.push('…');
+            cut
+        }
+    }
+}
+
 /// A server as listed, with the scheduler's staleness verdict.
 #[derive(Debug, Clone)]
 pub struct Listed {
@@ -342,11 +363,13 @@ impl State {
             let mut old = std::mem::take(&mut a.servers);
             for Listed { server, stale } in listed {
                 let mut s = old.remove(&server.id).unwrap_or_default();
-                s.name = server.name.unwrap_or_default();
-                s.hostname = server.hostname.unwrap_or_default();
-                s.auth_type = server.auth_type.unwrap_or_default();
-                s.status = server.status;
-                s.authentication_status = server.authentication_status;
+                s.name = bounded(server.name, MAX_NAME_CHARS);
+                s.hostname = bounded(server.hostname, MAX_HOSTNAME_CHARS);
+                s.auth_type = bounded(server.auth_type, MAX_ENUM_CHARS);
+                s.status = server.status.map(|v| bounded(Some(v), MAX_ENUM_CHARS));
+                s.authentication_status = server
+                    .authentication_status
+                    .map(|v| bounded(Some(v), MAX_ENUM_CHARS));
                 s.last_successful_sync = server.last_successful_sync;
                 s.last_synced = server.last_synced;
                 s.error = server.error.as_deref().is_some_and(|e| !e.is_empty());
@@ -510,6 +533,14 @@ mod tests {
         let r = st.read();
         assert_eq!(r.accounts["a"].servers.len(), 1);
         assert_eq!(r.accounts["a"].up, Some(false));
+    }
+
+    #[test]
+    fn runaway_values_are_cut() {
+        assert_eq!(bounded(Some("abc".into()), 3), "abc");
+        assert_eq!(bounded(Some("abcd".into()), 3), "ab…");
+        assert_eq!(bounded(None, 3), "");
+        assert_eq!(bounded(Some("é".repeat(1000)), 350).chars().count(), 350);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! errors, and reports each request to an observer its caller supplies.
 
 mod client;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod model;
 pub mod pagination;
 pub mod ratelimit;

@@ -55,13 +55,29 @@ pub fn parse_retry_after(header: &str) -> Option<Duration> {
 /// When remaining requests are this few, requests are spread over the time to reset.
 pub const LOW_REMAINING: u64 = 20;
 
-/// How long to space requests, given what `Ratelimit` said: `None` while plenty remain,
-/// else the reset time divided among the requests that remain (all of it when none do).
-pub fn pacing_interval(info: RateLimitInfo) -> Option<Duration> {
-    if info.remaining >= LOW_REMAINING {
+/// The time to the reset, safe side up: `t` is in whole seconds and may have been rounded
+/// down, so one second is added.
+pub fn reset_bound(info: RateLimitInfo) -> Duration {
+    info.reset + Duration::from_secs(1)
+}
+
+/// How long to space requests, given what `Ratelimit` said and what our own window still
+/// allows (`own_remaining`): `None` while plenty remain, or while Cloudflare's count is no
+/// lower than ours (then nobody else is spending the budget and our own limiter already
+/// keeps us under it); else the time to the reset divided among the requests that remain.
+pub fn pacing_interval(info: RateLimitInfo, own_remaining: u64) -> Option<Duration> {
+    if info.remaining >= LOW_REMAINING || info.remaining >= own_remaining {
         return None;
     }
-    Some(info.reset / u32::try_from(info.remaining + 1).unwrap_or(u32::MAX))
+    Some(reset_bound(info) / u32::try_from(info.remaining + 1).unwrap_or(u32::MAX))
+}
+
+/// The margin added to the window: 1 % of it, between 20 ms and 2 s. Cloudflare counts
+/// requests when they arrive, a little after we send them, and network jitter can bring two
+/// requests sent exactly `per` apart closer together; the margin keeps every window of
+/// Cloudflare's under the budget too.
+pub fn safety_margin(per: Duration) -> Duration {
+    (per / 100).clamp(Duration::from_millis(20), Duration::from_secs(2))
 }
 
 /// A sliding window of the times of the last `capacity` requests.
@@ -92,6 +108,16 @@ impl SlidingWindow {
             Some(oldest) => (*oldest + self.per).max(now),
             None => now,
         }
+    }
+
+    /// Requests still allowed in the window ending at `now`.
+    pub fn remaining(&self, now: Instant) -> u64 {
+        let used = self
+            .sent
+            .iter()
+            .filter(|t| now.duration_since(**t) < self.per)
+            .count();
+        (self.capacity - used) as u64
     }
 
     /// Records a request started at `at`.
@@ -127,7 +153,7 @@ impl RateLimiter {
     pub fn new(requests: u32, per: Duration) -> Self {
         Self {
             state: Mutex::new(LimiterState {
-                window: SlidingWindow::new(requests, per),
+                window: SlidingWindow::new(requests, per + safety_margin(per)),
                 paused_until: None,
                 pace: None,
                 last_start: None,
@@ -173,9 +199,10 @@ impl RateLimiter {
     /// Takes in what a `Ratelimit` header said.
     pub async fn observe(&self, info: RateLimitInfo) {
         let mut st = self.state.lock().await;
-        st.pace = pacing_interval(info);
-        if info.remaining == 0 && !info.reset.is_zero() {
-            let until = Instant::now() + info.reset;
+        let own = st.window.remaining(Instant::now());
+        st.pace = pacing_interval(info, own);
+        if info.remaining == 0 && own > 0 {
+            let until = Instant::now() + reset_bound(info);
             st.paused_until = Some(st.paused_until.map_or(until, |p| p.max(until)));
         }
     }
@@ -219,17 +246,38 @@ mod tests {
             remaining: 500,
             reset: Duration::from_secs(60),
         };
-        assert_eq!(pacing_interval(plenty), None);
+        assert_eq!(pacing_interval(plenty, 600), None);
         let few = RateLimitInfo {
             remaining: 9,
-            reset: Duration::from_secs(60),
+            reset: Duration::from_secs(59),
         };
-        assert_eq!(pacing_interval(few), Some(Duration::from_secs(6)));
+        assert_eq!(pacing_interval(few, 600), Some(Duration::from_secs(6)));
+        assert_eq!(
+            pacing_interval(few, 9),
+            None,
+            "nobody else spends the budget: our limiter suffices"
+        );
         let none = RateLimitInfo {
             remaining: 0,
-            reset: Duration::from_secs(60),
+            reset: Duration::from_secs(59),
         };
-        assert_eq!(pacing_interval(none), Some(Duration::from_secs(60)));
+        assert_eq!(pacing_interval(none, 600), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn the_safety_margin_is_one_percent_within_bounds() {
+        assert_eq!(
+            safety_margin(Duration::from_secs(300)),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            safety_margin(Duration::from_secs(60)),
+            Duration::from_millis(600)
+        );
+        assert_eq!(
+            safety_margin(Duration::from_secs(1)),
+            Duration::from_millis(20)
+        );
     }
 
     #[test]
@@ -254,7 +302,9 @@ mod tests {
         l.acquire(&s).await.expect("first");
         l.acquire(&s).await.expect("second");
         l.acquire(&s).await.expect("third");
-        assert!(Instant::now() - t0 >= Duration::from_secs(10));
+        assert!(
+            Instant::now() - t0 >= Duration::from_secs(10) + safety_margin(Duration::from_secs(10))
+        );
         l.pause_for(Duration::from_secs(30)).await;
         let t1 = Instant::now();
         l.acquire(&s).await.expect("after pause");

@@ -253,13 +253,12 @@ async fn every_error_class_is_typed() {
 #[tokio::test]
 async fn ratelimit_header_and_retry_after_reach_the_caller() {
     let api = fake_with(fleet(2)).await;
-    api.with(|w| {
-        w.rate_limit = Some(FakeRateLimit {
-            requests: 3,
-            per: Duration::from_secs(60),
-            lockout: Duration::from_secs(7),
-        })
-    });
+    let limit = |requests| FakeRateLimit {
+        requests,
+        per: Duration::from_secs(60),
+        lockout: Duration::from_secs(7),
+    };
+    api.with(|w| w.rate_limit = Some(limit(100)));
     type Seen = Vec<(Option<u16>, Option<RateLimitInfo>)>;
     let seen: Arc<Mutex<Seen>> = Arc::default();
     let obs: Observer = {
@@ -268,11 +267,16 @@ async fn ratelimit_header_and_retry_after_reach_the_caller() {
     };
     let c = client(&api.base_url(), token(), Duration::from_secs(5), Some(obs));
     let sd = Shutdown::new();
-    for _ in 0..3 {
+    for _ in 0..2 {
         c.list_page(fake::ACCOUNT, 1, 100, &sd)
             .await
             .expect("within the limit");
     }
+    // The same two requests now fill a limit of two: the next one is refused for 7 s.
+    api.with(|w| {
+        w.rate_limit = Some(limit(2));
+        w.ratelimit_header = false;
+    });
     let e = c
         .list_page(fake::ACCOUNT, 1, 100, &sd)
         .await
@@ -282,10 +286,16 @@ async fn ratelimit_header_and_retry_after_reach_the_caller() {
         "{e:?}"
     );
     let seen = seen.lock().expect("lock").clone();
-    assert_eq!(seen.len(), 4);
-    assert_eq!(seen[0].1.map(|i| i.remaining), Some(2));
-    assert_eq!(seen[2].1.map(|i| i.remaining), Some(0));
-    assert_eq!(seen[3].0, Some(429));
+    assert_eq!(seen.len(), 3);
+    assert_eq!(
+        seen[0].1,
+        Some(RateLimitInfo {
+            remaining: 99,
+            reset: Duration::from_secs(60)
+        })
+    );
+    assert_eq!(seen[1].1.map(|i| i.remaining), Some(98));
+    assert_eq!(seen[2].0, Some(429));
 }
 
 #[tokio::test]

@@ -37,8 +37,15 @@ pub struct Daemon {
 
 impl Daemon {
     pub async fn start(api: &FakeApi, interval: Duration) -> Self {
+        Self::start_with(api, |c| c.interval = interval).await
+    }
+
+    pub async fn start_with(
+        api: &FakeApi,
+        tune: impl FnOnce(&mut mcp_sync_monitor::config::Config),
+    ) -> Self {
         let mut cfg = test_config(api);
-        cfg.interval = interval;
+        tune(&mut cfg);
         let sd = Shutdown::new();
         let running = app::start(cfg, sd.clone()).await.expect("daemon starts");
         Self {
@@ -46,6 +53,10 @@ impl Daemon {
             sd,
             running: Some(running),
         }
+    }
+
+    pub async fn metrics_text(&self) -> String {
+        get(&format!("{}/metrics", self.base)).await.1
     }
 
     pub async fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {

@@ -5,7 +5,9 @@
 mod cli;
 mod client;
 mod common;
+mod faults;
 mod http_metrics;
 mod prism;
 mod prometheus;
 mod scheduler;
+mod soak;

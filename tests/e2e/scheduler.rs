@@ -449,3 +449,55 @@ async fn once_exits_0_when_healthy_1_when_failing_2_on_auth_or_config_errors() {
     assert_eq!(code, 2);
     assert!(err.contains("interval") && err.contains("soon"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_everything_stale_the_daemon_heals_at_its_budget_and_never_sees_a_429() {
+    let budget = 30;
+    let per = Duration::from_secs(2);
+    let windows = 5;
+    let n = budget * (windows + 2);
+    let api = fake_with(
+        (0..n)
+            .map(|i| FakeServer::stale(format!("s{i:03}")))
+            .collect(),
+    )
+    .await;
+    api.with(|w| {
+        w.rate_limit = Some(FakeRateLimit {
+            requests: budget,
+            per,
+            lockout: Duration::from_secs(60),
+        })
+    });
+    let mut cfg = test_config(&api);
+    cfg.rate_limit.requests = budget as u32;
+    cfg.rate_limit.per = per;
+    cfg.sync_concurrency = 8;
+    cfg.retry.max_elapsed = Duration::from_secs(60);
+    let (s, _state) = scheduler(cfg);
+    let sd = Shutdown::new();
+    let cycle = tokio::spawn({
+        let sd = sd.clone();
+        async move { s.cycle(fake::ACCOUNT, &sd).await }
+    });
+    tokio::time::sleep(per * (windows as u32 + 1) + Duration::from_millis(200)).await;
+    sd.trigger();
+    let _ = cycle.await;
+    let reqs = api.requests();
+    assert!(
+        reqs.iter().all(|r| r.status != 429),
+        "no 429 from the API enforcing the same limit"
+    );
+    let first = reqs.first().expect("requests").at;
+    // Whole windows after the first (which holds the listing's burst).
+    let in_steady = reqs
+        .iter()
+        .filter(|r| r.at >= first + per && r.at < first + per * (windows as u32 + 1))
+        .count();
+    let rate = in_steady as f64 / windows as f64;
+    eprintln!("healing rate: {rate:.1} requests per {per:?} window at a budget of {budget}");
+    assert!(
+        rate >= 0.95 * budget as f64 && rate <= budget as f64,
+        "{rate} per window, budget {budget}"
+    );
+}
