@@ -453,14 +453,7 @@ mod tests {
             name: Some("One \"quoted\"".into()),
             ..Server::default()
         };
-        st.listing_complete(
-            "acc",
-            vec![Listed {
-                server,
-                stale: true,
-            }],
-            SystemTime::now(),
-        );
+        st.listing_complete("acc", vec![Listed::new(server, true)], SystemTime::now());
         let text = render(&st);
         assert!(
             text.contains("cloudflare_mcp_servers{account_id=\"acc\"} 1"),

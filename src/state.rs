@@ -249,13 +249,66 @@ pub fn bounded(v: Option<String>, max: usize) -> String {
     }
 }
 
-/// A server as listed, with the scheduler's staleness verdict.
-#[derive(Debug, Clone)]
+/// What the state keeps of a listed server, with the scheduler's staleness verdict. Made
+/// page by page while a listing is walked, so the full API objects of a large account are
+/// never all in memory at once.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Listed {
-    /// The server.
-    pub server: Server,
+    /// Server id.
+    pub id: String,
+    /// Name, bounded to [`MAX_NAME_CHARS`].
+    pub name: String,
+    /// Hostname, bounded to [`MAX_HOSTNAME_CHARS`].
+    pub hostname: String,
+    /// Auth type, bounded.
+    pub auth_type: String,
+    /// `status`, bounded.
+    pub status: Option<String>,
+    /// `authentication_status`, bounded.
+    pub authentication_status: Option<String>,
+    /// Last successful sync.
+    pub last_successful_sync: Option<SystemTime>,
+    /// Last sync.
+    pub last_synced: Option<SystemTime>,
+    /// Whether an `error` is reported.
+    pub error: bool,
+    /// `error_details.retryable`.
+    pub error_retryable: Option<bool>,
+    /// Tool count.
+    pub tools: Option<u64>,
+    /// Prompt count.
+    pub prompts: Option<u64>,
     /// Whether it is stale.
     pub stale: bool,
+}
+
+impl Listed {
+    /// Keeps what the state needs of `server`.
+    pub fn new(server: Server, stale: bool) -> Self {
+        Self {
+            id: server.id,
+            name: bounded(server.name, MAX_NAME_CHARS),
+            hostname: bounded(server.hostname, MAX_HOSTNAME_CHARS),
+            auth_type: bounded(server.auth_type, MAX_ENUM_CHARS),
+            status: server.status.map(|v| bounded(Some(v), MAX_ENUM_CHARS)),
+            authentication_status: server
+                .authentication_status
+                .map(|v| bounded(Some(v), MAX_ENUM_CHARS)),
+            last_successful_sync: server.last_successful_sync,
+            last_synced: server.last_synced,
+            error: server.error.as_deref().is_some_and(|e| !e.is_empty()),
+            error_retryable: server.error_details.and_then(|d| d.retryable),
+            tools: server.tools,
+            prompts: server.prompts,
+            stale,
+        }
+    }
+}
+
+impl crate::cloudflare::pagination::Keyed for Listed {
+    fn key(&self) -> &str {
+        &self.id
+    }
 }
 
 /// What the end of one sync decision taught.
@@ -361,25 +414,23 @@ impl State {
     pub fn listing_complete(&self, account: &str, listed: Vec<Listed>, at: SystemTime) {
         self.with_account(account, |a| {
             let mut old = std::mem::take(&mut a.servers);
-            for Listed { server, stale } in listed {
-                let mut s = old.remove(&server.id).unwrap_or_default();
-                s.name = bounded(server.name, MAX_NAME_CHARS);
-                s.hostname = bounded(server.hostname, MAX_HOSTNAME_CHARS);
-                s.auth_type = bounded(server.auth_type, MAX_ENUM_CHARS);
-                s.status = server.status.map(|v| bounded(Some(v), MAX_ENUM_CHARS));
-                s.authentication_status = server
-                    .authentication_status
-                    .map(|v| bounded(Some(v), MAX_ENUM_CHARS));
-                s.last_successful_sync = server.last_successful_sync;
-                s.last_synced = server.last_synced;
-                s.error = server.error.as_deref().is_some_and(|e| !e.is_empty());
-                s.error_retryable = server.error_details.and_then(|d| d.retryable);
-                s.tools = server.tools;
-                s.prompts = server.prompts;
-                s.stale = stale;
+            for l in listed {
+                let mut s = old.remove(&l.id).unwrap_or_default();
+                s.name = l.name;
+                s.hostname = l.hostname;
+                s.auth_type = l.auth_type;
+                s.status = l.status;
+                s.authentication_status = l.authentication_status;
+                s.last_successful_sync = l.last_successful_sync;
+                s.last_synced = l.last_synced;
+                s.error = l.error;
+                s.error_retryable = l.error_retryable;
+                s.tools = l.tools;
+                s.prompts = l.prompts;
+                s.stale = l.stale;
                 s.last_action = Action::None;
                 s.last_attempts = 0;
-                a.servers.insert(server.id, s);
+                a.servers.insert(l.id, s);
             }
             a.up = Some(true);
             a.listed = true;
@@ -494,13 +545,13 @@ mod tests {
     use super::*;
 
     fn listed(id: &str, stale: bool) -> Listed {
-        Listed {
-            server: Server {
+        Listed::new(
+            Server {
                 id: id.into(),
                 ..Server::default()
             },
             stale,
-        }
+        )
     }
 
     #[test]

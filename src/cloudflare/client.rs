@@ -305,13 +305,13 @@ impl Client {
         account_id: &str,
         per_page: u32,
         shutdown: &Shutdown,
-    ) -> Result<Listing, ApiError> {
+    ) -> Result<Listing<Server>, ApiError> {
         let mut listing = Listing::default();
         let mut page = 1;
         loop {
             let got = self.list_page(account_id, page, per_page, shutdown).await?;
-            let next = next_page(page, per_page, &got);
-            listing.add(got);
+            let next = next_page(page, per_page, got.raw_count, got.result_info.as_ref());
+            listing.add_page(got);
             match next {
                 Some(n) => page = n,
                 None => return Ok(listing),

@@ -7,46 +7,72 @@
 
 use std::collections::HashSet;
 
-use super::model::{ListPage, Server};
+use super::model::{ListPage, ResultInfo, Server};
 
-/// The page to fetch after `page`, or `None` when `page` was the last.
-pub fn next_page(page: u32, per_page: u32, got: &ListPage) -> Option<u32> {
-    if let Some(total) = got.result_info.as_ref().and_then(|ri| ri.total_pages) {
+/// The page to fetch after `page`, given how many items it held (decoded or not) and its
+/// `result_info`; `None` when `page` was the last.
+pub fn next_page(
+    page: u32,
+    per_page: u32,
+    raw_count: usize,
+    info: Option<&ResultInfo>,
+) -> Option<u32> {
+    if let Some(total) = info.and_then(|ri| ri.total_pages) {
         return (u64::from(page) < total).then(|| page.saturating_add(1));
     }
-    if got.raw_count < per_page as usize {
+    if raw_count < per_page as usize {
         return None;
     }
     Some(page.saturating_add(1))
 }
 
-/// The number of pages, when the first page says it.
-pub fn total_pages(first: &ListPage) -> Option<u32> {
-    first
-        .result_info
-        .as_ref()
-        .and_then(|ri| ri.total_pages)
+/// The number of pages, when the first page's `result_info` says it.
+pub fn total_pages(info: Option<&ResultInfo>) -> Option<u32> {
+    info.and_then(|ri| ri.total_pages)
         .map(|t| u32::try_from(t).unwrap_or(u32::MAX))
 }
 
-/// Servers gathered over a walk, first sighting of each id kept.
-#[derive(Debug, Default)]
-pub struct Listing {
+/// Something listed under an id.
+pub trait Keyed {
+    /// The id.
+    fn key(&self) -> &str;
+}
+
+impl Keyed for Server {
+    fn key(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Items gathered over a walk, first sighting of each id kept.
+#[derive(Debug)]
+pub struct Listing<T = Server> {
     seen: HashSet<String>,
-    /// The servers in the order first seen.
-    pub servers: Vec<Server>,
+    /// The items in the order first seen.
+    pub servers: Vec<T>,
     /// Server objects that could not be decoded.
     pub skipped: usize,
     /// Ids that came twice.
     pub duplicates: usize,
 }
 
-impl Listing {
-    /// Adds one page's servers.
-    pub fn add(&mut self, page: ListPage) {
-        self.skipped += page.skipped.len();
-        for s in page.servers {
-            if self.seen.insert(s.id.clone()) {
+impl<T> Default for Listing<T> {
+    fn default() -> Self {
+        Self {
+            seen: HashSet::new(),
+            servers: Vec::new(),
+            skipped: 0,
+            duplicates: 0,
+        }
+    }
+}
+
+impl<T: Keyed> Listing<T> {
+    /// Adds one page's items; `skipped` counts the page's undecodable ones.
+    pub fn add(&mut self, items: impl IntoIterator<Item = T>, skipped: usize) {
+        self.skipped += skipped;
+        for s in items {
+            if self.seen.insert(s.key().to_owned()) {
                 self.servers.push(s);
             } else {
                 self.duplicates += 1;
@@ -55,35 +81,45 @@ impl Listing {
     }
 }
 
+impl Listing<Server> {
+    /// Adds a decoded page.
+    pub fn add_page(&mut self, page: ListPage) {
+        let skipped = page.skipped.len();
+        self.add(page.servers, skipped);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloudflare::model::ResultInfo;
 
-    fn page(n: usize, total_pages: Option<u64>) -> ListPage {
-        ListPage {
-            raw_count: n,
-            result_info: total_pages.map(|t| ResultInfo {
+    fn page(n: usize, total_pages: Option<u64>) -> (usize, Option<ResultInfo>) {
+        (
+            n,
+            total_pages.map(|t| ResultInfo {
                 total_pages: Some(t),
                 ..ResultInfo::default()
             }),
-            ..ListPage::default()
-        }
+        )
+    }
+
+    fn next_page(page: u32, per_page: u32, got: (usize, Option<ResultInfo>)) -> Option<u32> {
+        super::next_page(page, per_page, got.0, got.1.as_ref())
     }
 
     #[test]
     fn total_pages_decides_when_present() {
-        assert_eq!(next_page(1, 100, &page(100, Some(3))), Some(2));
-        assert_eq!(next_page(3, 100, &page(100, Some(3))), None);
-        assert_eq!(next_page(1, 100, &page(100, Some(1))), None);
-        assert_eq!(next_page(1, 100, &page(0, Some(0))), None);
+        assert_eq!(next_page(1, 100, page(100, Some(3))), Some(2));
+        assert_eq!(next_page(3, 100, page(100, Some(3))), None);
+        assert_eq!(next_page(1, 100, page(100, Some(1))), None);
+        assert_eq!(next_page(1, 100, page(0, Some(0))), None);
     }
 
     #[test]
     fn a_short_page_ends_the_walk_without_result_info() {
-        assert_eq!(next_page(1, 100, &page(100, None)), Some(2));
-        assert_eq!(next_page(2, 100, &page(99, None)), None);
-        assert_eq!(next_page(2, 100, &page(0, None)), None);
+        assert_eq!(next_page(1, 100, page(100, None)), Some(2));
+        assert_eq!(next_page(2, 100, page(99, None)), None);
+        assert_eq!(next_page(2, 100, page(0, None)), None);
     }
 
     #[test]
@@ -93,11 +129,11 @@ mod tests {
             ..Server::default()
         };
         let mut l = Listing::default();
-        l.add(ListPage {
+        l.add_page(ListPage {
             servers: vec![s("a"), s("b")],
             ..ListPage::default()
         });
-        l.add(ListPage {
+        l.add_page(ListPage {
             servers: vec![s("b"), s("c")],
             ..ListPage::default()
         });

@@ -24,7 +24,7 @@ use crate::cloudflare::model::sanitize;
 use crate::cloudflare::pagination::{next_page, total_pages, Listing};
 use crate::cloudflare::BuildError;
 use crate::cloudflare::{
-    ApiError, Client, ClientOptions, ListPage, Observer, RateLimiter, SyncResult,
+    ApiError, Client, ClientOptions, Observer, RateLimiter, ResultInfo, SyncResult,
 };
 use crate::config::Config;
 use crate::shutdown::Shutdown;
@@ -89,6 +89,14 @@ struct Inner {
 #[derive(Clone)]
 pub struct Scheduler {
     inner: Arc<Inner>,
+}
+
+/// One list page, reduced to what the state keeps.
+struct Page {
+    items: Vec<Listed>,
+    raw_count: usize,
+    result_info: Option<ResultInfo>,
+    skipped: usize,
 }
 
 /// Why a listing stopped early.
@@ -229,23 +237,8 @@ impl Scheduler {
         // 1. List.
         match self.list(&client, account, shutdown).await {
             Ok(listing) => {
-                let now = SystemTime::now();
-                let listed: Vec<Listed> = listing
-                    .servers
-                    .into_iter()
-                    .filter(|s| cfg.wants(&s.id, s.name.as_deref().unwrap_or("")))
-                    .map(|server| Listed {
-                        stale: is_stale(
-                            server.last_successful_sync,
-                            server.status.as_deref(),
-                            now,
-                            cfg.stale_after,
-                        ),
-                        server,
-                    })
-                    .collect();
-                report.servers = listed.len();
-                state.listing_complete(account, listed, now);
+                report.servers = listing.servers.len();
+                state.listing_complete(account, listing.servers, SystemTime::now());
             }
             Err(f) => {
                 let auth = f.class == Class::Auth;
@@ -385,12 +378,12 @@ impl Scheduler {
         client: &Client,
         account: &str,
         shutdown: &Shutdown,
-    ) -> Result<Listing, ListFailure> {
+    ) -> Result<Listing<Listed>, ListFailure> {
         let per_page = self.inner.config.per_page;
         let mut listing = Listing::default();
         let first = self.list_page(client, account, 1, shutdown).await?;
-        if let Some(total) = total_pages(&first).filter(|t| *t > 1) {
-            listing.add(first);
+        if let Some(total) = total_pages(first.result_info.as_ref()).filter(|t| *t > 1) {
+            listing.add(first.items, first.skipped);
             let sem = Arc::new(Semaphore::new(self.inner.config.list_concurrency));
             let mut tasks = JoinSet::new();
             for page in 2..=total {
@@ -402,7 +395,7 @@ impl Scheduler {
                     (page, me.list_page(&client, &account, page, &sd).await)
                 });
             }
-            let mut pages: Vec<(u32, ListPage)> = Vec::with_capacity(total as usize);
+            let mut pages: Vec<(u32, Page)> = Vec::with_capacity(total as usize);
             let mut failure = None;
             while let Some(r) = tasks.join_next().await {
                 match r {
@@ -427,15 +420,20 @@ impl Scheduler {
             }
             pages.sort_by_key(|(n, _)| *n);
             for (_, p) in pages {
-                listing.add(p);
+                listing.add(p.items, p.skipped);
             }
             return Ok(listing);
         }
         let mut page = 1;
         let mut current = first;
         loop {
-            let next = next_page(page, per_page, &current);
-            listing.add(current);
+            let next = next_page(
+                page,
+                per_page,
+                current.raw_count,
+                current.result_info.as_ref(),
+            );
+            listing.add(current.items, current.skipped);
             match next {
                 Some(n) => {
                     page = n;
@@ -446,14 +444,15 @@ impl Scheduler {
         }
     }
 
-    /// One page, with retries on 429, 5xx and transport errors.
+    /// One page, with retries on 429, 5xx and transport errors, reduced at once to what the
+    /// state keeps of each server within the filters.
     async fn list_page(
         &self,
         client: &Client,
         account: &str,
         page: u32,
         shutdown: &Shutdown,
-    ) -> Result<ListPage, ListFailure> {
+    ) -> Result<Page, ListFailure> {
         let cfg = &self.inner.config;
         let started = Instant::now();
         let mut backoff = self.backoff();
@@ -466,7 +465,27 @@ impl Scheduler {
                     for s in &p.skipped {
                         warn!(account, page, index = s.index, server_id = ?s.id, reason = %sanitize(&s.reason), "skipping a malformed server object; the rest of the page is kept");
                     }
-                    return Ok(p);
+                    let now = SystemTime::now();
+                    let items = p
+                        .servers
+                        .into_iter()
+                        .filter(|s| cfg.wants(&s.id, s.name.as_deref().unwrap_or("")))
+                        .map(|s| {
+                            let stale = is_stale(
+                                s.last_successful_sync,
+                                s.status.as_deref(),
+                                now,
+                                cfg.stale_after,
+                            );
+                            Listed::new(s, stale)
+                        })
+                        .collect();
+                    return Ok(Page {
+                        items,
+                        raw_count: p.raw_count,
+                        result_info: p.result_info,
+                        skipped: p.skipped.len(),
+                    });
                 }
                 Err(e) => e,
             };
