@@ -7,12 +7,17 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
 use axum::extract::State as AxState;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 use crate::metrics;
 use crate::shutdown::Shutdown;
@@ -50,15 +55,40 @@ async fn index() -> Html<&'static str> {
     ))
 }
 
+/// Pieces of the exposition in flight at once: memory per scrape stays at about
+/// `CHUNK * (QUEUE + 2)` plus a compact copy of the state, however large the fleet.
+const CHUNK: usize = 256 * 1024;
+const QUEUE: usize = 2;
+
 async fn metrics_handler(AxState(app): AxState<AppState>) -> Response {
-    let body = tokio::task::spawn_blocking(move || metrics::render(&app.state)).await;
-    match body {
-        Ok(body) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response(),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "metrics rendering failed\n",
-        )
-            .into_response(),
+    let (tx, rx) = mpsc::channel::<Bytes>(QUEUE);
+    tokio::task::spawn_blocking(move || {
+        let scrape = metrics::snapshot(&app.state);
+        metrics::write(&scrape, CHUNK, |piece| {
+            tx.blocking_send(Bytes::from(piece)).is_ok()
+        });
+    });
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        Body::new(Pieces(rx)),
+    )
+        .into_response()
+}
+
+/// A response body fed by a channel of pieces.
+struct Pieces(mpsc::Receiver<Bytes>);
+
+impl http_body::Body for Pieces {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|piece| piece.map(|b| Ok(http_body::Frame::data(b))))
     }
 }
 

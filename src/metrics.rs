@@ -5,7 +5,6 @@
 //! daemon does not know is a missing series, never a fake 0. The `prometheus` crate's data
 //! model and text encoder produce the exposition format.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus::proto::{
@@ -13,7 +12,7 @@ use prometheus::proto::{
 };
 use prometheus::{Encoder, TextEncoder};
 
-use crate::state::{Histogram, ServerState, State};
+use crate::state::{Histogram, ServerState, Snapshot, State};
 
 /// The exposition format's content type (Prometheus 3 refuses a blank one).
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -94,9 +93,8 @@ impl Family {
 
 /// Builds the account-level and process-level metric families (few series) with the
 /// `prometheus` crate's data model. Families without a series are left out.
-pub fn gather(state: &State) -> Vec<MetricFamily> {
+pub fn gather(snap: &Snapshot) -> Vec<MetricFamily> {
     use MetricType::{COUNTER, GAUGE, HISTOGRAM};
-    let snap = state.read();
 
     let mut up = Family::new(
         "up",
@@ -176,7 +174,6 @@ pub fn gather(state: &State) -> Vec<MetricFamily> {
         durations.histogram(&[("endpoint", ep.as_str())], h);
     }
     build.gauge(&[("version", env!("CARGO_PKG_VERSION"))], 1.0);
-    drop(snap);
 
     [
         up, servers, stale, last_list, cycle, requests, durations, remaining, build,
@@ -261,113 +258,163 @@ const SERVER_FAMILIES: &[(&str, &str, &str, ServerValue)] = &[
     ),
 ];
 
-/// Writes the per-server families (most of the output at scale) straight into `out`: the
-/// generic data model allocates several strings per sample, which at 10,000 servers costs
-/// more time and memory than the whole rest of the daemon.
-pub fn write_server_families(state: &State, out: &mut String) {
+/// One server as a scrape sees it: its labels, escaped once, and its values.
+struct Row {
+    /// `account_id="…",server_id="…"`
+    labels: String,
+    /// `name="…",hostname="…",auth_type="…"`
+    info: String,
+    status: Option<String>,
+    auth_status: Option<String>,
+    values: [Option<f64>; SERVER_FAMILIES.len()],
+    retries: [u64; 3],
+}
+
+const RETRY_REASONS: [&str; 3] = ["retryable", "rate_limited", "transient"];
+
+/// A consistent copy of everything one scrape renders, taken under the state's read lock
+/// in one go and rendered after it is released, so a scrape holds the lock for
+/// milliseconds however slowly its client reads.
+pub struct Scrape {
+    head: Vec<MetricFamily>,
+    rows: Vec<Row>,
+}
+
+/// Copies what a scrape renders out of the state.
+pub fn snapshot(state: &State) -> Scrape {
     let snap = state.read();
-    // `account_id="…",server_id="…"` once per server, reused by every family.
-    let mut rows: Vec<(String, &ServerState)> = Vec::new();
+    let head = gather(&snap);
+    let mut rows = Vec::with_capacity(snap.accounts.values().map(|a| a.servers.len()).sum());
     for (acct, a) in &snap.accounts {
         for (id, s) in &a.servers {
-            let mut l = String::with_capacity(acct.len() + id.len() + 28);
-            label(&mut l, "account_id", acct);
-            l.push(',');
-            label(&mut l, "server_id", id);
-            rows.push((l, s));
-        }
-    }
-    if rows.is_empty() {
-        return;
-    }
-    // The last render's size is the best guess of this one's: one allocation, no doubling.
-    let guess = LAST_SIZE.load(Ordering::Relaxed).max(rows.len() * 1200);
-    out.reserve(guess + guess / 16);
-    header(
-        out,
-        "server_info",
-        "gauge",
-        "Identity of an MCP server (always 1).",
-    );
-    for (l, s) in &rows {
-        sample_start(out, "server_info", l);
-        out.push(',');
-        label(out, "name", &s.name);
-        out.push(',');
-        label(out, "hostname", &s.hostname);
-        out.push(',');
-        label(out, "auth_type", &s.auth_type);
-        out.push_str("} 1\n");
-    }
-    for (name, help, field) in [
-        ("server_status", "The server's current status as Cloudflare reports it (always 1).", 0u8),
-        ("server_authentication_status", "The server's authentication_status (always 1); required or stale needs a person to sign in again.", 1),
-    ] {
-        fn pick(s: &ServerState, field: u8) -> Option<&str> {
-            if field == 0 {
-                s.status.as_deref()
-            } else {
-                s.authentication_status.as_deref()
+            let mut labels = String::with_capacity(acct.len() + id.len() + 28);
+            label(&mut labels, "account_id", acct);
+            labels.push(',');
+            label(&mut labels, "server_id", id);
+            let mut info = String::with_capacity(s.name.len() + s.hostname.len() + 40);
+            label(&mut info, "name", &s.name);
+            info.push(',');
+            label(&mut info, "hostname", &s.hostname);
+            info.push(',');
+            label(&mut info, "auth_type", &s.auth_type);
+            let mut values = [None; SERVER_FAMILIES.len()];
+            for (v, (_, _, _, get)) in values.iter_mut().zip(SERVER_FAMILIES) {
+                *v = get(s);
             }
-        }
-        let value = |s| pick(s, field);
-        if rows.iter().all(|(_, s)| value(s).is_none()) {
-            continue;
-        }
-        header(out, name, "gauge", help);
-        for (l, s) in &rows {
-            if let Some(v) = value(s) {
-                sample_start(out, name, l);
-                out.push(',');
-                label(out, "status", v);
-                out.push_str("} 1\n");
-            }
-        }
-    }
-    for (name, kind, help, get) in SERVER_FAMILIES {
-        if rows.iter().all(|(_, s)| get(s).is_none()) {
-            continue;
-        }
-        header(out, name, kind, help);
-        for (l, s) in &rows {
-            if let Some(v) = get(s) {
-                sample_start(out, name, l);
-                out.push_str("} ");
-                number(out, v);
-                out.push('\n');
-            }
+            rows.push(Row {
+                labels,
+                info,
+                status: s.status.clone(),
+                auth_status: s.authentication_status.clone(),
+                values,
+                retries: [
+                    s.retries.retryable,
+                    s.retries.rate_limited,
+                    s.retries.transient,
+                ],
+            });
         }
     }
-    let retries = |s: &ServerState| {
-        [
-            ("retryable", s.retries.retryable),
-            ("rate_limited", s.retries.rate_limited),
-            ("transient", s.retries.transient),
-        ]
+    Scrape { head, rows }
+}
+
+/// Writes the exposition of `scrape` in pieces of about `chunk` bytes, handing each to
+/// `sink`; stops early when `sink` returns `false` (the client went away).
+pub fn write(scrape: &Scrape, chunk: usize, mut sink: impl FnMut(String) -> bool) {
+    let mut buf = Vec::with_capacity(16 * 1024);
+    // Encoding our own well-formed families cannot fail; an error would leave a partial
+    // body, which Prometheus reports as a failed scrape.
+    if let Err(e) = TextEncoder::new().encode(&scrape.head, &mut buf) {
+        tracing::error!(error = %e, "could not encode metrics");
+    }
+    let mut out = String::from_utf8(buf).unwrap_or_default();
+    out.reserve(chunk);
+    let mut flush = |out: &mut String, force: bool| -> bool {
+        if out.len() >= chunk || (force && !out.is_empty()) {
+            let full = std::mem::replace(out, String::with_capacity(chunk + 4096));
+            return sink(full);
+        }
+        true
     };
-    if rows
-        .iter()
-        .any(|(_, s)| retries(s).iter().any(|(_, n)| *n > 0))
-    {
+    let rows = &scrape.rows;
+    if !rows.is_empty() {
         header(
-            out,
-            "sync_retries_total",
-            "counter",
-            "Sync retries by reason: retryable, rate_limited, transient.",
+            &mut out,
+            "server_info",
+            "gauge",
+            "Identity of an MCP server (always 1).",
         );
-        for (l, s) in &rows {
-            for (reason, n) in retries(s) {
-                if n > 0 {
-                    sample_start(out, "sync_retries_total", l);
-                    out.push_str(",reason=\"");
-                    out.push_str(reason);
-                    out.push_str("\"} ");
-                    number(out, n as f64);
-                    out.push('\n');
+        for r in rows {
+            sample_start(&mut out, "server_info", &r.labels);
+            out.push(',');
+            out.push_str(&r.info);
+            out.push_str("} 1\n");
+            if !flush(&mut out, false) {
+                return;
+            }
+        }
+    }
+    for (name, help, pick) in [
+        ("server_status", "The server's current status as Cloudflare reports it (always 1).", (|r: &Row| r.status.as_deref()) as fn(&Row) -> Option<&str>),
+        ("server_authentication_status", "The server's authentication_status (always 1); required or stale needs a person to sign in again.", |r: &Row| r.auth_status.as_deref()),
+    ] {
+        if rows.iter().all(|r| pick(r).is_none()) {
+            continue;
+        }
+        header(&mut out, name, "gauge", help);
+        for r in rows {
+            if let Some(v) = pick(r) {
+                sample_start(&mut out, name, &r.labels);
+                out.push(',');
+                label(&mut out, "status", v);
+                out.push_str("} 1\n");
+                if !flush(&mut out, false) {
+                    return;
                 }
             }
         }
     }
+    for (i, (name, kind, help, _)) in SERVER_FAMILIES.iter().enumerate() {
+        if rows.iter().all(|r| r.values[i].is_none()) {
+            continue;
+        }
+        header(&mut out, name, kind, help);
+        for r in rows {
+            if let Some(v) = r.values[i] {
+                sample_start(&mut out, name, &r.labels);
+                out.push_str("} ");
+                number(&mut out, v);
+                out.push('\n');
+                if !flush(&mut out, false) {
+                    return;
+                }
+            }
+        }
+    }
+    if rows.iter().any(|r| r.retries.iter().any(|n| *n > 0)) {
+        header(
+            &mut out,
+            "sync_retries_total",
+            "counter",
+            "Sync retries by reason: retryable, rate_limited, transient.",
+        );
+        for r in rows {
+            for (reason, n) in RETRY_REASONS.iter().zip(r.retries) {
+                if n > 0 {
+                    sample_start(&mut out, "sync_retries_total", &r.labels);
+                    out.push_str(",reason=\"");
+                    out.push_str(reason);
+                    out.push_str("\"} ");
+                    number(&mut out, n as f64);
+                    out.push('\n');
+                }
+            }
+            if !flush(&mut out, false) {
+                return;
+            }
+        }
+    }
+    flush(&mut out, true);
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -419,21 +466,16 @@ fn number(out: &mut String, v: f64) {
     }
 }
 
-static LAST_SIZE: AtomicUsize = AtomicUsize::new(0);
-
-/// The text exposition of the current state.
+/// The whole exposition of the current state as one string (tests and small states; the
+/// HTTP handler streams [`write`]'s pieces instead).
 pub fn render(state: &State) -> String {
-    let families = gather(state);
-    let mut buf = Vec::with_capacity(16 * 1024);
-    // Encoding our own well-formed families cannot fail; an error would leave a partial
-    // body, which Prometheus reports as a failed scrape.
-    if let Err(e) = TextEncoder::new().encode(&families, &mut buf) {
-        tracing::error!(error = %e, "could not encode metrics");
-    }
-    let mut out = String::from_utf8(buf).unwrap_or_default();
-    write_server_families(state, &mut out);
-    LAST_SIZE.store(out.len(), Ordering::Relaxed);
-    out
+    let scrape = snapshot(state);
+    let mut text = String::new();
+    write(&scrape, 1 << 20, |piece| {
+        text.push_str(&piece);
+        true
+    });
+    text
 }
 
 #[cfg(test)]
