@@ -597,15 +597,30 @@ async fn list(
         per_page,
         user_agent: user_agent(&headers),
     };
+    handle(&world, req, &headers, |w, req| {
+        list_answer(w, req, page, per_page)
+    })
+    .await
+}
+
+/// The common path of every endpoint: rate limit, auth and faults ([`gate`]), latency
+/// (plus any extra delay the endpoint asks for), then the endpoint's own answer with the
+/// `Ratelimit` header.
+async fn handle(
+    world: &Shared,
+    req: Req,
+    headers: &HeaderMap,
+    answer: impl FnOnce(&mut World, &Req) -> Response,
+) -> Response {
     let (delay, rl) = {
-        let mut w = lock(&world);
-        match gate(&mut w, &req, &headers) {
+        let mut w = lock(world);
+        match gate(&mut w, &req, headers) {
             Gate::Answer(r) => return r,
             Gate::Pass(d, rl) => (d, rl),
         }
     };
-    sleep_latency(&world, delay).await;
-    with_ratelimit(list_answer(&mut lock(&world), &req, page, per_page), rl)
+    sleep_latency(world, delay).await;
+    with_ratelimit(answer(&mut lock(world), &req), rl)
 }
 
 fn with_ratelimit(mut r: Response, rl: Option<HeaderValue>) -> Response {
@@ -757,23 +772,19 @@ async fn read(
     Path((account, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let req = Req {
-        endpoint: Endpoint::Read,
+    let req = server_req(Endpoint::Read, account, &id, &headers);
+    handle(&world, req, &headers, |w, req| read_answer(w, req, &id)).await
+}
+
+fn server_req(endpoint: Endpoint, account: String, id: &str, headers: &HeaderMap) -> Req {
+    Req {
+        endpoint,
         account,
-        server_id: Some(id.clone()),
+        server_id: Some(id.to_owned()),
         page: None,
         per_page: None,
-        user_agent: user_agent(&headers),
-    };
-    let (delay, rl) = {
-        let mut w = lock(&world);
-        match gate(&mut w, &req, &headers) {
-            Gate::Answer(r) => return r,
-            Gate::Pass(d, rl) => (d, rl),
-        }
-    };
-    sleep_latency(&world, delay).await;
-    with_ratelimit(read_answer(&mut lock(&world), &req, &id), rl)
+        user_agent: user_agent(headers),
+    }
 }
 
 fn read_answer(w: &mut World, req: &Req, id: &str) -> Response {
@@ -808,36 +819,15 @@ async fn sync(
     Path((account, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let req = Req {
-        endpoint: Endpoint::Sync,
-        account,
-        server_id: Some(id.clone()),
-        page: None,
-        per_page: None,
-        user_agent: user_agent(&headers),
-    };
-    let (mut delay, rl) = {
-        let mut w = lock(&world);
-        match gate(&mut w, &req, &headers) {
-            Gate::Answer(r) => return r,
-            Gate::Pass(d, rl) => (d, rl),
-        }
-    };
-    let slow = {
-        let mut w = lock(&world);
-        w.accounts
-            .get_mut(&req.account)
-            .and_then(|v| v.iter_mut().find(|s| s.id == id))
-            .and_then(|s| match s.behavior {
-                SyncBehavior::Slow(d) => Some(d),
-                _ => None,
-            })
-    };
+    let slow = lock(&world).server(&id).and_then(|s| match s.behavior {
+        SyncBehavior::Slow(d) => Some(d),
+        _ => None,
+    });
     if let Some(d) = slow {
-        delay = Some(delay.unwrap_or_default() + d);
+        tokio::time::sleep(d).await;
     }
-    sleep_latency(&world, delay).await;
-    with_ratelimit(sync_answer(&mut lock(&world), &req, &id), rl)
+    let req = server_req(Endpoint::Sync, account, &id, &headers);
+    handle(&world, req, &headers, |w, req| sync_answer(w, req, &id)).await
 }
 
 fn sync_answer(w: &mut World, req: &Req, id: &str) -> Response {

@@ -109,14 +109,20 @@ fn load(flags: &Flags, env: &config::Env) -> Result<config::Config, u8> {
     })
 }
 
-async fn run(flags: &Flags, env: &config::Env) -> u8 {
-    let cfg = match load(flags, env) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+/// Loads the configuration, starts logging and listens for SIGTERM/SIGINT.
+fn prepare(flags: &Flags, env: &config::Env) -> Result<(config::Config, Shutdown), u8> {
+    let cfg = load(flags, env)?;
     telemetry::init(cfg.log_format);
     let sd = Shutdown::new();
     tokio::spawn(shutdown::on_signals(sd.clone()));
+    Ok((cfg, sd))
+}
+
+async fn run(flags: &Flags, env: &config::Env) -> u8 {
+    let (cfg, sd) = match prepare(flags, env) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
     match app::run(cfg, sd).await {
         Ok(()) => 0,
         Err(e) => {
@@ -128,13 +134,10 @@ async fn run(flags: &Flags, env: &config::Env) -> u8 {
 }
 
 async fn once(flags: &Flags, env: &config::Env) -> u8 {
-    let cfg = match load(flags, env) {
-        Ok(c) => c,
+    let (cfg, sd) = match prepare(flags, env) {
+        Ok(v) => v,
         Err(code) => return code,
     };
-    telemetry::init(cfg.log_format);
-    let sd = Shutdown::new();
-    tokio::spawn(shutdown::on_signals(sd.clone()));
     let state = std::sync::Arc::new(mcp_sync_monitor::state::State::new(
         cfg.accounts.iter().map(|a| a.id.as_str()),
     ));

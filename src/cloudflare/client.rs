@@ -268,6 +268,14 @@ impl Client {
         )
     }
 
+    fn server_url(&self, account_id: &str, server_id: &str) -> String {
+        format!(
+            "{}/{}",
+            self.servers_url(account_id),
+            encode_segment(server_id)
+        )
+    }
+
     /// Lists one page.
     pub async fn list_page(
         &self,
@@ -327,11 +335,7 @@ impl Client {
         server_id: &str,
         shutdown: &Shutdown,
     ) -> Result<SyncResult, ApiError> {
-        let url = format!(
-            "{}/{}/sync",
-            self.servers_url(account_id),
-            encode_segment(server_id)
-        );
+        let url = format!("{}/sync", self.server_url(account_id, server_id));
         self.call(account_id, Endpoint::Sync, self.http.post(url), shutdown)
             .await
     }
@@ -343,11 +347,7 @@ impl Client {
         server_id: &str,
         shutdown: &Shutdown,
     ) -> Result<Server, ApiError> {
-        let url = format!(
-            "{}/{}",
-            self.servers_url(account_id),
-            encode_segment(server_id)
-        );
+        let url = self.server_url(account_id, server_id);
         self.call(account_id, Endpoint::Read, self.http.get(url), shutdown)
             .await
     }

@@ -307,27 +307,22 @@ impl Scheduler {
                 (sem.clone(), stop.clone(), shutdown.clone(), client.clone());
             let account = account.to_owned();
             tasks.spawn(async move {
-                let Some(Ok(_permit)) = sd.run(sem.acquire_owned()).await else {
-                    me.inner.state.record_sync(
-                        &account,
-                        &id,
-                        0,
-                        SyncRecord::Abandoned,
-                        SystemTime::now(),
-                    );
-                    return SyncEnd::Interrupted;
+                let permit = sd.run(sem.acquire_owned()).await;
+                let end = match permit {
+                    Some(Ok(_)) if stop.load(Ordering::SeqCst) => SyncEnd::Auth,
+                    Some(Ok(_permit)) => {
+                        return me.sync_one(&client, &account, &id, &name, &stop, &sd).await
+                    }
+                    _ => SyncEnd::Interrupted,
                 };
-                if stop.load(Ordering::SeqCst) {
-                    me.inner.state.record_sync(
-                        &account,
-                        &id,
-                        0,
-                        SyncRecord::Abandoned,
-                        SystemTime::now(),
-                    );
-                    return SyncEnd::Auth;
-                }
-                me.sync_one(&client, &account, &id, &name, &stop, &sd).await
+                me.inner.state.record_sync(
+                    &account,
+                    &id,
+                    0,
+                    SyncRecord::Abandoned,
+                    SystemTime::now(),
+                );
+                end
             });
         }
         while let Some(r) = tasks.join_next().await {

@@ -501,3 +501,101 @@ async fn with_everything_stale_the_daemon_heals_at_its_budget_and_never_sees_a_4
         "{rate} per window, budget {budget}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_listing_gives_the_same_result_as_a_sequential_walk() {
+    let servers: Vec<FakeServer> = (0..450)
+        .map(|i| FakeServer::fresh(format!("s{i:04}")))
+        .collect();
+    let api = fake_with(servers).await;
+    api.with(|w| w.latency = Duration::from_millis(150));
+    let mut cfg = test_config(&api);
+    cfg.list_concurrency = 4;
+    let (s, state) = scheduler(cfg.clone());
+    s.cycle(fake::ACCOUNT, &Shutdown::new()).await;
+    let concurrent: Vec<String> = state.read().accounts[fake::ACCOUNT]
+        .servers
+        .keys()
+        .cloned()
+        .collect();
+    let pages: Vec<Instant> = api
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.endpoint == Some(Endpoint::List) && r.page.is_some_and(|p| (2..=5).contains(&p))
+        })
+        .map(|r| r.at)
+        .collect();
+    assert_eq!(pages.len(), 4);
+    let spread = pages
+        .iter()
+        .max()
+        .expect("max")
+        .duration_since(*pages.iter().min().expect("min"));
+    assert!(
+        spread < Duration::from_millis(150),
+        "pages 2-5 were in flight together ({spread:?} apart, latency 150 ms)"
+    );
+
+    api.clear_requests();
+    api.with(|w| w.result_info = false);
+    let (s, state) = scheduler(cfg);
+    s.cycle(fake::ACCOUNT, &Shutdown::new()).await;
+    let sequential: Vec<String> = state.read().accounts[fake::ACCOUNT]
+        .servers
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(concurrent, sequential);
+    assert_eq!(concurrent.len(), 450);
+    assert_eq!(
+        api.count(Endpoint::List, None),
+        5,
+        "the walk without result_info stops at the short page"
+    );
+}
+
+#[tokio::test]
+async fn json_logs_carry_one_line_per_sync_and_escape_api_text() {
+    let api = fake_with(vec![
+        FakeServer::stale("evil").named("evil\u{1b}[2J\nname"),
+        FakeServer::stale("broken").behaving(SyncBehavior::Permanent),
+    ])
+    .await;
+    let (code, _, err) = once(
+        &api,
+        &[("MCP_SYNC_LOG_FORMAT", "json"), ("RUST_LOG", "info")],
+    )
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "no raw control characters reach the log"
+    );
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let sync_lines: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["server_id"].is_string() && l["attempts"].is_number())
+        .collect();
+    assert_eq!(sync_lines.len(), 2, "one line per sync: {lines:#?}");
+    for l in &sync_lines {
+        assert!(
+            l["account"].is_string()
+                && l["outcome"].is_string()
+                && l["duration_ms"].is_number()
+                && l["name"].is_string(),
+            "{l}"
+        );
+    }
+    let summary = lines
+        .iter()
+        .find(|l| l["message"] == "cycle complete")
+        .expect("a cycle summary line");
+    assert_eq!(summary["servers"], 2);
+    assert_eq!(summary["stale"], 2);
+    assert_eq!(summary["synced"], 1);
+    assert_eq!(summary["failed"], 1);
+}
