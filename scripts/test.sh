@@ -55,6 +55,9 @@ say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
 say "cargo test"
-cargo test --locked --all-targets
+cargo test --locked
+
+say "benchmark smoke run (500 servers; the full run is: cargo bench --bench cycle)"
+BENCH_SERVERS=500 cargo bench --locked --bench cycle
 
 say "all checks passed"
