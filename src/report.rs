@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::cloudflare::model::sanitize;
 use crate::scheduler::{CycleReport, ListingOutcome};
-use crate::state::{Outcome, Snapshot};
+use crate::state::{Action, Outcome, Snapshot};
 
 /// Exit code: everything healthy.
 pub const HEALTHY: i32 = 0;
@@ -60,32 +60,24 @@ fn cell(s: &str, width: usize) -> String {
 /// The table: one row per server, then one line per account.
 pub fn table(reports: &[CycleReport], snap: &Snapshot, now: SystemTime) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<34} {:<24} {:<20} {:<5} {:<20} {:<8} OUTCOME",
-        "SERVER", "NAME", "LAST SUCCESSFUL SYNC", "STALE", "ACTION", "ATTEMPTS"
-    );
     for (acct, a) in &snap.accounts {
+        let _ = writeln!(out, "account {acct}");
+        let _ = writeln!(
+            out,
+            "  {:<32} {:<24} {:<20} {:<5} {:<20} {:<8} OUTCOME",
+            "SERVER", "NAME", "LAST SUCCESSFUL SYNC", "STALE", "ACTION", "ATTEMPTS"
+        );
         for (id, s) in &a.servers {
             let outcome = match &s.last_outcome {
-                _ if s.last_attempts == 0 && s.last_action != crate::state::Action::Synced => {
-                    "-".to_owned()
-                }
+                _ if s.last_action != Action::Synced => "-".to_owned(),
                 Some(Outcome::Success) => "success".into(),
                 Some(Outcome::Failed(why)) => format!("failed: {why}"),
                 None => "-".into(),
             };
             let _ = writeln!(
                 out,
-                "{:<34} {:<24} {:<20} {:<5} {:<20} {:<8} {}",
-                cell(&format!("{acct}/{id}"), 34)
-                    .chars()
-                    .rev()
-                    .take(34)
-                    .collect::<String>()
-                    .chars()
-                    .rev()
-                    .collect::<String>(),
+                "  {:<32} {:<24} {:<20} {:<5} {:<20} {:<8} {}",
+                cell(id, 32),
                 cell(&s.name, 24),
                 age(now, s.last_successful_sync),
                 if s.stale { "yes" } else { "no" },
@@ -109,4 +101,101 @@ pub fn table(reports: &[CycleReport], snap: &Snapshot, now: SystemTime) -> Strin
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudflare::Server;
+    use crate::state::{Listed, State, SyncRecord};
+
+    fn report(listing: ListingOutcome, auth_failed: bool) -> CycleReport {
+        CycleReport {
+            account: "a".into(),
+            listing,
+            servers: 1,
+            stale: 1,
+            synced: 0,
+            failed: 0,
+            backed_off: 0,
+            dry_run: 0,
+            auth_failed,
+            duration: Duration::ZERO,
+        }
+    }
+
+    fn state(stale: bool, failures: u32) -> State {
+        let st = State::new(["a"]);
+        let server = Server {
+            id: "s1".into(),
+            name: Some("One".into()),
+            ..Server::default()
+        };
+        st.listing_complete("a", vec![Listed::new(server, stale)], SystemTime::now());
+        for _ in 0..failures {
+            st.record_sync(
+                "a",
+                "s1",
+                1,
+                SyncRecord::Failure {
+                    reason: "boom".into(),
+                    status: None,
+                    retryable: None,
+                    api_error: true,
+                    backoff_until: tokio::time::Instant::now(),
+                },
+                SystemTime::now(),
+            );
+        }
+        st
+    }
+
+    #[test]
+    fn exit_code_is_0_healthy_1_stale_or_failing_2_auth() {
+        let ok = [report(ListingOutcome::Complete, false)];
+        assert_eq!(exit_code(&ok, &state(false, 0).read()), HEALTHY);
+        assert_eq!(exit_code(&ok, &state(true, 0).read()), UNHEALTHY);
+        assert_eq!(exit_code(&ok, &state(false, 1).read()), UNHEALTHY);
+        let failed = report(ListingOutcome::Failed("x".into()), false);
+        assert_eq!(exit_code(&[failed], &state(false, 0).read()), UNHEALTHY);
+        let auth = report(ListingOutcome::AuthFailed("x".into()), false);
+        assert_eq!(exit_code(&[auth], &state(false, 0).read()), CONFIG_OR_AUTH);
+        assert_eq!(
+            exit_code(
+                &[report(ListingOutcome::Complete, true)],
+                &state(false, 0).read()
+            ),
+            CONFIG_OR_AUTH
+        );
+    }
+
+    #[test]
+    fn the_table_escapes_names_and_shows_every_column() {
+        let st = State::new(["a"]);
+        let server = Server {
+            id: "s1".into(),
+            name: Some("bad\u{1b}[31m".into()),
+            ..Server::default()
+        };
+        st.listing_complete("a", vec![Listed::new(server, true)], SystemTime::now());
+        let t = table(
+            &[report(ListingOutcome::Complete, false)],
+            &st.read(),
+            SystemTime::now(),
+        );
+        assert!(!t.contains('\u{1b}'), "{t}");
+        for col in [
+            "SERVER",
+            "NAME",
+            "LAST SUCCESSFUL SYNC",
+            "STALE",
+            "ACTION",
+            "ATTEMPTS",
+            "OUTCOME",
+            "never",
+            "yes",
+        ] {
+            assert!(t.contains(col), "{col} in {t}");
+        }
+    }
 }
