@@ -326,3 +326,51 @@ async fn the_ratelimit_header_slows_the_daemon_down_before_a_429() {
     healthy(&d).await;
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrongly_typed_fields_lose_the_field_not_the_server() {
+    let api = fake_with(fleet(3)).await;
+    api.with(|w| {
+        if let Some(s) = w.server("s001") {
+            s.raw = Some(
+                r#"{"id":"s001","name":{"not":"a string"},"tools":"many","prompts":[1,2],"last_synced":7,
+                    "last_successful_sync":"yesterday","status":["ready"],"error_details":"oops"}"#
+                    .into(),
+            );
+        }
+        if let Some(s) = w.server("s002") {
+            s.raw = Some(r#"{"name":"no id at all"}"#.into());
+        }
+    });
+    // dry_run: what is shown is what was listed, not what a sync taught.
+    let d = Daemon::start_with(&api, |c| c.dry_run = true).await;
+    let m = d
+        .wait_for("the first listing", |m| sample(m, &up()) == Some(1.0))
+        .await;
+    let l = |f: &str| format!("cloudflare_mcp_{f}{{account_id=\"{ACC}\",server_id=\"s001\"}}");
+    assert_eq!(
+        sample(&m, &l("server_prompts")),
+        Some(2.0),
+        "what decodes is kept"
+    );
+    assert_eq!(
+        sample(&m, &l("server_tools")),
+        None,
+        "a wrongly typed count is unknown, not 0"
+    );
+    assert_eq!(
+        sample(&m, &l("server_last_successful_sync_timestamp_seconds")),
+        None
+    );
+    assert_eq!(
+        sample(&m, &l("server_stale")),
+        Some(1.0),
+        "no usable last success: stale"
+    );
+    assert!(
+        !m.contains("server_id=\"s002\""),
+        "an object without an id cannot be tracked"
+    );
+    assert_eq!(sample(&m, &servers()), Some(2.0));
+    d.stop().await;
+}
