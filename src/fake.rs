@@ -245,7 +245,7 @@ pub struct World {
     pub record: bool,
     rl_window: VecDeque<Instant>,
     locked_until: Option<Instant>,
-    tools_cache: HashMap<(usize, usize), Arc<RawValue>>,
+    tools_cache: HashMap<(usize, usize), Option<Arc<RawValue>>>,
 }
 
 impl World {
@@ -286,7 +286,7 @@ impl World {
             .find(|s| s.id == id)
     }
 
-    fn tools_json(&mut self, n: usize) -> Arc<RawValue> {
+    fn tools_json(&mut self, n: usize) -> Option<Arc<RawValue>> {
         let bytes = self.tool_schema_bytes;
         self.tools_cache
             .entry((n, bytes))
@@ -300,16 +300,10 @@ impl World {
                         })
                     })
                     .collect();
-                let text = serde_json::to_string(&tools).unwrap_or_else(|_| "[]".into());
-                Arc::from(RawValue::from_string(text).unwrap_or_else(|_| empty_array()))
+                serde_json::value::to_raw_value(&tools).ok().map(Arc::from)
             })
             .clone()
     }
-}
-
-fn empty_array() -> Box<RawValue> {
-    // "[]" is valid JSON; from_string cannot fail on it.
-    RawValue::from_string("[]".into()).unwrap_or_else(|_| unreachable!("[] is valid JSON"))
 }
 
 /// A running fake. Dropping it stops the server.
@@ -652,7 +646,6 @@ fn list_answer(w: &mut World, req: &Req, page: Option<u32>, per_page: Option<u32
     }
     let hook = w.list_hook.clone();
     let with_info = w.result_info;
-    let now = SystemTime::now();
     let Some(servers) = w.accounts.get_mut(&req.account) else {
         return envelope_error(StatusCode::NOT_FOUND, 7003, "Could not route");
     };
@@ -672,7 +665,7 @@ fn list_answer(w: &mut World, req: &Req, page: Option<u32>, per_page: Option<u32
             body.push(',');
         }
         let tools = w.tools_json(s.tools);
-        body.push_str(&server_json(s, &tools, now));
+        body.push_str(&server_json(s, tools.as_deref()));
     }
     body.push(']');
     if with_info {
@@ -696,7 +689,7 @@ fn ts(t: Option<SystemTime>) -> Value {
     })
 }
 
-fn server_json(s: &FakeServer, tools: &RawValue, _now: SystemTime) -> String {
+fn server_json(s: &FakeServer, tools: Option<&RawValue>) -> String {
     if let Some(raw) = &s.raw {
         return raw.clone();
     }
@@ -722,7 +715,8 @@ fn server_json(s: &FakeServer, tools: &RawValue, _now: SystemTime) -> String {
         error_details: Option<Value>,
         is_shared_oauth_callback_enabled: bool,
         secure_web_gateway: bool,
-        tools: &'a RawValue,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tools: Option<&'a RawValue>,
         prompts: Vec<Value>,
         updated_tools: [Value; 0],
         updated_prompts: [Value; 0],
@@ -800,7 +794,7 @@ fn read_answer(w: &mut World, req: &Req, id: &str) -> Response {
     let tools = w.tools_json(s.tools);
     let body = format!(
         "{{\"success\":true,\"errors\":[],\"messages\":[],\"result\":{}}}",
-        server_json(&s, &tools, SystemTime::now())
+        server_json(&s, tools.as_deref())
     );
     record(w, req, 200);
     raw_owned(StatusCode::OK, body)
