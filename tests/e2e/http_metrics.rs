@@ -277,6 +277,26 @@ async fn every_metric_of_the_spec_is_present_with_its_labels() {
     for secret in [fake::TOKEN, fake::API_KEY] {
         assert!(!m.contains(secret), "no secret in /metrics");
     }
+
+    // The README's metrics table and the exported families are the same set.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let table = readme
+        .split("\n## Metrics")
+        .nth(1)
+        .and_then(|t| t.split("\n## ").next())
+        .expect("a Metrics section");
+    let documented: std::collections::BTreeSet<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("| `cloudflare_mcp_"))
+        .flat_map(|l| l.split('|').nth(1).unwrap_or("").split('`'))
+        .filter(|t| t.starts_with("cloudflare_mcp_"))
+        .collect();
+    let exported: std::collections::BTreeSet<&str> = m
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next())
+        .collect();
+    assert_eq!(documented, exported, "README metrics table vs /metrics");
     d.stop().await;
 }
 
