@@ -504,6 +504,17 @@ impl State {
         });
     }
 
+    /// Notes that a sync was stopped before an outcome (authentication failure or shutdown).
+    pub fn abandon(&self, account: &str, id: &str, attempts: u32) {
+        self.record_sync(
+            account,
+            id,
+            attempts,
+            SyncRecord::Abandoned,
+            SystemTime::now(),
+        );
+    }
+
     /// Forgets a server the API no longer knows (404 on sync).
     pub fn forget(&self, account: &str, id: &str) {
         self.with_account(account, |a| {

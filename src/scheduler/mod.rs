@@ -315,13 +315,7 @@ impl Scheduler {
                     }
                     _ => SyncEnd::Interrupted,
                 };
-                me.inner.state.record_sync(
-                    &account,
-                    &id,
-                    0,
-                    SyncRecord::Abandoned,
-                    SystemTime::now(),
-                );
+                me.inner.state.abandon(&account, &id, 0);
                 end
             });
         }
@@ -552,24 +546,12 @@ impl Scheduler {
                 }
                 Class::Auth => {
                     stop.store(true, Ordering::SeqCst);
-                    state.record_sync(
-                        account,
-                        id,
-                        attempts,
-                        SyncRecord::Abandoned,
-                        SystemTime::now(),
-                    );
+                    state.abandon(account, id, attempts);
                     error!(account, server_id = %id, error = %describe(&r), "Cloudflare refused the credentials for a sync; stopping this account's cycle");
                     return SyncEnd::Auth;
                 }
                 Class::Interrupted => {
-                    state.record_sync(
-                        account,
-                        id,
-                        attempts,
-                        SyncRecord::Abandoned,
-                        SystemTime::now(),
-                    );
+                    state.abandon(account, id, attempts);
                     return SyncEnd::Interrupted;
                 }
                 _ => {}
@@ -586,13 +568,7 @@ impl Scheduler {
                 }
                 debug!(account, server_id = %id, attempts, error = %describe(&r), wait_ms = wait.as_millis() as u64, "sync failed; retrying");
                 if !shutdown.sleep(wait).await || stop.load(Ordering::SeqCst) {
-                    state.record_sync(
-                        account,
-                        id,
-                        attempts,
-                        SyncRecord::Abandoned,
-                        SystemTime::now(),
-                    );
+                    state.abandon(account, id, attempts);
                     return SyncEnd::Interrupted;
                 }
                 continue;
