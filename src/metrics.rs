@@ -200,43 +200,43 @@ const SERVER_FAMILIES: &[(&str, &str, &str, ServerValue)] = &[
         "server_last_successful_sync_timestamp_seconds",
         "gauge",
         "Unix time of the server's last successful sync; absent if never.",
-        |s| s.last_successful_sync.map(ts),
+        |s| s.info.last_successful_sync.map(ts),
     ),
     (
         "server_last_synced_timestamp_seconds",
         "gauge",
         "Unix time of the server's last sync attempt; absent if never.",
-        |s| s.last_synced.map(ts),
+        |s| s.info.last_synced.map(ts),
     ),
     (
         "server_stale",
         "gauge",
         "1 when the server is stale, 0 when fresh.",
-        |s| Some(flag(s.stale)),
+        |s| Some(flag(s.info.stale)),
     ),
     (
         "server_error",
         "gauge",
         "1 when Cloudflare reports an error for the server.",
-        |s| Some(flag(s.error)),
+        |s| Some(flag(s.info.error)),
     ),
     (
         "server_error_retryable",
         "gauge",
         "1 when the server's error is retryable per error_details; absent without details.",
-        |s| s.error_retryable.map(flag),
+        |s| s.info.error_retryable.map(flag),
     ),
     (
         "server_tools",
         "gauge",
         "Number of tools the server exposes.",
-        |s| s.tools.map(|n| n as f64),
+        |s| s.info.tools.map(|n| n as f64),
     ),
     (
         "server_prompts",
         "gauge",
         "Number of prompts the server exposes.",
-        |s| s.prompts.map(|n| n as f64),
+        |s| s.info.prompts.map(|n| n as f64),
     ),
     (
         "server_consecutive_sync_failures",
@@ -291,12 +291,12 @@ pub fn snapshot(state: &State) -> Scrape {
             label(&mut labels, "account_id", acct);
             labels.push(',');
             label(&mut labels, "server_id", id);
-            let mut info = String::with_capacity(s.name.len() + s.hostname.len() + 40);
-            label(&mut info, "name", &s.name);
+            let mut info = String::with_capacity(s.info.name.len() + s.info.hostname.len() + 40);
+            label(&mut info, "name", &s.info.name);
             info.push(',');
-            label(&mut info, "hostname", &s.hostname);
+            label(&mut info, "hostname", &s.info.hostname);
             info.push(',');
-            label(&mut info, "auth_type", &s.auth_type);
+            label(&mut info, "auth_type", &s.info.auth_type);
             let mut values = [None; SERVER_FAMILIES.len()];
             for (v, (_, _, _, get)) in values.iter_mut().zip(SERVER_FAMILIES) {
                 *v = get(s);
@@ -304,8 +304,8 @@ pub fn snapshot(state: &State) -> Scrape {
             rows.push(Row {
                 labels,
                 info,
-                status: s.status.clone(),
-                auth_status: s.authentication_status.clone(),
+                status: s.info.status.clone(),
+                auth_status: s.info.authentication_status.clone(),
                 values,
                 retries: [
                     s.retries.retryable,

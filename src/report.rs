@@ -29,7 +29,7 @@ pub fn exit_code(reports: &[CycleReport], snap: &Snapshot) -> i32 {
         .accounts
         .values()
         .flat_map(|a| a.servers.values())
-        .any(|s| s.stale || s.consecutive_failures > 0);
+        .any(|s| s.info.stale || s.consecutive_failures > 0);
     if listing_failed || unhealthy {
         UNHEALTHY
     } else {
@@ -78,9 +78,9 @@ pub fn table(reports: &[CycleReport], snap: &Snapshot, now: SystemTime) -> Strin
                 out,
                 "  {:<32} {:<24} {:<20} {:<5} {:<20} {:<8} {}",
                 cell(id, 32),
-                cell(&s.name, 24),
-                age(now, s.last_successful_sync),
-                if s.stale { "yes" } else { "no" },
+                cell(&s.info.name, 24),
+                age(now, s.info.last_successful_sync),
+                if s.info.stale { "yes" } else { "no" },
                 s.last_action.as_str(),
                 s.last_attempts,
                 cell(&outcome, 120),

@@ -131,30 +131,8 @@ pub enum Outcome {
 /// Everything known about one server.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ServerState {
-    /// Display name ("" when unknown).
-    pub name: String,
-    /// Upstream URL ("" when unknown).
-    pub hostname: String,
-    /// Auth type ("" when unknown).
-    pub auth_type: String,
-    /// Cloudflare's `status`.
-    pub status: Option<String>,
-    /// Cloudflare's `authentication_status`.
-    pub authentication_status: Option<String>,
-    /// Last successful sync.
-    pub last_successful_sync: Option<SystemTime>,
-    /// Last sync.
-    pub last_synced: Option<SystemTime>,
-    /// Whether Cloudflare reports an error.
-    pub error: bool,
-    /// `error_details.retryable`, when details were sent.
-    pub error_retryable: Option<bool>,
-    /// Tool count.
-    pub tools: Option<u64>,
-    /// Prompt count.
-    pub prompts: Option<u64>,
-    /// Whether it is stale now.
-    pub stale: bool,
+    /// What the last listing said (updated by syncs until the next listing).
+    pub info: Listed,
     /// Failed syncs in a row.
     pub consecutive_failures: u32,
     /// Syncs triggered.
@@ -215,7 +193,7 @@ impl Default for AccountState {
 impl AccountState {
     /// Stale servers.
     pub fn stale_count(&self) -> usize {
-        self.servers.values().filter(|s| s.stale).count()
+        self.servers.values().filter(|s| s.info.stale).count()
     }
 }
 
@@ -252,7 +230,7 @@ pub fn bounded(v: Option<String>, max: usize) -> String {
 /// What the state keeps of a listed server, with the scheduler's staleness verdict. Made
 /// page by page while a listing is walked, so the full API objects of a large account are
 /// never all in memory at once.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Listed {
     /// Server id.
     pub id: String,
@@ -416,21 +394,11 @@ impl State {
             let mut old = std::mem::take(&mut a.servers);
             for l in listed {
                 let mut s = old.remove(&l.id).unwrap_or_default();
-                s.name = l.name;
-                s.hostname = l.hostname;
-                s.auth_type = l.auth_type;
-                s.status = l.status;
-                s.authentication_status = l.authentication_status;
-                s.last_successful_sync = l.last_successful_sync;
-                s.last_synced = l.last_synced;
-                s.error = l.error;
-                s.error_retryable = l.error_retryable;
-                s.tools = l.tools;
-                s.prompts = l.prompts;
-                s.stale = l.stale;
+                let id = l.id.clone();
+                s.info = l;
                 s.last_action = Action::None;
                 s.last_attempts = 0;
-                a.servers.insert(l.id, s);
+                a.servers.insert(id, s);
             }
             a.up = Some(true);
             a.listed = true;
@@ -468,12 +436,12 @@ impl State {
             match record {
                 SyncRecord::Success { status } => {
                     s.syncs_total += 1;
-                    s.status = status.or(Some("ready".into()));
-                    s.error = false;
-                    s.error_retryable = None;
-                    s.last_synced = Some(at);
-                    s.last_successful_sync = Some(at);
-                    s.stale = false;
+                    s.info.status = Some(bounded(status.or(Some("ready".into())), MAX_ENUM_CHARS));
+                    s.info.error = false;
+                    s.info.error_retryable = None;
+                    s.info.last_synced = Some(at);
+                    s.info.last_successful_sync = Some(at);
+                    s.info.stale = false;
                     s.consecutive_failures = 0;
                     s.backoff_until = None;
                     s.last_outcome = Some(Outcome::Success);
@@ -490,10 +458,12 @@ impl State {
                     s.consecutive_failures += 1;
                     s.backoff_until = Some(backoff_until);
                     if api_error {
-                        s.status = status.or(s.status.take());
-                        s.error = true;
-                        s.error_retryable = retryable;
-                        s.last_synced = Some(at);
+                        if let Some(st) = status {
+                            s.info.status = Some(bounded(Some(st), MAX_ENUM_CHARS));
+                        }
+                        s.info.error = true;
+                        s.info.error_retryable = retryable;
+                        s.info.last_synced = Some(at);
                     }
                     s.last_outcome = Some(Outcome::Failed(reason));
                 }

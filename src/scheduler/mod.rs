@@ -271,8 +271,8 @@ impl Scheduler {
                 .map(|a| {
                     a.servers
                         .iter()
-                        .filter(|(_, s)| s.stale)
-                        .map(|(id, s)| (id.clone(), s.name.clone()))
+                        .filter(|(_, s)| s.info.stale)
+                        .map(|(id, s)| (id.clone(), s.info.name.clone()))
                         .collect()
                 })
                 .unwrap_or_default()

@@ -40,7 +40,7 @@ async fn only_stale_servers_are_synced() {
     let snap = state.read();
     let a = &snap.accounts[fake::ACCOUNT];
     assert!(
-        a.servers.values().all(|s| !s.stale),
+        a.servers.values().all(|s| !s.info.stale),
         "synced servers are fresh afterwards"
     );
     assert_eq!(a.servers["old"].syncs_total, 1);
@@ -109,8 +109,8 @@ async fn each_row_of_the_retry_table_sends_exactly_the_expected_requests() {
         (1, 0),
         "one decision, however many retries"
     );
-    assert!(s("permanent").stale && s("permanent").error);
-    assert_eq!(s("permanent").error_retryable, Some(false));
+    assert!(s("permanent").info.stale && s("permanent").info.error);
+    assert_eq!(s("permanent").info.error_retryable, Some(false));
 }
 
 #[tokio::test]
@@ -183,7 +183,7 @@ async fn a_failing_server_is_not_synced_again_before_its_backoff_expires() {
         (
             bad.consecutive_failures,
             bad.backoff_until.is_none(),
-            bad.stale
+            bad.info.stale
         ),
         (0, true, false)
     );
