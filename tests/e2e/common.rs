@@ -141,6 +141,15 @@ pub fn series<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The `server_id` label of every sample of `name`, in order (duplicates kept).
+pub fn server_ids(text: &str, name: &str) -> Vec<String> {
+    series(text, name)
+        .iter()
+        .filter_map(|l| l.split("server_id=\"").nth(1)?.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A free port on 127.0.0.1 (bound then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -253,11 +253,7 @@ async fn a_list_shifting_while_walked_never_duplicates_a_server() {
             sample(m, &cycles).is_some_and(|c| c >= 5.0)
         })
         .await;
-    let info = series(&m, "cloudflare_mcp_server_info");
-    let mut ids: Vec<&str> = info
-        .iter()
-        .filter_map(|l| l.split("server_id=\"").nth(1)?.split('"').next())
-        .collect();
+    let mut ids = server_ids(&m, "cloudflare_mcp_server_info");
     let n = ids.len();
     ids.sort_unstable();
     ids.dedup();

@@ -189,28 +189,39 @@ async fn a_failing_server_is_not_synced_again_before_its_backoff_expires() {
     );
 }
 
-#[tokio::test]
-async fn the_request_budget_is_never_exceeded_and_every_server_gets_its_turn() {
-    let budget = 20;
-    let per = Duration::from_secs(2);
-    let n = 50;
+/// `n` stale servers behind a fake that enforces `budget` per `per` (locking out for a
+/// minute, as Cloudflare would: a 429 shows the limit was crossed), and a daemon
+/// configuration with the same budget.
+async fn stale_fleet_at_budget(
+    n: usize,
+    budget: usize,
+    per: Duration,
+) -> (fake::FakeApi, mcp_sync_monitor::config::Config) {
     let api = fake_with(
         (0..n)
-            .map(|i| FakeServer::stale(format!("s{i:02}")))
+            .map(|i| FakeServer::stale(format!("s{i:03}")))
             .collect(),
     )
     .await;
-    // The fake enforces the same limit, as Cloudflare would: a 429 would show it was crossed.
     api.with(|w| {
         w.rate_limit = Some(FakeRateLimit {
             requests: budget,
             per,
-            lockout: Duration::from_secs(30),
+            lockout: Duration::from_secs(60),
         })
     });
     let mut cfg = test_config(&api);
     cfg.rate_limit.requests = budget as u32;
     cfg.rate_limit.per = per;
+    (api, cfg)
+}
+
+#[tokio::test]
+async fn the_request_budget_is_never_exceeded_and_every_server_gets_its_turn() {
+    let budget = 20;
+    let per = Duration::from_secs(2);
+    let n = 50;
+    let (api, mut cfg) = stale_fleet_at_budget(n, budget, per).await;
     cfg.per_page = 25;
     cfg.retry.max_elapsed = Duration::from_secs(30);
     let (s, _state) = scheduler(cfg);
@@ -232,7 +243,7 @@ async fn the_request_budget_is_never_exceeded_and_every_server_gets_its_turn() {
         );
     }
     for i in 0..n {
-        assert_eq!(syncs(&api, &format!("s{i:02}")), 1);
+        assert_eq!(syncs(&api, &format!("s{i:03}")), 1);
     }
 }
 
@@ -456,22 +467,7 @@ async fn with_everything_stale_the_daemon_heals_at_its_budget_and_never_sees_a_4
     let per = Duration::from_secs(2);
     let windows = 5;
     let n = budget * (windows + 2);
-    let api = fake_with(
-        (0..n)
-            .map(|i| FakeServer::stale(format!("s{i:03}")))
-            .collect(),
-    )
-    .await;
-    api.with(|w| {
-        w.rate_limit = Some(FakeRateLimit {
-            requests: budget,
-            per,
-            lockout: Duration::from_secs(60),
-        })
-    });
-    let mut cfg = test_config(&api);
-    cfg.rate_limit.requests = budget as u32;
-    cfg.rate_limit.per = per;
+    let (api, mut cfg) = stale_fleet_at_budget(n, budget, per).await;
     cfg.sync_concurrency = 8;
     cfg.retry.max_elapsed = Duration::from_secs(60);
     let (s, _state) = scheduler(cfg);

@@ -78,15 +78,8 @@ async fn many_cycles_with_churn_keep_memory_flat_and_metrics_exact() {
             count(m) >= now + 2.0
         })
         .await;
-    let got: BTreeSet<String> = series(&m, "cloudflare_mcp_server_stale")
-        .iter()
-        .filter_map(|l| {
-            l.split("server_id=\"")
-                .nth(1)?
-                .split('"')
-                .next()
-                .map(str::to_owned)
-        })
+    let got: BTreeSet<String> = server_ids(&m, "cloudflare_mcp_server_stale")
+        .into_iter()
         .collect();
     let rss_end = rss_kib(child.0.id());
     eprintln!("soak: {cycles} cycles, {next} churns, RSS {rss_start} KiB → {rss_end} KiB");
