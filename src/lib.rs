@@ -12,6 +12,7 @@ pub mod demo;
 pub mod fake;
 pub mod http;
 pub mod metrics;
+pub mod process;
 pub mod report;
 pub mod scheduler;
 pub mod secret;

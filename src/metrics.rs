@@ -12,6 +12,7 @@ use prometheus::proto::{
 };
 use prometheus::{Encoder, TextEncoder};
 
+use crate::process::{self, ProcessStats};
 use crate::state::{Histogram, ServerState, Snapshot, State};
 
 /// The exposition format's content type (Prometheus 3 refuses a blank one).
@@ -44,8 +45,12 @@ struct Family {
 
 impl Family {
     fn new(name: &str, help: &str, t: MetricType) -> Self {
+        Self::named(format!("{NS}{name}"), help, t)
+    }
+
+    fn named(name: String, help: &str, t: MetricType) -> Self {
         let mut mf = MetricFamily::default();
-        mf.set_name(format!("{NS}{name}"));
+        mf.set_name(name);
         mf.set_help(help.to_owned());
         mf.set_field_type(t);
         Self { mf }
@@ -91,7 +96,7 @@ impl Family {
     }
 }
 
-/// Builds the account-level and process-level metric families (few series) with the
+/// Builds the account-level, settings and `process_*` metric families (few series) with the
 /// `prometheus` crate's data model. Families without a series are left out.
 pub fn gather(snap: &Snapshot) -> Vec<MetricFamily> {
     use MetricType::{COUNTER, GAUGE, HISTOGRAM};
@@ -136,11 +141,30 @@ pub fn gather(snap: &Snapshot) -> Vec<MetricFamily> {
         "Requests remaining per the last Ratelimit header; absent if never seen.",
         GAUGE,
     );
+    let mut reset = Family::new(
+        "api_ratelimit_reset_timestamp_seconds",
+        "Unix time at which the window of the last Ratelimit header resets; absent if never seen.",
+        GAUGE,
+    );
     let mut build = Family::new(
         "build_info",
         "Version of mcp-sync-monitor (always 1).",
         GAUGE,
     );
+    let mut interval = Family::new(
+        "interval_seconds",
+        "The configured time between cycles (for alert rules).",
+        GAUGE,
+    );
+    let mut stale_after = Family::new(
+        "stale_after_seconds",
+        "The configured age after which a server is stale (for alert rules).",
+        GAUGE,
+    );
+    if let Some(s) = snap.settings {
+        interval.gauge(&[], s.interval.as_secs_f64());
+        stale_after.gauge(&[], s.stale_after.as_secs_f64());
+    }
 
     for (acct, a) in &snap.accounts {
         let al = [("account_id", acct.as_str())];
@@ -157,6 +181,9 @@ pub fn gather(snap: &Snapshot) -> Vec<MetricFamily> {
         cycle.histogram(&al, &a.cycle_duration);
         if let Some(r) = a.ratelimit_remaining {
             remaining.gauge(&al, r as f64);
+        }
+        if let Some(t) = a.ratelimit_reset {
+            reset.gauge(&al, ts(t));
         }
         for ((ep, code), n) in &a.api_requests {
             let code = code.map_or_else(|| "error".to_owned(), |c| c.to_string());
@@ -176,12 +203,77 @@ pub fn gather(snap: &Snapshot) -> Vec<MetricFamily> {
     build.gauge(&[("version", env!("CARGO_PKG_VERSION"))], 1.0);
 
     [
-        up, servers, stale, last_list, cycle, requests, durations, remaining, build,
+        up,
+        servers,
+        stale,
+        last_list,
+        cycle,
+        requests,
+        durations,
+        remaining,
+        reset,
+        build,
+        interval,
+        stale_after,
     ]
     .into_iter()
+    .chain(process_families(&process::read()))
     .map(|f| f.mf)
     .filter(|mf| !mf.get_metric().is_empty())
     .collect()
+}
+
+/// The standard `process_*` families, without the daemon's namespace.
+fn process_families(p: &ProcessStats) -> Vec<Family> {
+    use MetricType::{COUNTER, GAUGE};
+    let one = |name: &str, help: &str, t, v: Option<f64>| {
+        let mut f = Family::named(format!("process_{name}"), help, t);
+        if let Some(v) = v {
+            match t {
+                COUNTER => f.counter(&[], v),
+                _ => f.gauge(&[], v),
+            }
+        }
+        f
+    };
+    vec![
+        one(
+            "cpu_seconds_total",
+            "Total user and system CPU time spent in seconds.",
+            COUNTER,
+            p.cpu_seconds,
+        ),
+        one(
+            "resident_memory_bytes",
+            "Resident memory size in bytes.",
+            GAUGE,
+            p.resident_bytes,
+        ),
+        one(
+            "virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+            GAUGE,
+            p.virtual_bytes,
+        ),
+        one(
+            "open_fds",
+            "Number of open file descriptors.",
+            GAUGE,
+            p.open_fds,
+        ),
+        one(
+            "max_fds",
+            "Maximum number of open file descriptors.",
+            GAUGE,
+            p.max_fds,
+        ),
+        one(
+            "start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+            GAUGE,
+            p.start_time_seconds,
+        ),
+    ]
 }
 
 fn flag(b: bool) -> f64 {

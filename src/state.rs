@@ -166,6 +166,8 @@ pub struct AccountState {
     pub last_list_success: Option<SystemTime>,
     /// From the last `Ratelimit` header.
     pub ratelimit_remaining: Option<u64>,
+    /// When the window of the last `Ratelimit` header resets.
+    pub ratelimit_reset: Option<SystemTime>,
     /// The servers of the last complete listing (within the filters).
     pub servers: BTreeMap<String, ServerState>,
     /// Cycle durations.
@@ -183,6 +185,7 @@ impl Default for AccountState {
             last_error: None,
             last_list_success: None,
             ratelimit_remaining: None,
+            ratelimit_reset: None,
             servers: BTreeMap::new(),
             cycle_duration: Histogram::new(CYCLE_BUCKETS),
             api_requests: BTreeMap::new(),
@@ -204,6 +207,17 @@ pub struct Snapshot {
     pub accounts: BTreeMap<String, AccountState>,
     /// API request durations per endpoint.
     pub request_durations: BTreeMap<Endpoint, Histogram>,
+    /// The settings alert rules compare against (`None` until a scheduler publishes them).
+    pub settings: Option<Settings>,
+}
+
+/// The daemon's own settings, published so that alert rules follow the configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Time between cycles.
+    pub interval: Duration,
+    /// Age after which a server's last successful sync is stale.
+    pub stale_after: Duration,
 }
 
 /// Longest name kept (Cloudflare's schema allows 350); longer ones are cut, so that a
@@ -335,6 +349,7 @@ impl State {
             inner: RwLock::new(Snapshot {
                 accounts,
                 request_durations,
+                settings: None,
             }),
         }
     }
@@ -361,6 +376,11 @@ impl State {
         });
     }
 
+    /// Publishes the settings that alert rules compare against.
+    pub fn publish_settings(&self, settings: Settings) {
+        self.write().settings = Some(settings);
+    }
+
     /// Whether every account has completed one listing.
     pub fn ready(&self) -> bool {
         self.read().accounts.values().all(|a| a.listed)
@@ -376,6 +396,7 @@ impl State {
         *a.api_requests.entry((r.endpoint, r.status)).or_default() += 1;
         if let Some(info) = r.ratelimit {
             a.ratelimit_remaining = Some(info.remaining);
+            a.ratelimit_reset = Some(SystemTime::now() + info.reset);
         }
     }
 

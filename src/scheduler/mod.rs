@@ -28,7 +28,7 @@ use crate::cloudflare::{
 };
 use crate::config::Config;
 use crate::shutdown::Shutdown;
-use crate::state::{Action, Listed, State, SyncRecord};
+use crate::state::{Action, Listed, Settings, State, SyncRecord};
 use decide::{classify_list_error, classify_sync, is_stale, retry_wait, Class};
 
 /// How a listing ended.
@@ -108,6 +108,10 @@ struct ListFailure {
 impl Scheduler {
     /// Builds one client (and one budget) per credential, shared by the accounts using it.
     pub fn new(config: Config, state: Arc<State>) -> Result<Self, BuildError> {
+        state.publish_settings(Settings {
+            interval: config.interval,
+            stale_after: config.stale_after,
+        });
         let observer: Observer = {
             let state = state.clone();
             Arc::new(move |r| state.record_request(r))

@@ -264,6 +264,30 @@ async fn every_metric_of_the_spec_is_present_with_its_labels() {
         sample(&m, &format!("cloudflare_mcp_api_ratelimit_remaining{acc}"))
             .is_some_and(|r| r > 900.0 && r < 1000.0)
     );
+    // The fake's window is 300 s: the reset lies ahead, within it.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    assert!(
+        sample(
+            &m,
+            &format!("cloudflare_mcp_api_ratelimit_reset_timestamp_seconds{acc}")
+        )
+        .is_some_and(|t| t > now - 5.0 && t < now + 302.0),
+        "{m}"
+    );
+    assert_eq!(sample(&m, "cloudflare_mcp_interval_seconds"), Some(3600.0));
+    assert_eq!(
+        sample(&m, "cloudflare_mcp_stale_after_seconds"),
+        Some(3.0 * 3600.0),
+        "the default stale_after of 3h"
+    );
+    assert!(sample(&m, "process_start_time_seconds")
+        .is_some_and(|t| t > now - 3600.0 && t <= now + 1.0));
+    assert!(sample(&m, "process_resident_memory_bytes").is_some_and(|b| b > 1e6));
+    assert!(sample(&m, "process_open_fds").is_some_and(|n| n >= 3.0));
+    assert!(sample(&m, "process_cpu_seconds_total").is_some_and(|c| c > 0.0));
     assert_eq!(
         sample(
             &m,
@@ -288,9 +312,9 @@ async fn every_metric_of_the_spec_is_present_with_its_labels() {
         .expect("a Metrics section");
     let documented: std::collections::BTreeSet<&str> = table
         .lines()
-        .filter(|l| l.starts_with("| `cloudflare_mcp_"))
+        .filter(|l| l.starts_with("| `cloudflare_mcp_") || l.starts_with("| `process_"))
         .flat_map(|l| l.split('|').nth(1).unwrap_or("").split('`'))
-        .filter(|t| t.starts_with("cloudflare_mcp_"))
+        .filter(|t| t.starts_with("cloudflare_mcp_") || t.starts_with("process_"))
         .collect();
     let exported: std::collections::BTreeSet<&str> = m
         .lines()

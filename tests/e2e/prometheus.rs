@@ -173,10 +173,16 @@ async fn a_real_prometheus_scrapes_the_daemon_and_promql_returns_the_expected_nu
 
 /// The metric names an expression reads (recorded names, with a colon, excluded).
 fn metric_names(expr: &str) -> Vec<String> {
+    let mut out = metric_names_with(expr, "cloudflare_mcp_");
+    out.extend(metric_names_with(expr, "process_"));
+    out
+}
+
+fn metric_names_with(expr: &str, prefix: &str) -> Vec<String> {
     let mut out = Vec::new();
     let b = expr.as_bytes();
     let mut i = 0;
-    while let Some(pos) = expr[i..].find("cloudflare_mcp_") {
+    while let Some(pos) = expr[i..].find(prefix) {
         let start = i + pos;
         let mut end = start;
         while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_' || b[end] == b':')
