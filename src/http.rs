@@ -39,6 +39,7 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/runbook", get(runbook))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(app)
 }
@@ -51,7 +52,9 @@ async fn index() -> Html<&'static str> {
         "</h1>",
         "<ul><li><a href=\"/metrics\">/metrics</a></li>",
         "<li><a href=\"/healthz\">/healthz</a></li>",
-        "<li><a href=\"/readyz\">/readyz</a></li></ul></body></html>\n"
+        "<li><a href=\"/readyz\">/readyz</a></li>",
+        "<li><a href=\"/runbook\">/runbook</a> (what to do when an alert fires)</li>",
+        "</ul></body></html>\n"
     ))
 }
 
@@ -112,6 +115,50 @@ async fn readyz(AxState(app): AxState<AppState>) -> Response {
     }
 }
 
+/// The runbook the alert rules' `runbook_url` points at by default, built into the binary so
+/// that the link works wherever the daemon runs.
+const RUNBOOK: &str = include_str!("../docs/runbook.md");
+
+async fn runbook() -> Html<String> {
+    Html(runbook_html(RUNBOOK))
+}
+
+/// The runbook as a page: its text as written, each `## ` heading an anchor with the id
+/// GitHub would give it (lower case, spaces as dashes), so `runbook#mcpsyncmonitordown` lands
+/// on its section here as on GitHub.
+fn runbook_html(md: &str) -> String {
+    let escape = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut out = String::with_capacity(md.len() + 1024);
+    out.push_str("<!doctype html><html><head><meta charset=\"utf-8\"><title>mcp-sync-monitor runbook</title></head><body><pre style=\"white-space: pre-wrap\">");
+    for line in md.lines() {
+        match line.strip_prefix("## ") {
+            Some(h) => {
+                let id: String = h
+                    .trim()
+                    .to_lowercase()
+                    .chars()
+                    .filter_map(|c| match c {
+                        ' ' => Some('-'),
+                        c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                        _ => None,
+                    })
+                    .collect();
+                out.push_str(&format!("<b id=\"{}\">## {}</b>\n", escape(&id), escape(h)));
+            }
+            None => {
+                out.push_str(&escape(line));
+                out.push('\n');
+            }
+        }
+    }
+    out.push_str("</pre></body></html>\n");
+    out
+}
+
 /// Binds `addr`; returns the listener (to learn an ephemeral port) for [`serve`].
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
@@ -126,4 +173,40 @@ pub async fn serve(
     axum::serve(listener, router(app))
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runbook_headings_are_anchors_and_text_is_escaped() {
+        let html =
+            runbook_html("# Title\n\n## McpSyncMonitorDown\n\nrun `a <b> & c`\n## What, then?\n");
+        assert!(
+            html.contains("<b id=\"mcpsyncmonitordown\">## McpSyncMonitorDown</b>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<b id=\"what-then\">## What, then?</b>"),
+            "{html}"
+        );
+        assert!(html.contains("run `a &lt;b&gt; &amp; c`"), "{html}");
+    }
+
+    #[test]
+    fn every_alert_of_the_rule_file_has_its_section_in_the_served_runbook() {
+        let rules = include_str!("../dashboards/alerts.yaml");
+        let html = runbook_html(RUNBOOK);
+        let mut alerts = 0;
+        for name in rules
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        {
+            alerts += 1;
+            let id = format!("id=\"{}\"", name.trim().to_lowercase());
+            assert!(html.contains(&id), "no runbook section for {name}");
+        }
+        assert!(alerts >= 12, "{alerts} alerts found");
+    }
 }

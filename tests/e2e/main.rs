@@ -1,7 +1,8 @@
 //! End-to-end tests: the daemon, its client and its command line, over real HTTP on
 //! 127.0.0.1 against the simulated Cloudflare API, a Prism mock built from Cloudflare's
-//! OpenAPI document, and a real Prometheus. One test binary keeps link times down.
+//! OpenAPI document, a real Prometheus and a real Alertmanager. One test binary keeps link times down.
 
+mod alerting;
 mod cli;
 mod client;
 mod common;

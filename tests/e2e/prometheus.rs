@@ -50,6 +50,11 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub async fn start(target: &str, rule_files: &[&str]) -> Option<Self> {
+        Self::start_with(target, rule_files, "").await
+    }
+
+    /// As [`Self::start`], with `extra` appended to the configuration (e.g. `alerting:`).
+    pub async fn start_with(target: &str, rule_files: &[&str], extra: &str) -> Option<Self> {
         let bin = external_tool("prometheus")?;
         let dir = TempDir::new("prom");
         let rules = rule_files
@@ -57,7 +62,7 @@ impl Prometheus {
             .map(|r| format!("  - {r}\n"))
             .collect::<String>();
         let cfg = format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n{rules}scrape_configs:\n  - job_name: mcp-sync-monitor\n    static_configs:\n      - targets: ['{target}']\n"
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n{rules}scrape_configs:\n  - job_name: mcp-sync-monitor\n    static_configs:\n      - targets: ['{target}']\n{extra}"
         );
         let cfg_path = dir.file("prometheus.yml", &cfg);
         let port = free_port();
