@@ -196,7 +196,7 @@ async fn refused_credentials_page_once_through_alertmanager_and_the_listing_aler
     assert!(
         alert["annotations"]["runbook_url"]
             .as_str()
-            .is_some_and(|u| u.ends_with("/runbook#mcpsynccredentialsrejected")),
+            .is_some_and(|u| u.ends_with("#mcpsynccredentialsrejected")),
         "{alert:#}"
     );
     assert!(firing(&inbox, "McpSyncListingFailing").is_empty());

@@ -270,6 +270,13 @@ async fn every_dashboard_and_rule_expression_runs_against_the_demo_fleet() {
     }
     for v in dash["templating"]["list"].as_array().expect("variables") {
         if let Some(q) = v["definition"].as_str() {
+            if let Some(inner) = q
+                .strip_prefix("query_result(")
+                .and_then(|q| q.strip_suffix(')'))
+            {
+                exprs.push((format!("variable {}", v["name"]), inner.to_owned()));
+                continue;
+            }
             // label_values(selector, label) → group by (label) (selector)
             let inner = q.trim_start_matches("label_values(").trim_end_matches(')');
             let (sel, label) = inner
