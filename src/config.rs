@@ -690,7 +690,8 @@ fn build_accounts(
     Ok(out)
 }
 
-/// Reads `NAME`, or the file that `NAME_FILE` points at. Both set is refused.
+/// Reads `NAME`, or the file that `NAME_FILE` points at (read again when it changes).
+/// Both set is refused.
 fn secret_var(env: &Env, account: &str, name: &str) -> Result<Option<Secret>, ConfigError> {
     let file_var = format!("{name}_FILE");
     let direct = env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
@@ -704,26 +705,14 @@ fn secret_var(env: &Env, account: &str, name: &str) -> Result<Option<Secret>, Co
             reason: format!("both {name} and {file_var} are set; set only one"),
         }),
         (Some(v), None) => Ok(Some(Secret::new(v))),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                invalid(
-                    &file_var,
-                    path,
-                    &format!("environment variable {file_var}"),
-                    format!("cannot read the secret file: {e}"),
-                )
-            })?;
-            let v = text.trim();
-            if v.is_empty() {
-                return Err(invalid(
-                    &file_var,
-                    path,
-                    &format!("environment variable {file_var}"),
-                    "the secret file is empty",
-                ));
-            }
-            Ok(Some(Secret::new(v)))
-        }
+        (None, Some(path)) => Secret::from_file(path).map(Some).map_err(|e| {
+            invalid(
+                &file_var,
+                path,
+                &format!("environment variable {file_var}"),
+                e.to_string(),
+            )
+        }),
         (None, None) => Ok(None),
     }
 }

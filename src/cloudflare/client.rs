@@ -443,8 +443,8 @@ impl Client {
         match &self.credentials {
             Credentials::Token(t) => req.header(AUTHORIZATION, format!("Bearer {}", t.expose())),
             Credentials::Legacy { email, key } => req
-                .header("X-Auth-Email", email.expose())
-                .header("X-Auth-Key", key.expose()),
+                .header("X-Auth-Email", &*email.expose())
+                .header("X-Auth-Key", &*key.expose()),
         }
     }
 

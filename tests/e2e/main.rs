@@ -11,4 +11,5 @@ mod http_metrics;
 mod prism;
 mod prometheus;
 mod scheduler;
+mod secrets;
 mod soak;

@@ -1,0 +1,72 @@
+//! Credentials given as files (`*_FILE`, container secrets) are read again when the file
+//! changes: a rotated Kubernetes Secret takes effect at the next request, without a restart.
+
+use std::time::Duration;
+
+use mcp_sync_monitor::cloudflare::Endpoint;
+use mcp_sync_monitor::{app, config, fake};
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_token_file_takes_effect_at_the_next_request_without_a_restart() {
+    const NEW_TOKEN: &str = "rotated-token-9876543210";
+    let api = fake_with(vec![fake::FakeServer::fresh("s1")]).await;
+    let dir = TempDir::new("secret");
+    let token = dir.file("api-token", &format!("{}\n", fake::TOKEN));
+    let mut env = env_for(&api);
+    env.remove("CLOUDFLARE_API_TOKEN");
+    env.insert(
+        "CLOUDFLARE_API_TOKEN_FILE".into(),
+        token.display().to_string(),
+    );
+    let mut cfg = config::load(&config::Flags::default(), &env).expect("config");
+    cfg.listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.interval = Duration::from_millis(200);
+    let sd = mcp_sync_monitor::shutdown::Shutdown::new();
+    let running = app::start(cfg, sd.clone()).await.expect("daemon");
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            api.count(Endpoint::List, None) >= 2
+        })
+        .await
+    );
+
+    // Rotate as Kubernetes does (a new file renamed over the old one) while the API accepts
+    // both tokens, then revoke the old one.
+    api.with(|w| w.tokens.push(NEW_TOKEN.to_owned()));
+    let next = dir.file("api-token.new", NEW_TOKEN);
+    std::fs::rename(&next, &token).expect("rotate");
+    let before = api.count(Endpoint::List, None);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            api.count(Endpoint::List, None) >= before + 1
+        })
+        .await
+    );
+    api.with(|w| w.tokens.retain(|t| t == NEW_TOKEN));
+    let revoked_at = api.count(Endpoint::List, None);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            api.count(Endpoint::List, None) >= revoked_at + 3
+        })
+        .await,
+        "the daemon kept listing after the old token was revoked"
+    );
+    let refused = api.requests().iter().filter(|r| r.status == 403).count();
+    assert_eq!(
+        refused, 0,
+        "every request after the rotation used the new token"
+    );
+    let m = get(&format!("http://{}/metrics", running.addr)).await.1;
+    assert_eq!(
+        sample(
+            &m,
+            &format!("cloudflare_mcp_up{{account_id=\"{}\"}}", fake::ACCOUNT)
+        ),
+        Some(1.0)
+    );
+    assert!(!m.contains(NEW_TOKEN) && !m.contains(fake::TOKEN));
+    sd.trigger();
+    running.wait().await.expect("stops");
+}
