@@ -13,6 +13,8 @@ missing_apt=()
 command -v promtool >/dev/null 2>&1 || missing_apt+=(prometheus)
 command -v prometheus >/dev/null 2>&1 || missing_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing_apt+=(prometheus-alertmanager)
+# The image test: podman + buildah build and run the image offline; runc as the runtime.
+for tool in podman buildah runc; do command -v "$tool" >/dev/null 2>&1 || missing_apt+=("$tool"); done
 if [ "${#missing_apt[@]}" -gt 0 ]; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing_apt[@]}" >/dev/null
@@ -52,6 +54,9 @@ python3 scripts/gen-alerting.py --check
 
 say "Dockerfile: hadolint"
 "$HADOLINT" Dockerfile
+
+say "container image: built from the Dockerfile and run with podman (scripts/image-test.sh)"
+as_root env "PATH=$PATH" bash scripts/image-test.sh
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
