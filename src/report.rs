@@ -142,7 +142,7 @@ mod tests {
                     status: None,
                     retryable: None,
                     api_error: true,
-                    backoff_until: tokio::time::Instant::now(),
+                    consecutive_failures: 1,
                 },
                 SystemTime::now(),
             );

@@ -9,8 +9,6 @@ use std::collections::BTreeMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
 
-use tokio::time::Instant;
-
 use crate::cloudflare::{Endpoint, RequestRecord, Server};
 
 /// Upper bounds of the API request duration histogram (seconds): milliseconds to tens of
@@ -141,8 +139,6 @@ pub struct ServerState {
     pub failures_total: u64,
     /// Retries by reason.
     pub retries: Retries,
-    /// Not to be synced before this.
-    pub backoff_until: Option<Instant>,
     /// What the last cycle did.
     pub last_action: Action,
     /// How the last sync ended.
@@ -311,7 +307,7 @@ pub enum SyncRecord {
         /// `result.status`.
         status: Option<String>,
     },
-    /// Failed after its retries; back off until `backoff_until`.
+    /// Failed after its retries.
     Failure {
         /// Why.
         reason: String,
@@ -321,8 +317,8 @@ pub enum SyncRecord {
         retryable: Option<bool>,
         /// Whether Cloudflare reported a server error (vs. a request failure).
         api_error: bool,
-        /// End of the failure back-off.
-        backoff_until: Instant,
+        /// Failed syncs in a row, this one included (the scheduler keeps the count).
+        consecutive_failures: u32,
     },
     /// Stopped before an outcome (authentication failure or shutdown): not a server failure.
     Abandoned,
@@ -464,7 +460,6 @@ impl State {
                     s.info.last_successful_sync = Some(at);
                     s.info.stale = false;
                     s.consecutive_failures = 0;
-                    s.backoff_until = None;
                     s.last_outcome = Some(Outcome::Success);
                 }
                 SyncRecord::Failure {
@@ -472,12 +467,11 @@ impl State {
                     status,
                     retryable,
                     api_error,
-                    backoff_until,
+                    consecutive_failures,
                 } => {
                     s.syncs_total += 1;
                     s.failures_total += 1;
-                    s.consecutive_failures += 1;
-                    s.backoff_until = Some(backoff_until);
+                    s.consecutive_failures = consecutive_failures;
                     if api_error {
                         if let Some(st) = status {
                             s.info.status = Some(bounded(Some(st), MAX_ENUM_CHARS));
@@ -516,29 +510,6 @@ impl State {
     /// Observes one cycle's duration.
     pub fn cycle_done(&self, account: &str, d: Duration) {
         self.with_account(account, |a| a.cycle_duration.observe(d.as_secs_f64()));
-    }
-
-    /// The servers of an account whose failure back-off is still running, and until when.
-    pub fn backoffs(&self, account: &str) -> BTreeMap<String, Instant> {
-        self.read()
-            .accounts
-            .get(account)
-            .map(|a| {
-                a.servers
-                    .iter()
-                    .filter_map(|(id, s)| s.backoff_until.map(|u| (id.clone(), u)))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Consecutive failures of a server (0 when unknown).
-    pub fn consecutive_failures(&self, account: &str, id: &str) -> u32 {
-        self.read()
-            .accounts
-            .get(account)
-            .and_then(|a| a.servers.get(id))
-            .map_or(0, |s| s.consecutive_failures)
     }
 }
 

@@ -14,10 +14,8 @@ use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
 use tokio::time::Instant;
 
 use super::model::{self, ApiMessage, ListPage, Server, SyncResult};
-use super::pagination::{next_page, Listing};
 use super::ratelimit::{parse_ratelimit, parse_retry_after, RateLimitInfo, RateLimiter};
 use crate::secret::Secret;
-use crate::shutdown::Shutdown;
 
 /// The largest body read from Cloudflare; anything larger is refused as a decode error.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -156,12 +154,6 @@ pub enum ApiError {
         /// What was wrong.
         message: String,
     },
-    /// Shutdown came while the request waited for its turn.
-    #[error("{endpoint} request abandoned: shutting down")]
-    Interrupted {
-        /// Which call.
-        endpoint: Endpoint,
-    },
 }
 
 fn fmt_retry(d: Option<Duration>) -> String {
@@ -282,16 +274,13 @@ impl Client {
         account_id: &str,
         page: u32,
         per_page: u32,
-        shutdown: &Shutdown,
     ) -> Result<ListPage, ApiError> {
         let url = format!(
             "{}?page={page}&per_page={per_page}",
             self.servers_url(account_id)
         );
         let ep = Endpoint::List;
-        let answer = self
-            .send(account_id, ep, self.http.get(url), shutdown)
-            .await?;
+        let answer = self.send(account_id, ep, self.http.get(url)).await?;
         let (env, page) = model::decode_list_page(&answer.body).map_err(|e| ApiError::Decode {
             endpoint: ep,
             status: answer.status,
@@ -307,48 +296,18 @@ impl Client {
         Ok(page)
     }
 
-    /// Lists every page, one after another, by the pagination rule; each id once.
-    pub async fn list_all(
-        &self,
-        account_id: &str,
-        per_page: u32,
-        shutdown: &Shutdown,
-    ) -> Result<Listing<Server>, ApiError> {
-        let mut listing = Listing::default();
-        let mut page = 1;
-        loop {
-            let got = self.list_page(account_id, page, per_page, shutdown).await?;
-            let next = next_page(page, per_page, got.raw_count, got.result_info.as_ref());
-            listing.add_page(got);
-            match next {
-                Some(n) => page = n,
-                None => return Ok(listing),
-            }
-        }
-    }
-
     /// Triggers a sync of one server and returns its outcome. A 2xx answer with
     /// `result.error` set is returned as `Ok`: the caller decides what it means.
-    pub async fn sync(
-        &self,
-        account_id: &str,
-        server_id: &str,
-        shutdown: &Shutdown,
-    ) -> Result<SyncResult, ApiError> {
+    pub async fn sync(&self, account_id: &str, server_id: &str) -> Result<SyncResult, ApiError> {
         let url = format!("{}/sync", self.server_url(account_id, server_id));
-        self.call(account_id, Endpoint::Sync, self.http.post(url), shutdown)
+        self.call(account_id, Endpoint::Sync, self.http.post(url))
             .await
     }
 
     /// Reads one server.
-    pub async fn read(
-        &self,
-        account_id: &str,
-        server_id: &str,
-        shutdown: &Shutdown,
-    ) -> Result<Server, ApiError> {
+    pub async fn read(&self, account_id: &str, server_id: &str) -> Result<Server, ApiError> {
         let url = self.server_url(account_id, server_id);
-        self.call(account_id, Endpoint::Read, self.http.get(url), shutdown)
+        self.call(account_id, Endpoint::Read, self.http.get(url))
             .await
     }
 
@@ -357,9 +316,8 @@ impl Client {
         account_id: &str,
         ep: Endpoint,
         req: reqwest::RequestBuilder,
-        shutdown: &Shutdown,
     ) -> Result<T, ApiError> {
-        let answer = self.send(account_id, ep, req, shutdown).await?;
+        let answer = self.send(account_id, ep, req).await?;
         let env = model::decode_envelope::<T>(&answer.body).map_err(|e| ApiError::Decode {
             endpoint: ep,
             status: answer.status,
@@ -386,11 +344,8 @@ impl Client {
         account_id: &str,
         ep: Endpoint,
         req: reqwest::RequestBuilder,
-        shutdown: &Shutdown,
     ) -> Result<Answer, ApiError> {
-        if self.limiter.acquire(shutdown).await.is_err() {
-            return Err(ApiError::Interrupted { endpoint: ep });
-        }
+        self.limiter.acquire().await;
         let req = self.authenticate(req);
         let started = Instant::now();
         let result = self.exchange(ep, req).await;

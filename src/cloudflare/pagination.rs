@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use super::model::{ListPage, ResultInfo, Server};
+use super::model::{ResultInfo, Server};
 
 /// The page to fetch after `page`, given how many items it held (decoded or not) and its
 /// `result_info`; `None` when `page` was the last.
@@ -81,14 +81,6 @@ impl<T: Keyed> Listing<T> {
     }
 }
 
-impl Listing<Server> {
-    /// Adds a decoded page.
-    pub fn add_page(&mut self, page: ListPage) {
-        let skipped = page.skipped.len();
-        self.add(page.servers, skipped);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,16 +121,10 @@ mod tests {
             ..Server::default()
         };
         let mut l = Listing::default();
-        l.add_page(ListPage {
-            servers: vec![s("a"), s("b")],
-            ..ListPage::default()
-        });
-        l.add_page(ListPage {
-            servers: vec![s("b"), s("c")],
-            ..ListPage::default()
-        });
+        l.add(vec![s("a"), s("b")], 0);
+        l.add(vec![s("b"), s("c")], 1);
         let ids: Vec<_> = l.servers.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c"]);
-        assert_eq!(l.duplicates, 1);
+        assert_eq!((l.duplicates, l.skipped), (1, 1));
     }
 }

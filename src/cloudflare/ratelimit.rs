@@ -13,8 +13,6 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::shutdown::Shutdown;
-
 /// What a `Ratelimit` header (`"default";r=50;t=30`) says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitInfo {
@@ -143,11 +141,6 @@ pub struct RateLimiter {
     state: Mutex<LimiterState>,
 }
 
-/// The wait was interrupted by shutdown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("shutting down")]
-pub struct Interrupted;
-
 impl RateLimiter {
     /// A budget of `requests` per `per`.
     pub fn new(requests: u32, per: Duration) -> Self {
@@ -161,9 +154,9 @@ impl RateLimiter {
         }
     }
 
-    /// Waits until a request may start and takes its slot. Returns early with
-    /// `Interrupted` on shutdown.
-    pub async fn acquire(&self, shutdown: &Shutdown) -> Result<(), Interrupted> {
+    /// Waits until a request may start and takes its slot. To give up waiting (shutdown),
+    /// the caller drops the future.
+    pub async fn acquire(&self) {
         loop {
             let wait_until = {
                 let mut st = self.state.lock().await;
@@ -178,14 +171,11 @@ impl RateLimiter {
                 if at <= now {
                     st.window.record(now);
                     st.last_start = Some(now);
-                    return Ok(());
+                    return;
                 }
                 at
             };
-            tokio::select! {
-                _ = tokio::time::sleep_until(wait_until) => {},
-                _ = shutdown.wait() => return Err(Interrupted),
-            }
+            tokio::time::sleep_until(wait_until).await;
         }
     }
 
@@ -297,17 +287,16 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn limiter_waits_for_budget_and_obeys_pause() {
         let l = RateLimiter::new(2, Duration::from_secs(10));
-        let s = Shutdown::new();
         let t0 = Instant::now();
-        l.acquire(&s).await.expect("first");
-        l.acquire(&s).await.expect("second");
-        l.acquire(&s).await.expect("third");
+        l.acquire().await;
+        l.acquire().await;
+        l.acquire().await;
         assert!(
             Instant::now() - t0 >= Duration::from_secs(10) + safety_margin(Duration::from_secs(10))
         );
         l.pause_for(Duration::from_secs(30)).await;
         let t1 = Instant::now();
-        l.acquire(&s).await.expect("after pause");
+        l.acquire().await;
         assert!(Instant::now() - t1 >= Duration::from_secs(30));
     }
 }

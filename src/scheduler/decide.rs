@@ -1,10 +1,50 @@
-//! The scheduler's decisions, as pure functions: is this server stale, what does this
-//! answer mean, how long to wait. The loop in `mod.rs` only calls them.
+//! The scheduler's decisions, as pure functions: what does this cycle do with each server,
+//! is it stale, what does this answer mean, how long to wait. The loop only calls them.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
+use tokio::time::Instant;
+
+use super::memory::ServerMemory;
 use crate::cloudflare::{ApiError, SyncResult};
-use crate::state::RetryReason;
+use crate::config::Config;
+use crate::state::{Action, Listed, RetryReason};
+
+/// SPEC §3 steps 2-3 for a complete listing: servers outside the include/exclude filters are
+/// dropped; every other one gets its staleness and what the cycle does with it — nothing
+/// (fresh), sync, leave alone (in its failure back-off), or only say it (dry run).
+pub fn plan(
+    listed: Vec<Listed>,
+    memory: &HashMap<String, ServerMemory>,
+    wall: SystemTime,
+    now: Instant,
+    cfg: &Config,
+) -> Vec<(Listed, Action)> {
+    listed
+        .into_iter()
+        .filter(|l| cfg.wants(&l.id, &l.name))
+        .map(|mut l| {
+            l.stale = is_stale(
+                l.last_successful_sync,
+                l.status.as_deref(),
+                wall,
+                cfg.stale_after,
+            );
+            let backed_off = memory
+                .get(&l.id)
+                .and_then(|m| m.backoff_until)
+                .is_some_and(|until| !backoff_expired(now, until, cfg.interval));
+            let action = match (l.stale, backed_off, cfg.dry_run) {
+                (false, _, _) => Action::None,
+                (true, true, _) => Action::BackedOff,
+                (true, false, true) => Action::WouldSync,
+                (true, false, false) => Action::Synced,
+            };
+            (l, action)
+        })
+        .collect()
+}
 
 /// SPEC §3 step 2: stale when the last successful sync is missing or older than
 /// `stale_after`, or when Cloudflare itself says `status: stale`. A timestamp in the
@@ -60,7 +100,6 @@ impl Class {
 /// Classifies a failed request (any call).
 pub fn classify_error(e: &ApiError) -> Class {
     match e {
-        ApiError::Interrupted { .. } => Class::Interrupted,
         ApiError::RateLimited { retry_after, .. } => Class::RateLimited(*retry_after),
         ApiError::Transport { .. } | ApiError::Timeout { .. } | ApiError::Decode { .. } => {
             Class::Transient
@@ -130,11 +169,7 @@ pub fn failure_backoff(interval: Duration, failures: u32, max: Duration) -> Dura
 /// Whether a back-off ending at `until` has expired for a cycle starting at `now`. A
 /// back-off that ends within this cycle's jitter (a fifth of `interval`) counts as expired,
 /// so that a server failing once is tried again on the next cycle, not the one after.
-pub fn backoff_expired(
-    now: tokio::time::Instant,
-    until: tokio::time::Instant,
-    interval: Duration,
-) -> bool {
+pub fn backoff_expired(now: Instant, until: Instant, interval: Duration) -> bool {
     until <= now + interval / 5
 }
 
@@ -151,6 +186,82 @@ mod tests {
     use crate::cloudflare::{ApiMessage, Endpoint, ErrorDetails};
 
     const H: Duration = Duration::from_secs(3600);
+
+    fn config(tune: impl FnOnce(&mut Config)) -> Config {
+        let env = [
+            ("CLOUDFLARE_ACCOUNT_ID", "acc"),
+            ("CLOUDFLARE_API_TOKEN", "t"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let mut c = crate::config::load(&crate::config::Flags::default(), &env).expect("valid");
+        tune(&mut c);
+        c
+    }
+
+    fn listed(id: &str, name: &str, synced_ago: Option<Duration>, now: SystemTime) -> Listed {
+        Listed {
+            id: id.into(),
+            name: name.into(),
+            last_successful_sync: synced_ago.map(|a| now - a),
+            ..Listed::default()
+        }
+    }
+
+    #[test]
+    fn a_cycle_plans_sync_backoff_dry_run_and_filters_from_listing_memory_and_clock() {
+        let wall = SystemTime::now();
+        let now = Instant::now();
+        let fleet = || {
+            vec![
+                listed("fresh", "a", Some(H), wall),
+                listed("old", "b", Some(4 * H), wall),
+                listed("never", "c", None, wall),
+                listed("failing", "d", None, wall),
+                listed("recovering", "e", None, wall),
+                listed("hidden", "internal-x", None, wall),
+            ]
+        };
+        let memory: HashMap<String, ServerMemory> = [
+            ("failing", now + H),
+            ("recovering", now + Duration::from_secs(1)),
+        ]
+        .into_iter()
+        .map(|(id, until)| {
+            let m = ServerMemory {
+                failures: 1,
+                backoff_until: Some(until),
+            };
+            (id.to_owned(), m)
+        })
+        .collect();
+        let cfg = config(|c| c.exclude = vec!["internal-*".into()]);
+        let got: Vec<(String, bool, Action)> = plan(fleet(), &memory, wall, now, &cfg)
+            .into_iter()
+            .map(|(l, a)| (l.id, l.stale, a))
+            .collect();
+        let want = |dry: Action| {
+            vec![
+                ("fresh".to_owned(), false, Action::None),
+                ("old".to_owned(), true, dry),
+                ("never".to_owned(), true, dry),
+                ("failing".to_owned(), true, Action::BackedOff),
+                // Its back-off ends within a fifth of the interval: due now.
+                ("recovering".to_owned(), true, dry),
+            ]
+        };
+        assert_eq!(got, want(Action::Synced));
+        let dry = config(|c| {
+            c.exclude = vec!["internal-*".into()];
+            c.dry_run = true;
+        });
+        let got: Vec<(String, bool, Action)> = plan(fleet(), &memory, wall, now, &dry)
+            .into_iter()
+            .map(|(l, a)| (l.id, l.stale, a))
+            .collect();
+        assert_eq!(got, want(Action::WouldSync));
+    }
 
     #[test]
     fn stale_when_never_synced() {

@@ -26,16 +26,27 @@ fn list_pages(api: &mcp_sync_monitor::fake::FakeApi) -> Vec<u32> {
         .collect()
 }
 
+/// One cycle of the daemon's scheduler (the walk it really runs) over a fresh fleet: the
+/// servers it listed and the pages it asked for, in order of page number.
+async fn walk(api: &mcp_sync_monitor::fake::FakeApi) -> (usize, Vec<u32>) {
+    api.clear_requests();
+    let (s, state) = scheduler(test_config(api));
+    let r = s.cycle(fake::ACCOUNT, &Shutdown::new()).await;
+    assert_eq!(
+        r.listing,
+        mcp_sync_monitor::scheduler::ListingOutcome::Complete
+    );
+    let listed = state.read().accounts[fake::ACCOUNT].servers.len();
+    assert_eq!(listed, r.servers);
+    let mut pages = list_pages(api);
+    pages.sort_unstable();
+    (listed, pages)
+}
+
 #[tokio::test]
 async fn pagination_stops_at_total_pages_when_result_info_is_sent() {
     let api = fake_with(fleet(250)).await;
-    let c = client(&api.base_url(), token(), Duration::from_secs(5), None);
-    let l = c
-        .list_all(fake::ACCOUNT, 100, &Shutdown::new())
-        .await
-        .expect("lists");
-    assert_eq!(l.servers.len(), 250);
-    assert_eq!(list_pages(&api), [1, 2, 3]);
+    assert_eq!(walk(&api).await, (250, vec![1, 2, 3]));
     assert!(
         api.requests().iter().all(|r| r.per_page == Some(100)),
         "per_page is always sent"
@@ -46,40 +57,21 @@ async fn pagination_stops_at_total_pages_when_result_info_is_sent() {
 async fn pagination_stops_at_a_short_page_without_result_info() {
     let api = fake_with(fleet(250)).await;
     api.with(|w| w.result_info = false);
-    let c = client(&api.base_url(), token(), Duration::from_secs(5), None);
-    let l = c
-        .list_all(fake::ACCOUNT, 100, &Shutdown::new())
-        .await
-        .expect("lists");
-    assert_eq!(l.servers.len(), 250);
-    assert_eq!(list_pages(&api), [1, 2, 3]);
+    assert_eq!(walk(&api).await, (250, vec![1, 2, 3]));
 }
 
 #[tokio::test]
 async fn an_exact_multiple_of_per_page_needs_no_extra_page_with_result_info() {
     let api = fake_with(fleet(200)).await;
-    let c = client(&api.base_url(), token(), Duration::from_secs(5), None);
-    let l = c
-        .list_all(fake::ACCOUNT, 100, &Shutdown::new())
-        .await
-        .expect("lists");
-    assert_eq!(l.servers.len(), 200);
     assert_eq!(
-        list_pages(&api),
-        [1, 2],
+        walk(&api).await,
+        (200, vec![1, 2]),
         "total_pages says two: no third request"
     );
-
-    api.clear_requests();
     api.with(|w| w.result_info = false);
-    let l = c
-        .list_all(fake::ACCOUNT, 100, &Shutdown::new())
-        .await
-        .expect("lists");
-    assert_eq!(l.servers.len(), 200);
     assert_eq!(
-        list_pages(&api),
-        [1, 2, 3],
+        walk(&api).await,
+        (200, vec![1, 2, 3]),
         "without result_info only an empty page can say it was the last"
     );
 }
@@ -97,31 +89,21 @@ async fn a_list_that_shifts_while_walked_counts_each_id_once() {
             }
         }));
     });
-    let c = client(&api.base_url(), token(), Duration::from_secs(5), None);
-    let l = c
-        .list_all(fake::ACCOUNT, 100, &Shutdown::new())
-        .await
-        .expect("lists");
-    assert_eq!(l.duplicates, 1);
-    let mut ids: Vec<_> = l.servers.iter().map(|s| s.id.clone()).collect();
-    let n = ids.len();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), n, "no id twice");
+    let (listed, pages) = walk(&api).await;
+    assert_eq!(pages, [1, 2]);
     assert_eq!(
-        n, 150,
-        "s0099 once, new-first not seen (it went onto page 1 after page 1 was read)"
+        listed, 150,
+        "s0099 once (sent on both pages), new-first not seen (it went onto page 1 after page 1 was read)"
     );
 }
 
 #[tokio::test]
 async fn both_auth_schemes_reach_the_api_and_bad_credentials_are_the_auth_class() {
     let api = fake_with(fleet(3)).await;
-    let sd = Shutdown::new();
     let bearer = client(&api.base_url(), token(), Duration::from_secs(5), None);
     assert_eq!(
         bearer
-            .list_page(fake::ACCOUNT, 1, 100, &sd)
+            .list_page(fake::ACCOUNT, 1, 100)
             .await
             .expect("bearer")
             .servers
@@ -135,7 +117,7 @@ async fn both_auth_schemes_reach_the_api_and_bad_credentials_are_the_auth_class(
     let legacy = client(&api.base_url(), legacy, Duration::from_secs(5), None);
     assert_eq!(
         legacy
-            .list_page(fake::ACCOUNT, 1, 100, &sd)
+            .list_page(fake::ACCOUNT, 1, 100)
             .await
             .expect("legacy")
             .servers
@@ -149,10 +131,7 @@ async fn both_auth_schemes_reach_the_api_and_bad_credentials_are_the_auth_class(
         Duration::from_secs(5),
         None,
     );
-    let e = bad
-        .sync(fake::ACCOUNT, "s0000", &sd)
-        .await
-        .expect_err("refused");
+    let e = bad.sync(fake::ACCOUNT, "s0000").await.expect_err("refused");
     assert!(e.is_auth(), "{e}");
     assert_eq!(classify_sync(&Err(e.clone())), Class::Auth);
     assert!(
@@ -187,15 +166,11 @@ async fn every_error_class_is_typed() {
         FakeServer::stale("ok"),
     ];
     let api = fake_with(servers).await;
-    let sd = Shutdown::new();
     // A budget big enough not to matter; the 429 pauses it for 3 s, which the test
     // avoids waiting for by using separate clients.
     let mk = || client(&api.base_url(), token(), Duration::from_secs(5), None);
 
-    let e = mk()
-        .sync(fake::ACCOUNT, "limited", &sd)
-        .await
-        .expect_err("429");
+    let e = mk().sync(fake::ACCOUNT, "limited").await.expect_err("429");
     match &e {
         ApiError::RateLimited {
             retry_after,
@@ -207,44 +182,35 @@ async fn every_error_class_is_typed() {
         }
         other => panic!("expected RateLimited, got {other:?}"),
     }
-    let e = mk()
-        .sync(fake::ACCOUNT, "broken", &sd)
-        .await
-        .expect_err("500");
+    let e = mk().sync(fake::ACCOUNT, "broken").await.expect_err("500");
     assert_eq!(e.status(), Some(500));
     assert_eq!(classify_sync(&Err(e)), Class::Transient);
-    let r = mk().sync(fake::ACCOUNT, "flaky", &sd).await;
+    let r = mk().sync(fake::ACCOUNT, "flaky").await;
     assert_eq!(classify_sync(&r), Class::Retryable);
-    let r = mk().sync(fake::ACCOUNT, "dead", &sd).await;
+    let r = mk().sync(fake::ACCOUNT, "dead").await;
     assert_eq!(classify_sync(&r), Class::Permanent);
-    let r = mk().sync(fake::ACCOUNT, "ok", &sd).await;
+    let r = mk().sync(fake::ACCOUNT, "ok").await;
     assert_eq!(classify_sync(&r), Class::Success);
     assert_eq!(r.expect("ok").status.as_deref(), Some("ready"));
-    let e = mk()
-        .sync(fake::ACCOUNT, "nope", &sd)
-        .await
-        .expect_err("404");
+    let e = mk().sync(fake::ACCOUNT, "nope").await.expect_err("404");
     assert_eq!(e.status(), Some(404));
     assert!(e.to_string().contains("7002"), "{e}");
     assert_eq!(classify_sync(&Err(e)), Class::Gone);
-    let e = mk()
-        .read(fake::ACCOUNT, "nope", &sd)
-        .await
-        .expect_err("404");
+    let e = mk().read(fake::ACCOUNT, "nope").await.expect_err("404");
     assert_eq!(e.status(), Some(404));
-    let s = mk().read(fake::ACCOUNT, "ok", &sd).await.expect("read");
+    let s = mk().read(fake::ACCOUNT, "ok").await.expect("read");
     assert_eq!(s.id, "ok");
     assert!(s.last_successful_sync.is_some());
 
     api.with(|w| w.fault = Some((fake::Fault::Malformed, None)));
     let e = mk()
-        .list_page(fake::ACCOUNT, 1, 100, &sd)
+        .list_page(fake::ACCOUNT, 1, 100)
         .await
         .expect_err("malformed");
     assert!(matches!(e, ApiError::Decode { .. }), "{e:?}");
     api.with(|w| w.fault = Some((fake::Fault::HtmlErrorPage, None)));
     let e = mk()
-        .list_page(fake::ACCOUNT, 1, 100, &sd)
+        .list_page(fake::ACCOUNT, 1, 100)
         .await
         .expect_err("html");
     assert_eq!(e.status(), Some(502));
@@ -266,9 +232,8 @@ async fn ratelimit_header_and_retry_after_reach_the_caller() {
         Arc::new(move |r| seen.lock().expect("lock").push((r.status, r.ratelimit)))
     };
     let c = client(&api.base_url(), token(), Duration::from_secs(5), Some(obs));
-    let sd = Shutdown::new();
     for _ in 0..2 {
-        c.list_page(fake::ACCOUNT, 1, 100, &sd)
+        c.list_page(fake::ACCOUNT, 1, 100)
             .await
             .expect("within the limit");
     }
@@ -278,7 +243,7 @@ async fn ratelimit_header_and_retry_after_reach_the_caller() {
         w.ratelimit_header = false;
     });
     let e = c
-        .list_page(fake::ACCOUNT, 1, 100, &sd)
+        .list_page(fake::ACCOUNT, 1, 100)
         .await
         .expect_err("over the limit");
     assert!(
@@ -305,10 +270,7 @@ async fn a_malformed_server_is_skipped_and_the_rest_of_the_page_kept() {
     servers[3].tools = 17;
     let api = fake_with(servers).await;
     let c = client(&api.base_url(), token(), Duration::from_secs(5), None);
-    let p = c
-        .list_page(fake::ACCOUNT, 1, 100, &Shutdown::new())
-        .await
-        .expect("page");
+    let p = c.list_page(fake::ACCOUNT, 1, 100).await.expect("page");
     let ids: Vec<_> = p.servers.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["s0000", "s0001", "s0003", "s0004"]);
     assert_eq!(p.skipped.len(), 1);
@@ -323,7 +285,7 @@ async fn a_request_that_outlives_the_timeout_fails_as_a_timeout() {
     api.with(|w| w.latency = Duration::from_secs(3));
     let c = client(&api.base_url(), token(), Duration::from_millis(300), None);
     let e = c
-        .list_page(fake::ACCOUNT, 1, 100, &Shutdown::new())
+        .list_page(fake::ACCOUNT, 1, 100)
         .await
         .expect_err("timeout");
     assert!(matches!(e, ApiError::Timeout { .. }), "{e:?}");
@@ -340,7 +302,7 @@ async fn an_unreachable_api_is_a_transport_error() {
         None,
     );
     let e = c
-        .list_page(fake::ACCOUNT, 1, 100, &Shutdown::new())
+        .list_page(fake::ACCOUNT, 1, 100)
         .await
         .expect_err("refused");
     assert!(matches!(e, ApiError::Transport { .. }), "{e:?}");

@@ -1,4 +1,4 @@
-//! Conformance: the client against a Prism mock server built from Cloudflare's own OpenAPI
+//! Conformance: the client, and the daemon's walk, against a Prism mock server built from Cloudflare's own OpenAPI
 //! extract (tests/fixtures/mcp-servers.openapi.json), as Cloudflare's SDKs are tested.
 //! Prism runs with `--errors`, so a request that violates the document is answered with an
 //! error instead of the example, and its log names every violation.
@@ -53,27 +53,43 @@ async fn the_client_conforms_to_cloudflares_openapi_document() {
     );
     let sd = Shutdown::new();
     let account = "a86a8f5c339544d7bdc89926de14fb8c";
+    let token = "Sn3lZJTBX6kkg7OdcBUAxOO963GEIyGQqnFTOFYY";
+    let (email, key) = ("user@example.com", "144c9defac04969c7bfad8efaa8ea194");
     let legacy = Credentials::Legacy {
-        email: Secret::new("user@example.com"),
-        key: Secret::new("144c9defac04969c7bfad8efaa8ea194"),
+        email: Secret::new(email),
+        key: Secret::new(key),
     };
-    for creds in [
-        Credentials::Token(Secret::new("Sn3lZJTBX6kkg7OdcBUAxOO963GEIyGQqnFTOFYY")),
-        legacy,
+    let env_token = [("CLOUDFLARE_API_TOKEN", token)];
+    let env_legacy = [("CLOUDFLARE_EMAIL", email), ("CLOUDFLARE_API_KEY", key)];
+    for (creds, creds_env) in [
+        (Credentials::Token(Secret::new(token)), &env_token[..]),
+        (legacy, &env_legacy[..]),
     ] {
-        let c = client(&base, creds, Duration::from_secs(10), None);
-        let listing = c.list_all(account, 100, &sd).await.expect("list decodes");
+        // The listing through the walk the daemon runs.
+        let env: mcp_sync_monitor::config::Env = [
+            ("CLOUDFLARE_ACCOUNT_ID", account),
+            ("CLOUDFLARE_BASE_URL", base.as_str()),
+        ]
+        .iter()
+        .chain(creds_env)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let mut cfg = mcp_sync_monitor::config::load(&Default::default(), &env).expect("config");
+        cfg.dry_run = true;
+        let (s, state) = scheduler(cfg);
+        let report = s.cycle(account, &sd).await;
         assert_eq!(
-            listing.servers.len(),
-            1,
-            "Prism's example page is short: the walk stops after it"
+            report.servers, 1,
+            "Prism's example page is short: the walk stops after it ({report:?})"
         );
-        let s = &listing.servers[0];
-        assert_eq!(s.id, "my-mcp-server");
-        assert_eq!(s.tools, Some(1));
-        assert!(s.last_successful_sync.is_some());
-        assert!(s.error_details.as_ref().and_then(|d| d.retryable).is_some());
-        let r = c.sync(account, "my-mcp-server", &sd).await;
+        let listed = state.read().accounts[account].servers["my-mcp-server"]
+            .info
+            .clone();
+        assert_eq!(listed.tools, Some(1));
+        assert!(listed.last_successful_sync.is_some());
+        assert!(listed.error_retryable.is_some());
+        let c = client(&base, creds, Duration::from_secs(10), None);
+        let r = c.sync(account, "my-mcp-server").await;
         assert!(r.is_ok(), "sync decodes: {r:?}");
         assert_eq!(
             classify_sync(&r),
@@ -81,7 +97,7 @@ async fn the_client_conforms_to_cloudflares_openapi_document() {
             "Prism's example is a retryable error"
         );
         let read = c
-            .read(account, "my-mcp-server", &sd)
+            .read(account, "my-mcp-server")
             .await
             .expect("read decodes");
         assert_eq!(read.id, "my-mcp-server");

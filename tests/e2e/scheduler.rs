@@ -182,7 +182,7 @@ async fn a_failing_server_is_not_synced_again_before_its_backoff_expires() {
     assert_eq!(
         (
             bad.consecutive_failures,
-            bad.backoff_until.is_none(),
+            s.remembered(fake::ACCOUNT, "bad").backoff_until.is_none(),
             bad.info.stale
         ),
         (0, true, false)

@@ -1,0 +1,106 @@
+//! What the scheduler remembers of each server between cycles, for its own decisions: the
+//! failure streak and the failure back-off. It is the scheduler's working memory, not what
+//! the daemon publishes (that is `state`, which the scheduler only writes).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// One server's memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerMemory {
+    /// Syncs that failed in a row.
+    pub failures: u32,
+    /// Not to be synced again before this.
+    pub backoff_until: Option<Instant>,
+}
+
+/// Every account's servers' memory.
+#[derive(Debug, Default)]
+pub struct Memory(Mutex<HashMap<String, HashMap<String, ServerMemory>>>);
+
+impl Memory {
+    fn with<R>(&self, account: &str, f: impl FnOnce(&mut HashMap<String, ServerMemory>) -> R) -> R {
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(all.entry(account.to_owned()).or_default())
+    }
+
+    /// A copy of one account's memory, for planning a cycle.
+    pub fn of(&self, account: &str) -> HashMap<String, ServerMemory> {
+        self.with(account, |m| m.clone())
+    }
+
+    /// One server's memory.
+    pub fn get(&self, account: &str, id: &str) -> ServerMemory {
+        self.with(account, |m| m.get(id).copied().unwrap_or_default())
+    }
+
+    /// A sync succeeded: the streak and the back-off end.
+    pub fn succeeded(&self, account: &str, id: &str) {
+        self.with(account, |m| {
+            m.remove(id);
+        });
+    }
+
+    /// A sync failed after its retries: the streak grows and the server is left alone for
+    /// `backoff(streak)`. Returns the new streak and back-off.
+    pub fn failed(
+        &self,
+        account: &str,
+        id: &str,
+        now: Instant,
+        backoff: impl FnOnce(u32) -> Duration,
+    ) -> (u32, Duration) {
+        self.with(account, |m| {
+            let s = m.entry(id.to_owned()).or_default();
+            s.failures = s.failures.saturating_add(1);
+            let d = backoff(s.failures);
+            s.backoff_until = Some(now + d);
+            (s.failures, d)
+        })
+    }
+
+    /// Keeps only the servers of a complete listing (and forgets one that is gone), so
+    /// memory does not grow with servers that came and went.
+    pub fn retain(&self, account: &str, keep: impl Fn(&str) -> bool) {
+        self.with(account, |m| m.retain(|id, _| keep(id)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_grow_the_backoff_and_a_success_resets_it() {
+        let m = Memory::default();
+        let t0 = Instant::now();
+        let step = |n: u32| Duration::from_secs(u64::from(n) * 10);
+        assert_eq!(m.failed("a", "s", t0, step), (1, Duration::from_secs(10)));
+        assert_eq!(m.failed("a", "s", t0, step), (2, Duration::from_secs(20)));
+        assert_eq!(
+            m.get("a", "s").backoff_until,
+            Some(t0 + Duration::from_secs(20))
+        );
+        assert_eq!(
+            m.get("b", "s"),
+            ServerMemory::default(),
+            "accounts are apart"
+        );
+        m.succeeded("a", "s");
+        assert_eq!(m.get("a", "s"), ServerMemory::default());
+    }
+
+    #[test]
+    fn servers_that_left_are_forgotten() {
+        let m = Memory::default();
+        let t0 = Instant::now();
+        m.failed("a", "stays", t0, |_| Duration::from_secs(1));
+        m.failed("a", "left", t0, |_| Duration::from_secs(1));
+        m.retain("a", |id| id == "stays");
+        assert_eq!(m.of("a").len(), 1);
+        assert_eq!(m.get("a", "stays").failures, 1);
+    }
+}

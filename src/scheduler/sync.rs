@@ -1,0 +1,149 @@
+//! One sync decision: the first request and its retries, what the scheduler remembers of
+//! the outcome (failure streak, back-off), and what it publishes.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use tokio::time::Instant;
+use tracing::{debug, error, info, warn};
+
+use super::decide::{self, classify_sync, Class};
+use super::retry::{retrying, Ended};
+use super::Scheduler;
+use crate::cloudflare::model::sanitize;
+use crate::cloudflare::{ApiError, Client, SyncResult};
+use crate::shutdown::Shutdown;
+use crate::state::SyncRecord;
+
+/// How one sync decision ended, for the cycle's report.
+#[derive(Debug)]
+pub(super) enum SyncEnd {
+    Success,
+    Failed,
+    Gone,
+    Auth,
+    Interrupted,
+}
+
+impl Scheduler {
+    /// Syncs one server with its retries; `stop` is set (and obeyed) when an authentication
+    /// error ends the account's cycle.
+    pub(super) async fn sync_one(
+        &self,
+        client: &Client,
+        account: &str,
+        id: &str,
+        name: &str,
+        stop: &AtomicBool,
+        shutdown: &Shutdown,
+    ) -> SyncEnd {
+        let (cfg, state) = (&self.inner.config, &self.inner.state);
+        let started = Instant::now();
+        let end = retrying(
+            &cfg.retry,
+            shutdown,
+            || client.sync(account, id),
+            classify_sync,
+            |r, class, wait| {
+                if let Some(reason) = class.retry_reason() {
+                    state.record_retry(account, id, reason);
+                }
+                debug!(account, server_id = %id, error = %describe(r), wait_ms = wait.as_millis() as u64, "sync failed; retrying");
+                !stop.load(Ordering::SeqCst)
+            },
+        )
+        .await;
+        let (r, class, attempts) = match end {
+            Ended::Answered {
+                result,
+                class,
+                attempts,
+            } => (result, class, attempts),
+            Ended::Stopped { attempts } => {
+                state.abandon(account, id, attempts);
+                return SyncEnd::Interrupted;
+            }
+        };
+        let elapsed = started.elapsed();
+        match class {
+            Class::Success => {
+                self.inner.memory.succeeded(account, id);
+                let status = r.ok().and_then(|s| s.status);
+                state.record_sync(
+                    account,
+                    id,
+                    attempts,
+                    SyncRecord::Success { status },
+                    SystemTime::now(),
+                );
+                info!(account, server_id = %id, name = ?name, attempts, outcome = "success", duration_ms = elapsed.as_millis() as u64, "synced");
+                SyncEnd::Success
+            }
+            Class::Gone => {
+                self.inner.memory.retain(account, |k| k != id);
+                state.forget(account, id);
+                warn!(account, server_id = %id, name = ?name, attempts, outcome = "gone", "the server no longer exists (404); forgetting it");
+                SyncEnd::Gone
+            }
+            Class::Auth => {
+                stop.store(true, Ordering::SeqCst);
+                state.abandon(account, id, attempts);
+                error!(account, server_id = %id, error = %describe(&r), "Cloudflare refused the credentials for a sync; stopping this account's cycle");
+                SyncEnd::Auth
+            }
+            _ => {
+                let (failures, backoff) =
+                    self.inner.memory.failed(account, id, Instant::now(), |n| {
+                        decide::failure_backoff(cfg.interval, n, cfg.failure_backoff_max)
+                    });
+                let reason = describe(&r);
+                let (status, retryable, api_error) = match &r {
+                    Ok(res) => (
+                        res.status.clone(),
+                        res.error_details.as_ref().and_then(|d| d.retryable),
+                        true,
+                    ),
+                    Err(_) => (None, None, false),
+                };
+                let record = SyncRecord::Failure {
+                    reason: reason.clone(),
+                    status,
+                    retryable,
+                    api_error,
+                    consecutive_failures: failures,
+                };
+                state.record_sync(account, id, attempts, record, SystemTime::now());
+                warn!(account, server_id = %id, name = ?name, attempts, outcome = "failed", error = %reason, consecutive_failures = failures, backoff_s = backoff.as_secs(), duration_ms = elapsed.as_millis() as u64, "sync failed");
+                SyncEnd::Failed
+            }
+        }
+    }
+}
+
+/// A one-line reason for a sync outcome, safe to print.
+fn describe(r: &Result<SyncResult, ApiError>) -> String {
+    match r {
+        Ok(res) => {
+            let mut s = sanitize(res.error.as_deref().unwrap_or("no error"));
+            if let Some(d) = &res.error_details {
+                if let Some(c) = d
+                    .cause
+                    .as_deref()
+                    .filter(|c| Some(*c) != res.error.as_deref())
+                {
+                    s.push_str(": ");
+                    s.push_str(&sanitize(c));
+                }
+                if let Some(r) = d.retryable {
+                    s.push_str(if r {
+                        " (retryable)"
+                    } else {
+                        " (not retryable)"
+                    });
+                }
+            }
+            s
+        }
+        Err(e) => e.to_string(),
+    }
+}
