@@ -7,13 +7,12 @@
 
 pub mod app;
 pub mod cloudflare;
+pub mod commands;
 pub mod config;
-pub mod demo;
 pub mod fake;
 pub mod http;
 pub mod metrics;
 pub mod process;
-pub mod report;
 pub mod scheduler;
 pub mod secret;
 pub mod shutdown;

@@ -292,13 +292,61 @@ fn several_accounts_each_with_their_own_credentials() {
 }
 
 #[test]
+fn accounts_in_the_file_and_cloudflare_account_id_together_are_refused_as_ambiguous() {
+    let dir = TempDir::new("ambiguous");
+    let file = dir.file("c.toml", "[[accounts]]\nid = \"prod\"\n");
+    let (code, out, err) = run(
+        &["check-config", "--config", file.to_str().expect("utf-8")],
+        &BASE,
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("CLOUDFLARE_ACCOUNT_ID")
+            && err.contains("[[accounts]]")
+            && err.contains("acc1"),
+        "the message names both: {err}"
+    );
+}
+
+#[test]
+fn dry_run_takes_a_value_and_false_turns_off_the_file_and_environment() {
+    let dir = TempDir::new("dry");
+    let file = dir.file("c.toml", "dry_run = true\n");
+    let f = file.to_str().expect("utf-8");
+    let (_, out, _) = run(&["check-config", "--config", f], &BASE);
+    assert!(out.contains("dry_run = true"), "{out}");
+    let (_, out, err) = run(&["check-config", "--config", f, "--dry-run=false"], &BASE);
+    assert!(out.contains("dry_run = false"), "{out}{err}");
+    let env = [BASE[0], BASE[1], ("MCP_SYNC_DRY_RUN", "true")];
+    let (_, out, _) = run(&["--dry-run=false", "check-config"], &env);
+    assert!(
+        out.contains("dry_run = false"),
+        "flag over environment: {out}"
+    );
+    let (_, out, _) = run(&["--dry-run", "check-config"], &BASE);
+    assert!(
+        out.contains("dry_run = true"),
+        "a bare --dry-run still means true: {out}"
+    );
+    let (code, _, err) = run(&["check-config", "--dry-run=sometimes"], &BASE);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("dry_run") && err.contains("sometimes"),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_configuration_debug_dump_masks_secrets() {
     let env: mcp_sync_monitor::config::Env = BASE
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let cfg = mcp_sync_monitor::config::load(&Default::default(), &env).expect("valid");
-    let dump = format!("{cfg:?} {cfg:#?} {}", cfg.render());
+    let dump = format!(
+        "{cfg:?} {cfg:#?} {}",
+        mcp_sync_monitor::commands::render(&cfg)
+    );
     assert!(!dump.contains("SUPERSECRET"), "{dump}");
 }
 

@@ -215,7 +215,8 @@ fn substitute(expr: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dashboard_and_rule_expression_runs_against_the_demo_fleet() {
-    use mcp_sync_monitor::{app, config, demo};
+    use mcp_sync_monitor::commands::demo;
+    use mcp_sync_monitor::{app, config};
     let api = demo::start_fake().await.expect("demo fake");
     let flags = config::Flags {
         listen: Some("127.0.0.1:0".into()),

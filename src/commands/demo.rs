@@ -3,8 +3,12 @@
 
 use std::time::Duration;
 
+use super::Exit;
+use crate::app;
 use crate::config::{self, ConfigError, Env, Flags};
 use crate::fake::{self, FakeApi, FakeRateLimit, World};
+use crate::shutdown::{self, Shutdown};
+use crate::telemetry;
 
 /// Servers in the demo fleet.
 pub const FLEET: usize = 300;
@@ -44,4 +48,49 @@ pub fn config(flags: &Flags, env: &Env, api: &FakeApi) -> Result<config::Config,
         ..flags.clone()
     };
     config::load(&flags, &env)
+}
+
+/// Runs the simulated API and the daemon against it until Ctrl-C; prints what to open.
+pub async fn demo(flags: &Flags, env: &Env) -> Exit {
+    let api = match start_fake().await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: cannot start the simulated Cloudflare API: {e}");
+            return Exit::Failure;
+        }
+    };
+    let cfg = match config(flags, env, &api) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::ConfigOrAuth;
+        }
+    };
+    telemetry::init(cfg.log_format);
+    let sd = Shutdown::new();
+    tokio::spawn(shutdown::on_signals(sd.clone()));
+    let running = match app::start(cfg, sd).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failure;
+        }
+    };
+    let port = running.addr.port();
+    println!(
+        "mcp-sync-monitor demo: {} simulated MCP servers at {}",
+        FLEET,
+        api.base_url()
+    );
+    println!("  metrics:   http://127.0.0.1:{port}/metrics");
+    println!("  health:    http://127.0.0.1:{port}/healthz  ready: http://127.0.0.1:{port}/readyz");
+    println!("  index:     http://127.0.0.1:{port}/");
+    println!("Press Ctrl-C to stop.");
+    match running.wait().await {
+        Ok(()) => Exit::Success,
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Failure
+        }
+    }
 }

@@ -1,26 +1,43 @@
-//! The table `once` prints, and its exit code.
+//! `once`: one cycle for every account, then a table of every server and an exit code.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::Exit;
 use crate::cloudflare::model::sanitize;
-use crate::scheduler::{CycleReport, ListingOutcome};
-use crate::state::{Action, Outcome, Snapshot};
+use crate::config::{Env, Flags};
+use crate::scheduler::{CycleReport, ListingOutcome, Scheduler};
+use crate::state::{Action, Outcome, Snapshot, State};
 
-/// Exit code: everything healthy.
-pub const HEALTHY: i32 = 0;
-/// Exit code: a server is still stale or failing, or a listing failed.
-pub const UNHEALTHY: i32 = 1;
-/// Exit code: configuration or authentication error.
-pub const CONFIG_OR_AUTH: i32 = 2;
+/// Runs one cycle for every account, prints the table, and says how it went.
+pub async fn once(flags: &Flags, env: &Env) -> Exit {
+    let (cfg, sd) = match super::prepare(flags, env) {
+        Ok(v) => v,
+        Err(exit) => return exit,
+    };
+    let state = Arc::new(State::new(cfg.accounts.iter().map(|a| a.id.as_str())));
+    let scheduler = match Scheduler::new(cfg, state.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failure;
+        }
+    };
+    let reports = scheduler.run_once(&sd).await;
+    let snap = state.read();
+    print!("{}", table(&reports, &snap, SystemTime::now()));
+    exit_code(&reports, &snap)
+}
 
-/// `once`'s exit code from the cycle reports and the state after them.
-pub fn exit_code(reports: &[CycleReport], snap: &Snapshot) -> i32 {
+/// `once`'s exit code from the cycle reports and the state after them: configuration or
+/// authentication error, a server still stale or failing (or a listing failed), or healthy.
+pub fn exit_code(reports: &[CycleReport], snap: &Snapshot) -> Exit {
     if reports
         .iter()
         .any(|r| r.auth_failed || matches!(r.listing, ListingOutcome::AuthFailed(_)))
     {
-        return CONFIG_OR_AUTH;
+        return Exit::ConfigOrAuth;
     }
     let listing_failed = reports
         .iter()
@@ -31,9 +48,9 @@ pub fn exit_code(reports: &[CycleReport], snap: &Snapshot) -> i32 {
         .flat_map(|a| a.servers.values())
         .any(|s| s.info.stale || s.consecutive_failures > 0);
     if listing_failed || unhealthy {
-        UNHEALTHY
+        Exit::Failure
     } else {
-        HEALTHY
+        Exit::Success
     }
 }
 
@@ -153,19 +170,22 @@ mod tests {
     #[test]
     fn exit_code_is_0_healthy_1_stale_or_failing_2_auth() {
         let ok = [report(ListingOutcome::Complete, false)];
-        assert_eq!(exit_code(&ok, &state(false, 0).read()), HEALTHY);
-        assert_eq!(exit_code(&ok, &state(true, 0).read()), UNHEALTHY);
-        assert_eq!(exit_code(&ok, &state(false, 1).read()), UNHEALTHY);
+        assert_eq!(exit_code(&ok, &state(false, 0).read()), Exit::Success);
+        assert_eq!(exit_code(&ok, &state(true, 0).read()), Exit::Failure);
+        assert_eq!(exit_code(&ok, &state(false, 1).read()), Exit::Failure);
         let failed = report(ListingOutcome::Failed("x".into()), false);
-        assert_eq!(exit_code(&[failed], &state(false, 0).read()), UNHEALTHY);
+        assert_eq!(exit_code(&[failed], &state(false, 0).read()), Exit::Failure);
         let auth = report(ListingOutcome::AuthFailed("x".into()), false);
-        assert_eq!(exit_code(&[auth], &state(false, 0).read()), CONFIG_OR_AUTH);
+        assert_eq!(
+            exit_code(&[auth], &state(false, 0).read()),
+            Exit::ConfigOrAuth
+        );
         assert_eq!(
             exit_code(
                 &[report(ListingOutcome::Complete, true)],
                 &state(false, 0).read()
             ),
-            CONFIG_OR_AUTH
+            Exit::ConfigOrAuth
         );
     }
 

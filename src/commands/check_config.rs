@@ -1,0 +1,94 @@
+//! `check-config`: load and validate the configuration and print it as TOML, with every
+//! secret masked and each credential's source named.
+
+use std::time::Duration;
+
+use super::Exit;
+use crate::cloudflare::Credentials;
+use crate::config::{self, Config, Env, Flags, LogFormat};
+
+/// Prints the effective configuration (exit 0), or the error naming the key (exit 2).
+pub fn check_config(flags: &Flags, env: &Env) -> Exit {
+    match config::load(flags, env) {
+        Ok(cfg) => {
+            println!(
+                "# configuration is valid; secrets are masked\n{}",
+                render(&cfg)
+            );
+            Exit::Success
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::ConfigOrAuth
+        }
+    }
+}
+
+/// The effective configuration as TOML-like text, secrets masked (for `check-config`).
+pub fn render(cfg: &Config) -> String {
+    let d = |d: Duration| format!("{:?}", humantime::format_duration(d).to_string());
+    let list = |v: &[String]| {
+        format!(
+            "[{}]",
+            v.iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let mut s = String::new();
+    let mut line = |k: &str, v: String| {
+        s.push_str(k);
+        s.push_str(" = ");
+        s.push_str(&v);
+        s.push('\n');
+    };
+    line("listen", format!("{:?}", cfg.listen.to_string()));
+    line("interval", d(cfg.interval));
+    line("stale_after", d(cfg.stale_after));
+    line("dry_run", cfg.dry_run.to_string());
+    line("sync_concurrency", cfg.sync_concurrency.to_string());
+    line("list_concurrency", cfg.list_concurrency.to_string());
+    line("per_page", cfg.per_page.to_string());
+    line("request_timeout", d(cfg.request_timeout));
+    line("failure_backoff_max", d(cfg.failure_backoff_max));
+    line("include", list(&cfg.include));
+    line("exclude", list(&cfg.exclude));
+    line("\n[retry]\ninitial_interval", d(cfg.retry.initial_interval));
+    line("multiplier", cfg.retry.multiplier.to_string());
+    line("max_interval", d(cfg.retry.max_interval));
+    line("max_elapsed", d(cfg.retry.max_elapsed));
+    line(
+        "\n[rate_limit]\nrequests",
+        cfg.rate_limit.requests.to_string(),
+    );
+    line("per", d(cfg.rate_limit.per));
+    line("\n[api]\nbase_url", format!("{:?}", cfg.base_url));
+    line(
+        "\n[log]\nformat",
+        format!(
+            "{:?}",
+            if cfg.log_format == LogFormat::Json {
+                "json"
+            } else {
+                "text"
+            }
+        ),
+    );
+    for a in &cfg.accounts {
+        let cred = match &a.credentials {
+            Credentials::Token(t) => {
+                format!("api token from {} = \"{t}\"", a.credential_source)
+            }
+            Credentials::Legacy { email, key } => {
+                format!(
+                    "email + API key from {} = \"{email}\" / \"{key}\"",
+                    a.credential_source
+                )
+            }
+        };
+        line("\n[[accounts]]\nid", format!("{:?}", a.id));
+        line("# credentials", cred);
+    }
+    s
+}

@@ -1,0 +1,300 @@
+//! Configuration: load the TOML file (`file`), merge it with the environment and the flags
+//! (flag > environment > file > default) and validate every value (`merge`, where each key
+//! is declared once), resolve the accounts and their credentials (`accounts`), and decide
+//! which servers the include/exclude filters keep (`filters`).
+//!
+//! Every invalid value is refused with a [`ConfigError`] that names the key, where the value
+//! came from and the value itself (never a secret's value), so `main` can exit 2 with a
+//! message an operator can act on. Loading is a pure function of its inputs: the
+//! environment is passed in as a map, which keeps it testable.
+
+mod accounts;
+mod file;
+mod filters;
+pub mod merge;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cloudflare::Credentials;
+
+pub use filters::glob_match;
+pub use merge::parse_duration;
+use merge::{DRY_RUN, INTERVAL, LISTEN, LOG_FORMAT, STALE_AFTER};
+
+/// The environment, as a map (tests pass their own).
+pub type Env = HashMap<String, String>;
+
+/// Reads the process environment, skipping variables that are not valid UTF-8.
+pub fn process_env() -> Env {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// Values given on the command line (`None` where a flag was not given), declared for clap
+/// so that `main` flattens them instead of copying them; their help texts come from the
+/// key table in [`merge`].
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Flags {
+    /// Configuration file (TOML) [env: MCP_SYNC_CONFIG]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[arg(long, global = true, value_name = "ADDR", help = LISTEN.help("Address of the HTTP endpoints"))]
+    pub listen: Option<String>,
+    #[arg(long, global = true, value_name = "DURATION", help = INTERVAL.help("Time between cycles, e.g. 5m"))]
+    pub interval: Option<String>,
+    #[arg(long, global = true, value_name = "DURATION", help = STALE_AFTER.help("A server not synced successfully for this long is stale"))]
+    pub stale_after: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        help = DRY_RUN.help("Decide and report, but never sync; --dry-run=false turns off a dry_run set elsewhere")
+    )]
+    pub dry_run: Option<String>,
+    #[arg(long, global = true, value_name = "FORMAT", help = LOG_FORMAT.help("Log format: text or json"))]
+    pub log_format: Option<String>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Retry settings inside a cycle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryConfig {
+    /// First wait.
+    pub initial_interval: Duration,
+    /// Growth factor per attempt.
+    pub multiplier: f64,
+    /// Longest single wait.
+    pub max_interval: Duration,
+    /// Give up after this much time since the first attempt.
+    pub max_elapsed: Duration,
+}
+
+/// The per-credential budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitConfig {
+    /// Requests allowed per window.
+    pub requests: u32,
+    /// The window.
+    pub per: Duration,
+}
+
+/// One Cloudflare account to keep synced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    /// The account id.
+    pub id: String,
+    /// Its credentials.
+    pub credentials: Credentials,
+    /// Where they came from (variable names), for display and to share one budget among
+    /// accounts using the same credential.
+    pub credential_source: String,
+}
+
+/// The effective, validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Address of the HTTP endpoints.
+    pub listen: SocketAddr,
+    /// Time between cycles.
+    pub interval: Duration,
+    /// A server whose last successful sync is older than this is stale.
+    pub stale_after: Duration,
+    /// Decide and report, never sync.
+    pub dry_run: bool,
+    /// Syncs at once, per account.
+    pub sync_concurrency: usize,
+    /// List pages fetched at once once the page count is known.
+    pub list_concurrency: usize,
+    /// Page size of the list call.
+    pub per_page: u32,
+    /// Bound on one request.
+    pub request_timeout: Duration,
+    /// Retries inside a cycle.
+    pub retry: RetryConfig,
+    /// Longest back-off of a failing server across cycles.
+    pub failure_backoff_max: Duration,
+    /// The per-credential budget.
+    pub rate_limit: RateLimitConfig,
+    /// Cloudflare's API base URL.
+    pub base_url: String,
+    /// The accounts.
+    pub accounts: Vec<Account>,
+    /// Only servers whose id or name matches one of these (empty: all).
+    pub include: Vec<String>,
+    /// Never servers whose id or name matches one of these.
+    pub exclude: Vec<String>,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// Why the configuration was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// A value that does not fit its key.
+    #[error("invalid configuration: `{key}` = {value:?} (from {origin}): {reason}")]
+    Invalid {
+        /// The key, as written in the file.
+        key: String,
+        /// The offending value.
+        value: String,
+        /// Flag, variable or file it came from.
+        origin: String,
+        /// What is expected.
+        reason: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read the configuration file {path}: {reason}")]
+    File {
+        /// The path.
+        path: PathBuf,
+        /// The OS's reason.
+        reason: String,
+    },
+    /// The file is not valid TOML or has unknown keys.
+    #[error("invalid configuration file {path}: {reason}")]
+    Parse {
+        /// The path.
+        path: PathBuf,
+        /// The parser's message (with the line and key).
+        reason: String,
+    },
+    /// No account configured.
+    #[error("no account configured: set CLOUDFLARE_ACCOUNT_ID or add [[accounts]] to the configuration file")]
+    NoAccount,
+    /// An account without usable credentials.
+    #[error("account {account}: no credentials: {reason}")]
+    Credentials {
+        /// The account id.
+        account: String,
+        /// What is missing.
+        reason: String,
+    },
+}
+
+/// The configuration file the flags or `MCP_SYNC_CONFIG` name.
+fn config_path(flags: &Flags, env: &Env) -> Option<PathBuf> {
+    flags.config.clone().or_else(|| {
+        env.get("MCP_SYNC_CONFIG")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    })
+}
+
+/// Loads and validates the configuration from the flags, the environment and the file the
+/// flags or `MCP_SYNC_CONFIG` name.
+pub fn load(flags: &Flags, env: &Env) -> Result<Config, ConfigError> {
+    let path = config_path(flags, env);
+    let file = file::read(path.as_deref())?;
+    merge::build(&merge::Layers::new(flags, env, path.as_deref()), file)
+}
+
+/// Only the listen address (for `healthcheck`, which must work even where the rest of
+/// the configuration, such as credentials, is not visible).
+pub fn listen_address(flags: &Flags, env: &Env) -> Result<SocketAddr, ConfigError> {
+    let path = config_path(flags, env);
+    let file = file::read(path.as_deref())?;
+    merge::Layers::new(flags, env, path.as_deref()).listen(file.listen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudflare::DEFAULT_BASE_URL;
+    use crate::secret::Secret;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn base_env() -> Env {
+        env(&[
+            ("CLOUDFLARE_ACCOUNT_ID", "acc1"),
+            ("CLOUDFLARE_API_TOKEN", "tok-secret-1"),
+        ])
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let c = load(&Flags::default(), &base_env()).expect("valid");
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9878");
+        assert_eq!(c.interval, Duration::from_secs(300));
+        assert_eq!(c.stale_after, Duration::from_secs(3 * 3600));
+        assert!(!c.dry_run);
+        assert_eq!((c.sync_concurrency, c.per_page), (4, 100));
+        assert_eq!(c.request_timeout, Duration::from_secs(30));
+        assert_eq!(c.retry.initial_interval, Duration::from_secs(1));
+        assert_eq!(c.retry.multiplier, 2.0);
+        assert_eq!(c.retry.max_interval, Duration::from_secs(60));
+        assert_eq!(c.retry.max_elapsed, Duration::from_secs(300));
+        assert_eq!(c.failure_backoff_max, Duration::from_secs(6 * 3600));
+        assert_eq!(
+            c.rate_limit,
+            RateLimitConfig {
+                requests: 600,
+                per: Duration::from_secs(300)
+            }
+        );
+        assert_eq!(c.base_url, DEFAULT_BASE_URL);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(
+            c.accounts[0].credentials,
+            Credentials::Token(Secret::new("tok-secret-1"))
+        );
+    }
+
+    #[test]
+    fn zero_duration_is_refused_naming_key_and_value() {
+        let mut e = base_env();
+        e.insert("MCP_SYNC_INTERVAL".into(), "0s".into());
+        let err = load(&Flags::default(), &e).expect_err("zero");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("`interval`")
+                && msg.contains("\"0s\"")
+                && msg.contains("MCP_SYNC_INTERVAL"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn dry_run_follows_the_precedence_and_a_flag_can_turn_it_off() {
+        let mut e = base_env();
+        e.insert("MCP_SYNC_DRY_RUN".into(), "true".into());
+        assert!(load(&Flags::default(), &e).expect("valid").dry_run);
+        let off = Flags {
+            dry_run: Some("false".into()),
+            ..Flags::default()
+        };
+        assert!(
+            !load(&off, &e).expect("valid").dry_run,
+            "--dry-run=false wins over the environment"
+        );
+        let bad = Flags {
+            dry_run: Some("perhaps".into()),
+            ..Flags::default()
+        };
+        let msg = load(&bad, &e).expect_err("refused").to_string();
+        assert!(
+            msg.contains("dry_run") && msg.contains("perhaps") && msg.contains("--dry-run"),
+            "{msg}"
+        );
+    }
+}
