@@ -3,6 +3,7 @@
 //! the command line and calls one of these.
 
 mod check_config;
+#[cfg(feature = "fake")]
 pub mod demo;
 mod healthcheck;
 mod once;
@@ -61,5 +62,18 @@ pub async fn run(flags: &Flags, env: &Env) -> Exit {
             eprintln!("error: {e}");
             Exit::Failure
         }
+    }
+}
+
+/// Without the `fake` feature there is no simulated API, so no `demo`.
+#[cfg(not(feature = "fake"))]
+pub mod demo {
+    use super::Exit;
+    use crate::config::{Env, Flags};
+
+    /// Says that this build has no demo.
+    pub async fn demo(_flags: &Flags, _env: &Env) -> Exit {
+        eprintln!("error: this build has no demo (it was built without the `fake` feature)");
+        Exit::Failure
     }
 }

@@ -1,0 +1,284 @@
+//! What the simulated account holds: its servers and how each behaves on a sync, faults,
+//! latency, a rate limit, list shifting, and the log of every request.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use crate::cloudflare::Endpoint;
+
+use super::{ACCOUNT, API_KEY, EMAIL, TOKEN};
+
+/// How a server answers a sync.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncBehavior {
+    /// Succeeds.
+    Succeed,
+    /// Fails with `retryable: true` this many more times, then succeeds.
+    RetryableThen(u32),
+    /// Always fails with `retryable: false`.
+    Permanent,
+    /// Always fails with an `error` and no `error_details`.
+    FailsWithoutDetails,
+    /// Answers HTTP 500 this many more times, then succeeds.
+    ServerErrorThen(u32),
+    /// Answers HTTP 429 (code 971, `retry-after` seconds) this many more times, then succeeds.
+    RateLimitedThen {
+        /// Remaining 429s.
+        times: u32,
+        /// The `retry-after` value.
+        retry_after_secs: u64,
+    },
+    /// Succeeds after this long.
+    Slow(Duration),
+}
+
+/// One simulated server.
+#[derive(Debug, Clone)]
+pub struct FakeServer {
+    /// Id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Upstream URL.
+    pub hostname: String,
+    /// `oauth`, `bearer` or `unauthenticated`.
+    pub auth_type: String,
+    /// `authentication_status`, if any.
+    pub authentication_status: Option<String>,
+    /// `status`.
+    pub status: String,
+    /// When a sync last succeeded.
+    pub last_successful_sync: Option<SystemTime>,
+    /// When a sync last ran.
+    pub last_synced: Option<SystemTime>,
+    /// Current error.
+    pub error: Option<String>,
+    /// `error_details.retryable` of the current error (no details when `None`).
+    pub error_retryable: Option<bool>,
+    /// Number of tools.
+    pub tools: usize,
+    /// Number of prompts.
+    pub prompts: usize,
+    /// How it answers a sync.
+    pub behavior: SyncBehavior,
+    /// Raw JSON sent in place of the server object (to simulate malformed servers).
+    pub raw: Option<String>,
+}
+
+impl FakeServer {
+    /// A healthy server synced `age` ago.
+    pub fn synced_ago(id: impl Into<String>, age: Duration) -> Self {
+        let id = id.into();
+        let at = SystemTime::now().checked_sub(age);
+        Self {
+            name: format!("Server {id}"),
+            hostname: format!("https://{id}.mcp.example.com/mcp"),
+            id,
+            auth_type: "unauthenticated".into(),
+            authentication_status: Some("not_required".into()),
+            status: "ready".into(),
+            last_successful_sync: at,
+            last_synced: at,
+            error: None,
+            error_retryable: None,
+            tools: 3,
+            prompts: 1,
+            behavior: SyncBehavior::Succeed,
+            raw: None,
+        }
+    }
+
+    /// Synced ten minutes ago.
+    pub fn fresh(id: impl Into<String>) -> Self {
+        Self::synced_ago(id, Duration::from_secs(600))
+    }
+
+    /// Last synced five hours ago (stale under the default 3 h).
+    pub fn stale(id: impl Into<String>) -> Self {
+        Self::synced_ago(id, Duration::from_secs(5 * 3600))
+    }
+
+    /// Never synced.
+    pub fn never_synced(id: impl Into<String>) -> Self {
+        let mut s = Self::fresh(id);
+        s.last_successful_sync = None;
+        s.last_synced = None;
+        s.status = "waiting".into();
+        s
+    }
+
+    /// Sets the sync behaviour.
+    pub fn behaving(mut self, b: SyncBehavior) -> Self {
+        self.behavior = b;
+        self
+    }
+
+    /// Sets the name.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    pub(super) fn fail(&mut self, now: SystemTime, retryable: Option<bool>, msg: &str) {
+        self.last_synced = Some(now);
+        self.status = "error".into();
+        self.error = Some(msg.into());
+        self.error_retryable = retryable;
+    }
+
+    pub(super) fn succeed(&mut self, now: SystemTime) {
+        self.last_synced = Some(now);
+        self.last_successful_sync = Some(now);
+        self.status = "ready".into();
+        self.error = None;
+        self.error_retryable = None;
+    }
+}
+
+/// A fault applied to every call (or every call of one endpoint).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// HTTP 500 with a v4 error envelope.
+    ServerError,
+    /// HTTP 200 with a body that is not JSON.
+    Malformed,
+    /// HTTP 200 with a JSON body cut in the middle.
+    Truncated,
+    /// HTTP 200 with `text/html` and an HTML body.
+    WrongContentType,
+    /// HTTP 502 with an HTML error page.
+    HtmlErrorPage,
+    /// Answers only after this long.
+    Slow(Duration),
+}
+
+/// A rate limit the fake enforces, as Cloudflare does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeRateLimit {
+    /// Requests allowed per window.
+    pub requests: usize,
+    /// The window.
+    pub per: Duration,
+    /// How long an offender is locked out (Cloudflare: five minutes).
+    pub lockout: Duration,
+}
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// When it arrived.
+    pub at: Instant,
+    /// Which call (`None` for an unknown path).
+    pub endpoint: Option<Endpoint>,
+    /// The account in the path.
+    pub account: String,
+    /// The server id in the path.
+    pub server_id: Option<String>,
+    /// `page` query parameter.
+    pub page: Option<u32>,
+    /// `per_page` query parameter.
+    pub per_page: Option<u32>,
+    /// The status answered.
+    pub status: u16,
+    /// The `User-Agent` sent.
+    pub user_agent: Option<String>,
+}
+
+/// A hook run on an account's servers before a list page is cut (to shift the list while
+/// it is walked): gets the page number.
+pub type ListHook = Arc<dyn Fn(u32, &mut Vec<FakeServer>) + Send + Sync>;
+
+/// Everything the fake knows. Change it through [`FakeApi::with`].
+pub struct World {
+    /// Servers per account, in list order.
+    pub accounts: BTreeMap<String, Vec<FakeServer>>,
+    /// Accepted bearer tokens.
+    pub tokens: Vec<String>,
+    /// Accepted legacy (email, key) pairs.
+    pub legacy: Vec<(String, String)>,
+    /// Whether list answers carry `result_info`.
+    pub result_info: bool,
+    /// Added to every answer.
+    pub latency: Duration,
+    /// A fault for every call, or for one endpoint's.
+    pub fault: Option<(Fault, Option<Endpoint>)>,
+    /// This list page answers HTTP 500.
+    pub fail_list_page: Option<u32>,
+    /// A rate limit to enforce.
+    pub rate_limit: Option<FakeRateLimit>,
+    /// Whether answers carry the `Ratelimit` header while a rate limit is enforced.
+    pub ratelimit_header: bool,
+    /// Run before each list page is cut.
+    pub list_hook: Option<ListHook>,
+    /// Bytes of input schema per tool (to make pages as large as real ones).
+    pub tool_schema_bytes: usize,
+    /// Every request, in order.
+    pub requests: Vec<RecordedRequest>,
+    /// Whether to record requests (off for long benchmarks).
+    pub record: bool,
+    pub(super) rl_window: VecDeque<Instant>,
+    pub(super) locked_until: Option<Instant>,
+    pub(super) tools_cache: HashMap<(usize, usize), Option<Arc<RawValue>>>,
+}
+
+impl World {
+    /// One account ([`ACCOUNT`]) with these servers, the default credentials, `result_info` on.
+    pub fn new(servers: Vec<FakeServer>) -> Self {
+        let mut accounts = BTreeMap::new();
+        accounts.insert(ACCOUNT.to_owned(), servers);
+        Self {
+            accounts,
+            tokens: vec![TOKEN.to_owned()],
+            legacy: vec![(EMAIL.to_owned(), API_KEY.to_owned())],
+            result_info: true,
+            latency: Duration::ZERO,
+            fault: None,
+            fail_list_page: None,
+            rate_limit: None,
+            ratelimit_header: true,
+            list_hook: None,
+            tool_schema_bytes: 64,
+            requests: Vec::new(),
+            record: true,
+            rl_window: VecDeque::new(),
+            locked_until: None,
+            tools_cache: HashMap::new(),
+        }
+    }
+
+    /// The servers of [`ACCOUNT`].
+    pub fn servers(&mut self) -> &mut Vec<FakeServer> {
+        self.accounts.entry(ACCOUNT.to_owned()).or_default()
+    }
+
+    /// A server of any account.
+    pub fn server(&mut self, id: &str) -> Option<&mut FakeServer> {
+        self.accounts
+            .values_mut()
+            .flat_map(|v| v.iter_mut())
+            .find(|s| s.id == id)
+    }
+
+    pub(super) fn tools_json(&mut self, n: usize) -> Option<Arc<RawValue>> {
+        let bytes = self.tool_schema_bytes;
+        self.tools_cache
+            .entry((n, bytes))
+            .or_insert_with(|| {
+                let tools: Vec<Value> = (0..n)
+                    .map(|i| {
+                        json!({
+                            "name": format!("tool_{i}"),
+                            "description": "A simulated tool.",
+                            "input_schema": {"type": "object", "description": "x".repeat(bytes)},
+                        })
+                    })
+                    .collect();
+                serde_json::value::to_raw_value(&tools).ok().map(Arc::from)
+            })
+            .clone()
+    }
+}
