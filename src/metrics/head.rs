@@ -1,0 +1,185 @@
+//! The families with few series, rendered under the state's read lock in one short go:
+//! per account (up, servers, listing, cycles, API requests, rate limit), per endpoint, the
+//! daemon's own settings and build, and the standard `process_*` families.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::text::{family, histograms, labels};
+use super::NS;
+use crate::process::ProcessStats;
+use crate::state::Snapshot;
+
+/// Unix seconds (negative before 1970).
+pub(super) fn ts(t: SystemTime) -> f64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+pub(super) fn flag(b: bool) -> f64 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// The account-level, settings, build and process families.
+pub(super) fn render(out: &mut String, snap: &Snapshot, process: &ProcessStats) {
+    let n = |name: &str| format!("{NS}{name}");
+    let per_account = |get: &dyn Fn(&crate::state::AccountState) -> Option<f64>| {
+        snap.accounts
+            .iter()
+            .filter_map(|(id, a)| Some((labels(&[("account_id", id)]), get(a)?)))
+            .collect::<Vec<_>>()
+    };
+    family(
+        out,
+        &n("up"),
+        "gauge",
+        "1 when the last listing of the account completed, 0 when it failed.",
+        per_account(&|a| a.up.map(flag)),
+    );
+    family(
+        out,
+        &n("servers"),
+        "gauge",
+        "MCP servers in the last complete listing (within the include/exclude filters).",
+        per_account(&|a| a.listed.then_some(a.servers.len() as f64)),
+    );
+    family(
+        out,
+        &n("servers_stale"),
+        "gauge",
+        "Of the servers in the last complete listing, those that are stale.",
+        per_account(&|a| a.listed.then_some(a.stale_count() as f64)),
+    );
+    family(
+        out,
+        &n("last_list_success_timestamp_seconds"),
+        "gauge",
+        "Unix time at the end of the last complete listing.",
+        per_account(&|a| a.last_list_success.map(ts)),
+    );
+    histograms(
+        out,
+        &n("cycle_duration_seconds"),
+        "Duration of one cycle, list to publish.",
+        snap.accounts
+            .iter()
+            .map(|(id, a)| (labels(&[("account_id", id)]), &a.cycle_duration)),
+    );
+    let requests = snap.accounts.iter().flat_map(|(id, a)| {
+        a.api_requests.iter().map(move |((ep, code), count)| {
+            let code = code.map_or_else(|| "error".to_owned(), |c| c.to_string());
+            let l = labels(&[
+                ("account_id", id),
+                ("endpoint", ep.as_str()),
+                ("code", &code),
+            ]);
+            (l, *count as f64)
+        })
+    });
+    family(
+        out,
+        &n("api_requests_total"),
+        "counter",
+        "Cloudflare API requests by endpoint and HTTP status (error: no answer).",
+        requests,
+    );
+    histograms(
+        out,
+        &n("api_request_duration_seconds"),
+        "Duration of Cloudflare API requests, body included.",
+        snap.request_durations
+            .iter()
+            .map(|(ep, h)| (labels(&[("endpoint", ep.as_str())]), h)),
+    );
+    family(
+        out,
+        &n("api_ratelimit_remaining"),
+        "gauge",
+        "Requests remaining per the last Ratelimit header; absent if never seen.",
+        per_account(&|a| a.ratelimit_remaining.map(|r| r as f64)),
+    );
+    family(
+        out,
+        &n("api_ratelimit_reset_timestamp_seconds"),
+        "gauge",
+        "Unix time at which the window of the last Ratelimit header resets; absent if never seen.",
+        per_account(&|a| a.ratelimit_reset.map(ts)),
+    );
+    let version = labels(&[("version", env!("CARGO_PKG_VERSION"))]);
+    family(
+        out,
+        &n("build_info"),
+        "gauge",
+        "Version of mcp-sync-monitor (always 1).",
+        [(version, 1.0)],
+    );
+    let settings =
+        |get: fn(&crate::state::Settings) -> f64| snap.settings.map(|s| (String::new(), get(&s)));
+    family(
+        out,
+        &n("interval_seconds"),
+        "gauge",
+        "The configured time between cycles (for alert rules).",
+        settings(|s| s.interval.as_secs_f64()),
+    );
+    family(
+        out,
+        &n("stale_after_seconds"),
+        "gauge",
+        "The configured age after which a server is stale (for alert rules).",
+        settings(|s| s.stale_after.as_secs_f64()),
+    );
+    render_process(out, process);
+}
+
+/// The standard `process_*` families, named as the official client libraries name them.
+fn render_process(out: &mut String, p: &ProcessStats) {
+    let one = |v: Option<f64>| v.map(|v| (String::new(), v));
+    family(
+        out,
+        "process_cpu_seconds_total",
+        "counter",
+        "Total user and system CPU time spent in seconds.",
+        one(p.cpu_seconds),
+    );
+    family(
+        out,
+        "process_resident_memory_bytes",
+        "gauge",
+        "Resident memory size in bytes.",
+        one(p.resident_bytes),
+    );
+    family(
+        out,
+        "process_virtual_memory_bytes",
+        "gauge",
+        "Virtual memory size in bytes.",
+        one(p.virtual_bytes),
+    );
+    family(
+        out,
+        "process_open_fds",
+        "gauge",
+        "Number of open file descriptors.",
+        one(p.open_fds),
+    );
+    family(
+        out,
+        "process_max_fds",
+        "gauge",
+        "Maximum number of open file descriptors.",
+        one(p.max_fds),
+    );
+    family(
+        out,
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+        one(p.start_time_seconds),
+    );
+}
