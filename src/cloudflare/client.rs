@@ -227,6 +227,36 @@ struct Answer {
     body: Vec<u8>,
 }
 
+impl Answer {
+    /// The body decoded by `decode`; an undecodable 2xx body is a [`ApiError::Decode`].
+    fn decoded<T>(
+        &self,
+        ep: Endpoint,
+        decode: impl FnOnce(&[u8]) -> Result<T, model::DecodeError>,
+    ) -> Result<T, ApiError> {
+        decode(&self.body).map_err(|e| ApiError::Decode {
+            endpoint: ep,
+            status: self.status,
+            message: e.0,
+        })
+    }
+}
+
+impl<T> model::Envelope<T> {
+    /// The result of a successful envelope; `success: false` is [`ApiError::Unsuccessful`].
+    fn accepted(self, ep: Endpoint, status: u16) -> Result<Option<T>, ApiError> {
+        if self.success {
+            Ok(self.result)
+        } else {
+            Err(ApiError::Unsuccessful {
+                endpoint: ep,
+                status,
+                errors: self.errors,
+            })
+        }
+    }
+}
+
 impl Client {
     /// A client sending with `credentials` under `limiter`'s budget.
     pub fn new(
@@ -281,18 +311,8 @@ impl Client {
         );
         let ep = Endpoint::List;
         let answer = self.send(account_id, ep, self.http.get(url)).await?;
-        let (env, page) = model::decode_list_page(&answer.body).map_err(|e| ApiError::Decode {
-            endpoint: ep,
-            status: answer.status,
-            message: e.0,
-        })?;
-        if !env.success {
-            return Err(ApiError::Unsuccessful {
-                endpoint: ep,
-                status: answer.status,
-                errors: env.errors,
-            });
-        }
+        let (env, page) = answer.decoded(ep, model::decode_list_page)?;
+        env.accepted(ep, answer.status)?;
         Ok(page)
     }
 
@@ -318,21 +338,11 @@ impl Client {
         req: reqwest::RequestBuilder,
     ) -> Result<T, ApiError> {
         let answer = self.send(account_id, ep, req).await?;
-        let env = model::decode_envelope::<T>(&answer.body).map_err(|e| ApiError::Decode {
+        let env = answer.decoded(ep, model::decode_envelope::<T>)?;
+        let status = answer.status;
+        env.accepted(ep, status)?.ok_or_else(|| ApiError::Decode {
             endpoint: ep,
-            status: answer.status,
-            message: e.0,
-        })?;
-        if !env.success {
-            return Err(ApiError::Unsuccessful {
-                endpoint: ep,
-                status: answer.status,
-                errors: env.errors,
-            });
-        }
-        env.result.ok_or_else(|| ApiError::Decode {
-            endpoint: ep,
-            status: answer.status,
+            status,
             message: "the answer has no result".into(),
         })
     }

@@ -59,15 +59,10 @@ fn firing(inbox: &Inbox, name: &str) -> Vec<(String, Value)> {
 
 /// A real Alertmanager with the shipped configuration, its receivers pointed at `hook` and
 /// its group wait shortened so that the test does not wait 30 s.
-struct Alertmanager {
-    base: String,
-    _child: Child,
-    _dir: TempDir,
-}
+struct Alertmanager(Service);
 
 impl Alertmanager {
     async fn start(hook: &str) -> Option<Self> {
-        let bin = external_tool("prometheus-alertmanager")?;
         let shipped = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/deploy/alertmanager/alertmanager.yml"
@@ -78,39 +73,26 @@ impl Alertmanager {
             .replace("http://127.0.0.1:5001", hook)
             .replace("group_wait: 30s", "group_wait: 1s")
             .replace("group_interval: 5m", "group_interval: 1s");
-        let dir = TempDir::new("am");
-        let cfg_path = dir.file("alertmanager.yml", &cfg);
-        let port = free_port();
-        let log = std::fs::File::create(dir.0.join("am.log")).expect("log");
-        let child = std::process::Command::new(bin)
-            .arg(format!("--config.file={}", cfg_path.display()))
-            .arg(format!("--storage.path={}", dir.0.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(std::process::Stdio::from(log.try_clone().expect("clone")))
-            .stderr(std::process::Stdio::from(log))
-            .spawn()
-            .expect("alertmanager starts");
-        let am = Self {
-            base: format!("http://127.0.0.1:{port}"),
-            _child: Child(child),
-            _dir: dir,
-        };
-        let ready = eventually(Duration::from_secs(30), || async {
-            get(&format!("{}/-/ready", am.base)).await.0 == 200
-        })
-        .await;
-        assert!(
-            ready,
-            "alertmanager did not become ready: {}",
-            std::fs::read_to_string(am._dir.0.join("am.log")).unwrap_or_default()
-        );
-        Some(am)
+        let service = Service::start(
+            "prometheus-alertmanager",
+            |dir, port| {
+                let cfg_path = dir.file("alertmanager.yml", &cfg);
+                vec![
+                    format!("--config.file={}", cfg_path.display()),
+                    format!("--storage.path={}", dir.0.join("data").display()),
+                    format!("--web.listen-address=127.0.0.1:{port}"),
+                    "--cluster.listen-address=".into(),
+                ]
+            },
+            "/-/ready",
+        )
+        .await?;
+        Some(Self(service))
     }
 
     /// The alerts Alertmanager holds (active, silenced and inhibited).
     async fn alerts(&self) -> Vec<Value> {
-        let body = get(&format!("{}/api/v2/alerts", self.base)).await.1;
+        let body = get(&format!("{}/api/v2/alerts", self.0.base)).await.1;
         serde_json::from_str::<Value>(&body)
             .ok()
             .and_then(|v| v.as_array().cloned())
@@ -142,7 +124,7 @@ async fn refused_credentials_page_once_through_alertmanager_and_the_listing_aler
         .collect();
     let dir = TempDir::new("rules");
     let rules_path = dir.file("alerts.yaml", &fast);
-    let am_addr = am.base.trim_start_matches("http://");
+    let am_addr = am.0.base.trim_start_matches("http://");
     let alerting = format!(
         "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{am_addr}']\n"
     );

@@ -245,3 +245,48 @@ impl Child {
         }
     }
 }
+
+/// An external server the test command installs (Prometheus, Alertmanager): started on a
+/// free port of 127.0.0.1 with its log in a temporary directory, and waited for until
+/// `ready_path` answers 200. `None` when the tool is missing and skipping is allowed.
+pub struct Service {
+    pub base: String,
+    pub dir: TempDir,
+    _child: Child,
+}
+
+impl Service {
+    /// Starts `tool` with the arguments `args` makes from its directory and port.
+    pub async fn start(
+        tool: &str,
+        args: impl FnOnce(&TempDir, u16) -> Vec<String>,
+        ready_path: &str,
+    ) -> Option<Self> {
+        let bin = external_tool(tool)?;
+        let dir = TempDir::new(tool);
+        let port = free_port();
+        let log = std::fs::File::create(dir.0.join("log")).expect("log file");
+        let child = Command::new(bin)
+            .args(args(&dir, port))
+            .stdout(std::process::Stdio::from(log.try_clone().expect("clone")))
+            .stderr(std::process::Stdio::from(log))
+            .spawn()
+            .unwrap_or_else(|e| panic!("{tool} starts: {e}"));
+        let s = Self {
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+            _child: Child(child),
+        };
+        let ready = eventually(Duration::from_secs(60), || async {
+            get(&format!("{}{ready_path}", s.base)).await.0 == 200
+        })
+        .await;
+        assert!(ready, "{tool} did not become ready: {}", s.log());
+        Some(s)
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("log")).unwrap_or_default()
+    }
+}

@@ -174,80 +174,26 @@ async fn every_metric_of_the_spec_is_present_with_its_labels() {
         .is_some(),
         "synced by this cycle"
     );
-    assert_eq!(
-        sample(&m, &format!("cloudflare_mcp_server_stale{}", l("broken"))),
-        Some(1.0)
-    );
-    assert_eq!(
-        sample(&m, &format!("cloudflare_mcp_server_stale{}", l("fresh"))),
-        Some(0.0)
-    );
-    assert_eq!(
-        sample(&m, &format!("cloudflare_mcp_server_error{}", l("broken"))),
-        Some(1.0)
-    );
-    assert_eq!(
-        sample(&m, &format!("cloudflare_mcp_server_error{}", l("fresh"))),
-        Some(0.0)
-    );
-    assert_eq!(
-        sample(
-            &m,
-            &format!("cloudflare_mcp_server_error_retryable{}", l("broken"))
-        ),
-        Some(0.0)
-    );
-    assert_eq!(
-        sample(
-            &m,
-            &format!("cloudflare_mcp_server_error_retryable{}", l("fresh"))
-        ),
-        None,
-        "absent without details"
-    );
-    assert_eq!(
-        sample(&m, &format!("cloudflare_mcp_server_tools{}", l("fresh"))),
-        Some(3.0)
-    );
-    assert_eq!(
-        sample(&m, &format!("cloudflare_mcp_server_prompts{}", l("fresh"))),
-        Some(1.0)
-    );
-    assert_eq!(
-        sample(
-            &m,
-            &format!(
-                "cloudflare_mcp_server_consecutive_sync_failures{}",
-                l("broken")
-            )
-        ),
-        Some(1.0)
-    );
-    assert_eq!(
-        sample(
-            &m,
-            &format!(
-                "cloudflare_mcp_server_consecutive_sync_failures{}",
-                l("flaky")
-            )
-        ),
-        Some(0.0)
-    );
-    assert_eq!(
-        sample(&m, &format!("cloudflare_mcp_syncs_total{}", l("flaky"))),
-        Some(1.0)
-    );
-    assert_eq!(
-        sample(&m, &format!("cloudflare_mcp_syncs_total{}", l("fresh"))),
-        Some(0.0)
-    );
-    assert_eq!(
-        sample(
-            &m,
-            &format!("cloudflare_mcp_sync_failures_total{}", l("flaky"))
-        ),
-        Some(0.0)
-    );
+    // Per-server values: (family, server, expected value; None: no series).
+    let expected: &[(&str, &str, Option<f64>)] = &[
+        ("server_stale", "broken", Some(1.0)),
+        ("server_stale", "fresh", Some(0.0)),
+        ("server_error", "broken", Some(1.0)),
+        ("server_error", "fresh", Some(0.0)),
+        ("server_error_retryable", "broken", Some(0.0)),
+        ("server_error_retryable", "fresh", None), // absent without details
+        ("server_tools", "fresh", Some(3.0)),
+        ("server_prompts", "fresh", Some(1.0)),
+        ("server_consecutive_sync_failures", "broken", Some(1.0)),
+        ("server_consecutive_sync_failures", "flaky", Some(0.0)),
+        ("syncs_total", "flaky", Some(1.0)),
+        ("syncs_total", "fresh", Some(0.0)),
+        ("sync_failures_total", "flaky", Some(0.0)),
+    ];
+    for (family, server, want) in expected {
+        let series = format!("cloudflare_mcp_{family}{}", l(server));
+        assert_eq!(sample(&m, &series), *want, "{series}");
+    }
     assert_eq!(sample(&m, &format!("cloudflare_mcp_sync_retries_total{{account_id=\"{ACC}\",server_id=\"flaky\",reason=\"retryable\"}}")), Some(1.0));
     assert_eq!(sample(&m, &format!("cloudflare_mcp_sync_retries_total{{account_id=\"{ACC}\",server_id=\"limited\",reason=\"rate_limited\"}}")), Some(1.0));
     assert_eq!(sample(&m, &format!("cloudflare_mcp_sync_retries_total{{account_id=\"{ACC}\",server_id=\"wobbly\",reason=\"transient\"}}")), Some(1.0));

@@ -44,8 +44,7 @@ async fn promtool_accepts_the_metrics_of_a_daemon_with_every_kind_of_server() {
 /// A real Prometheus scraping `target` every second.
 pub struct Prometheus {
     pub base: String,
-    _child: Child,
-    _dir: TempDir,
+    _service: Service,
 }
 
 impl Prometheus {
@@ -55,8 +54,6 @@ impl Prometheus {
 
     /// As [`Self::start`], with `extra` appended to the configuration (e.g. `alerting:`).
     pub async fn start_with(target: &str, rule_files: &[&str], extra: &str) -> Option<Self> {
-        let bin = external_tool("prometheus")?;
-        let dir = TempDir::new("prom");
         let rules = rule_files
             .iter()
             .map(|r| format!("  - {r}\n"))
@@ -64,35 +61,23 @@ impl Prometheus {
         let cfg = format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n{rules}scrape_configs:\n  - job_name: mcp-sync-monitor\n    static_configs:\n      - targets: ['{target}']\n{extra}"
         );
-        let cfg_path = dir.file("prometheus.yml", &cfg);
-        let port = free_port();
-        let log = std::fs::File::create(dir.0.join("prometheus.log")).expect("log");
-        let child = Command::new(bin)
-            .arg(format!("--config.file={}", cfg_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.0.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::from(log.try_clone().expect("clone")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("prometheus starts");
-        let p = Self {
-            base: format!("http://127.0.0.1:{port}"),
-            _child: Child(child),
-            _dir: dir,
-        };
-        let ready = eventually(Duration::from_secs(60), || async {
-            get(&format!("{}/-/ready", p.base)).await.0 == 200
+        let service = Service::start(
+            "prometheus",
+            |dir, port| {
+                let cfg_path = dir.file("prometheus.yml", &cfg);
+                vec![
+                    format!("--config.file={}", cfg_path.display()),
+                    format!("--storage.tsdb.path={}", dir.0.join("data").display()),
+                    format!("--web.listen-address=127.0.0.1:{port}"),
+                ]
+            },
+            "/-/ready",
+        )
+        .await?;
+        Some(Self {
+            base: service.base.clone(),
+            _service: service,
         })
-        .await;
-        assert!(
-            ready,
-            "prometheus did not become ready: {}",
-            std::fs::read_to_string(p._dir.0.join("prometheus.log")).unwrap_or_default()
-        );
-        Some(p)
     }
 
     /// Runs an instant query; the result vector (empty on no data) or the error text.
