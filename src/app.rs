@@ -27,7 +27,7 @@ pub enum AppError {
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
-        /// The address.
+        /// The address that could not be bound.
         addr: SocketAddr,
         /// The OS's reason.
         source: std::io::Error,

@@ -32,7 +32,7 @@ pub struct AppState {
     pub scheduler_alive: Arc<AtomicBool>,
 }
 
-/// The routes.
+/// The routes: `/`, `/metrics`, `/healthz`, `/readyz`, `/runbook`; anything else is 404.
 pub fn router(app: AppState) -> Router {
     Router::new()
         .route("/", get(index))

@@ -13,7 +13,8 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
 use tokio::time::Instant;
 
-use super::model::{self, ApiMessage, ListPage, Server, SyncResult};
+pub use super::error::ApiError;
+use super::model::{self, ListPage, Server, SyncResult};
 use super::ratelimit::{parse_ratelimit, parse_retry_after, RateLimitInfo, RateLimiter};
 use crate::secret::Secret;
 
@@ -91,101 +92,6 @@ pub struct RequestRecord<'a> {
 
 /// Receives a [`RequestRecord`] for every request sent.
 pub type Observer = Arc<dyn Fn(&RequestRecord<'_>) + Send + Sync>;
-
-/// What went wrong with a call, by what the caller can do about it.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ApiError {
-    /// No answer: connection refused, reset, DNS, TLS.
-    #[error("{endpoint} request failed before an answer came: {message}")]
-    Transport {
-        /// Which call.
-        endpoint: Endpoint,
-        /// The transport's reason.
-        message: String,
-    },
-    /// No complete answer within `request_timeout`.
-    #[error("{endpoint} request timed out after {}", humantime::format_duration(*after))]
-    Timeout {
-        /// Which call.
-        endpoint: Endpoint,
-        /// The configured timeout.
-        after: Duration,
-    },
-    /// HTTP 429.
-    #[error("{endpoint} request was rate limited by Cloudflare (HTTP 429{}){}", fmt_retry(*retry_after), fmt_errors(errors))]
-    RateLimited {
-        /// Which call.
-        endpoint: Endpoint,
-        /// `retry-after`, when sent.
-        retry_after: Option<Duration>,
-        /// Cloudflare's errors (code 971).
-        errors: Vec<ApiMessage>,
-    },
-    /// Any other non-2xx answer.
-    #[error("{endpoint} request answered HTTP {status}{}", fmt_errors(errors))]
-    Status {
-        /// Which call.
-        endpoint: Endpoint,
-        /// The HTTP status.
-        status: u16,
-        /// Cloudflare's errors, when the body had them.
-        errors: Vec<ApiMessage>,
-    },
-    /// A 2xx answer with `success: false`.
-    #[error(
-        "{endpoint} request answered HTTP {status} with success=false{}",
-        fmt_errors(errors)
-    )]
-    Unsuccessful {
-        /// Which call.
-        endpoint: Endpoint,
-        /// The HTTP status.
-        status: u16,
-        /// Cloudflare's errors.
-        errors: Vec<ApiMessage>,
-    },
-    /// A 2xx answer whose body could not be read as the API's JSON.
-    #[error("{endpoint} answer (HTTP {status}) could not be decoded: {message}")]
-    Decode {
-        /// Which call.
-        endpoint: Endpoint,
-        /// The HTTP status.
-        status: u16,
-        /// What was wrong.
-        message: String,
-    },
-}
-
-fn fmt_retry(d: Option<Duration>) -> String {
-    d.map(|d| format!(", retry-after {}s", d.as_secs()))
-        .unwrap_or_default()
-}
-
-fn fmt_errors(errors: &[ApiMessage]) -> String {
-    if errors.is_empty() {
-        return String::new();
-    }
-    let parts: Vec<String> = errors.iter().take(5).map(ToString::to_string).collect();
-    format!(": {}", parts.join("; "))
-}
-
-impl ApiError {
-    /// The HTTP status, when an answer came.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            ApiError::RateLimited { .. } => Some(429),
-            ApiError::Status { status, .. }
-            | ApiError::Unsuccessful { status, .. }
-            | ApiError::Decode { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
-    /// True for 401 and 403: the credential is not accepted.
-    pub fn is_auth(&self) -> bool {
-        matches!(self.status(), Some(401 | 403))
-    }
-}
 
 /// Settings of a [`Client`].
 #[derive(Debug, Clone)]
@@ -505,6 +411,7 @@ fn encode_segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloudflare::ApiMessage;
 
     #[test]
     fn path_segments_are_encoded() {

@@ -5,8 +5,10 @@
 //! errors, and reports each request to an observer its caller supplies.
 
 mod client;
+mod error;
 #[cfg(test)]
 mod fuzz_tests;
+mod lenient;
 pub mod model;
 pub mod pagination;
 pub mod ratelimit;

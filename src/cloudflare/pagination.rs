@@ -34,7 +34,7 @@ pub fn total_pages(info: Option<&ResultInfo>) -> Option<u32> {
 
 /// Something listed under an id.
 pub trait Keyed {
-    /// The id.
+    /// What makes two sightings the same server: its id.
     fn key(&self) -> &str;
 }
 

@@ -89,14 +89,14 @@ pub struct RetryConfig {
 pub struct RateLimitConfig {
     /// Requests allowed per window.
     pub requests: u32,
-    /// The window.
+    /// The window those requests are counted over.
     pub per: Duration,
 }
 
 /// One Cloudflare account to keep synced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
-    /// The account id.
+    /// Cloudflare's account id (it goes into URL paths, so it is checked).
     pub id: String,
     /// Its credentials.
     pub credentials: Credentials,
@@ -132,7 +132,7 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Cloudflare's API base URL.
     pub base_url: String,
-    /// The accounts.
+    /// The accounts to keep synced, each with its credentials.
     pub accounts: Vec<Account>,
     /// Only servers whose id or name matches one of these (empty: all).
     pub include: Vec<String>,
@@ -150,7 +150,7 @@ pub enum ConfigError {
     Invalid {
         /// The key, as written in the file.
         key: String,
-        /// The offending value.
+        /// The value as given (never a secret's).
         value: String,
         /// Flag, variable or file it came from.
         origin: String,
@@ -160,7 +160,7 @@ pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read the configuration file {path}: {reason}")]
     File {
-        /// The path.
+        /// The file `--config` or `MCP_SYNC_CONFIG` named.
         path: PathBuf,
         /// The OS's reason.
         reason: String,
@@ -168,7 +168,7 @@ pub enum ConfigError {
     /// The file is not valid TOML or has unknown keys.
     #[error("invalid configuration file {path}: {reason}")]
     Parse {
-        /// The path.
+        /// The file `--config` or `MCP_SYNC_CONFIG` named.
         path: PathBuf,
         /// The parser's message (with the line and key).
         reason: String,
@@ -179,7 +179,7 @@ pub enum ConfigError {
     /// An account without usable credentials.
     #[error("account {account}: no credentials: {reason}")]
     Credentials {
-        /// The account id.
+        /// The account whose credentials are missing.
         account: String,
         /// What is missing.
         reason: String,

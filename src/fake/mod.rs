@@ -13,6 +13,7 @@
 //! (ready-made sets of servers). Compiled only with the `fake` feature (on by default, for
 //! `demo`, the tests and the benchmark); the daemon's own code path never reaches it.
 
+mod answers;
 mod fleets;
 mod handlers;
 mod world;

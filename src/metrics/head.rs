@@ -27,7 +27,17 @@ pub(super) fn flag(b: bool) -> f64 {
 
 /// The account-level, settings, build and process families.
 pub(super) fn render(out: &mut String, snap: &Snapshot, process: &ProcessStats) {
-    let n = |name: &str| format!("{NS}{name}");
+    render_accounts(out, snap);
+    render_daemon(out, snap);
+    render_process(out, process);
+}
+
+fn n(name: &str) -> String {
+    format!("{NS}{name}")
+}
+
+/// Per account: listing, servers, cycles, API requests and the rate limit.
+fn render_accounts(out: &mut String, snap: &Snapshot) {
     let per_account = |get: &dyn Fn(&crate::state::AccountState) -> Option<f64>| {
         snap.accounts
             .iter()
@@ -88,14 +98,6 @@ pub(super) fn render(out: &mut String, snap: &Snapshot, process: &ProcessStats) 
         "Cloudflare API requests by endpoint and HTTP status (error: no answer).",
         requests,
     );
-    histograms(
-        out,
-        &n("api_request_duration_seconds"),
-        "Duration of Cloudflare API requests, body included.",
-        snap.request_durations
-            .iter()
-            .map(|(ep, h)| (labels(&[("endpoint", ep.as_str())]), h)),
-    );
     family(
         out,
         &n("api_ratelimit_remaining"),
@@ -109,6 +111,18 @@ pub(super) fn render(out: &mut String, snap: &Snapshot, process: &ProcessStats) 
         "gauge",
         "Unix time at which the window of the last Ratelimit header resets; absent if never seen.",
         per_account(&|a| a.ratelimit_reset.map(ts)),
+    );
+}
+
+/// Per endpoint, and the daemon's own build and settings.
+fn render_daemon(out: &mut String, snap: &Snapshot) {
+    histograms(
+        out,
+        &n("api_request_duration_seconds"),
+        "Duration of Cloudflare API requests, body included.",
+        snap.request_durations
+            .iter()
+            .map(|(ep, h)| (labels(&[("endpoint", ep.as_str())]), h)),
     );
     let version = labels(&[("version", env!("CARGO_PKG_VERSION"))]);
     family(
@@ -134,7 +148,6 @@ pub(super) fn render(out: &mut String, snap: &Snapshot, process: &ProcessStats) 
         "The configured age after which a server is stale (for alert rules).",
         settings(|s| s.stale_after.as_secs_f64()),
     );
-    render_process(out, process);
 }
 
 /// The standard `process_*` families, named as the official client libraries name them.

@@ -50,7 +50,7 @@ pub enum ListingOutcome {
 /// What one cycle of one account did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CycleReport {
-    /// The account.
+    /// The account this cycle was for.
     pub account: String,
     /// How the listing ended.
     pub listing: ListingOutcome,

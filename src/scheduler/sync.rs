@@ -92,31 +92,47 @@ impl Scheduler {
                 SyncEnd::Auth
             }
             _ => {
-                let (failures, backoff) =
-                    self.inner.memory.failed(account, id, Instant::now(), |n| {
-                        decide::failure_backoff(cfg.interval, n, cfg.failure_backoff_max)
-                    });
-                let reason = describe(&r);
-                let (status, retryable, api_error) = match &r {
-                    Ok(res) => (
-                        res.status.clone(),
-                        res.error_details.as_ref().and_then(|d| d.retryable),
-                        true,
-                    ),
-                    Err(_) => (None, None, false),
-                };
-                let record = SyncRecord::Failure {
-                    reason: reason.clone(),
-                    status,
-                    retryable,
-                    api_error,
-                    consecutive_failures: failures,
-                };
-                state.record_sync(account, id, attempts, record, SystemTime::now());
-                warn!(account, server_id = %id, name = ?name, attempts, outcome = "failed", error = %reason, consecutive_failures = failures, backoff_s = backoff.as_secs(), duration_ms = elapsed.as_millis() as u64, "sync failed");
+                self.sync_failed(account, id, name, attempts, &r, elapsed);
                 SyncEnd::Failed
             }
         }
+    }
+
+    /// A sync that failed after its retries: the streak grows, the server backs off, and
+    /// what Cloudflare said is published.
+    fn sync_failed(
+        &self,
+        account: &str,
+        id: &str,
+        name: &str,
+        attempts: u32,
+        r: &Result<SyncResult, ApiError>,
+        elapsed: std::time::Duration,
+    ) {
+        let cfg = &self.inner.config;
+        let (failures, backoff) = self.inner.memory.failed(account, id, Instant::now(), |n| {
+            decide::failure_backoff(cfg.interval, n, cfg.failure_backoff_max)
+        });
+        let reason = describe(r);
+        let (status, retryable, api_error) = match r {
+            Ok(res) => (
+                res.status.clone(),
+                res.error_details.as_ref().and_then(|d| d.retryable),
+                true,
+            ),
+            Err(_) => (None, None, false),
+        };
+        let record = SyncRecord::Failure {
+            reason: reason.clone(),
+            status,
+            retryable,
+            api_error,
+            consecutive_failures: failures,
+        };
+        self.inner
+            .state
+            .record_sync(account, id, attempts, record, SystemTime::now());
+        warn!(account, server_id = %id, name = ?name, attempts, outcome = "failed", error = %reason, consecutive_failures = failures, backoff_s = backoff.as_secs(), duration_ms = elapsed.as_millis() as u64, "sync failed");
     }
 }
 

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
 
-use crate::cloudflare::{Endpoint, RequestRecord, Server};
+use crate::cloudflare::{Endpoint, RequestRecord};
+
+mod listed;
+pub use listed::{bounded, Listed, MAX_ENUM_CHARS, MAX_HOSTNAME_CHARS, MAX_NAME_CHARS};
 
 /// Upper bounds of the API request duration histogram (seconds): milliseconds to tens of
 /// seconds.
@@ -196,7 +199,7 @@ impl AccountState {
     }
 }
 
-/// The whole state.
+/// Everything the daemon publishes: per account, and API request durations per endpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     /// Per account.
@@ -214,89 +217,6 @@ pub struct Settings {
     pub interval: Duration,
     /// Age after which a server's last successful sync is stale.
     pub stale_after: Duration,
-}
-
-/// Longest name kept (Cloudflare's schema allows 350); longer ones are cut, so that a
-/// runaway value cannot bloat every scrape.
-pub const MAX_NAME_CHARS: usize = 350;
-/// Longest hostname kept.
-pub const MAX_HOSTNAME_CHARS: usize = 2048;
-/// Longest `status`, `authentication_status` or `auth_type` kept.
-pub const MAX_ENUM_CHARS: usize = 64;
-
-/// The value, cut to `max` characters (an ellipsis marks the cut); "" when absent.
-pub fn bounded(v: Option<String>, max: usize) -> String {
-    match v {
-        None => String::new(),
-        Some(s) if s.chars().count() <= max => s,
-        Some(s) => {
-            let mut cut: String = s.chars().take(max.saturating_sub(1)).collect();
-            cut.push('…');
-            cut
-        }
-    }
-}
-
-/// What the state keeps of a listed server, with the scheduler's staleness verdict. Made
-/// page by page while a listing is walked, so the full API objects of a large account are
-/// never all in memory at once.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Listed {
-    /// Server id.
-    pub id: String,
-    /// Name, bounded to [`MAX_NAME_CHARS`].
-    pub name: String,
-    /// Hostname, bounded to [`MAX_HOSTNAME_CHARS`].
-    pub hostname: String,
-    /// Auth type, bounded.
-    pub auth_type: String,
-    /// `status`, bounded.
-    pub status: Option<String>,
-    /// `authentication_status`, bounded.
-    pub authentication_status: Option<String>,
-    /// Last successful sync.
-    pub last_successful_sync: Option<SystemTime>,
-    /// Last sync.
-    pub last_synced: Option<SystemTime>,
-    /// Whether an `error` is reported.
-    pub error: bool,
-    /// `error_details.retryable`.
-    pub error_retryable: Option<bool>,
-    /// Tool count.
-    pub tools: Option<u64>,
-    /// Prompt count.
-    pub prompts: Option<u64>,
-    /// Whether it is stale.
-    pub stale: bool,
-}
-
-impl Listed {
-    /// Keeps what the state needs of `server`.
-    pub fn new(server: Server, stale: bool) -> Self {
-        Self {
-            id: server.id,
-            name: bounded(server.name, MAX_NAME_CHARS),
-            hostname: bounded(server.hostname, MAX_HOSTNAME_CHARS),
-            auth_type: bounded(server.auth_type, MAX_ENUM_CHARS),
-            status: server.status.map(|v| bounded(Some(v), MAX_ENUM_CHARS)),
-            authentication_status: server
-                .authentication_status
-                .map(|v| bounded(Some(v), MAX_ENUM_CHARS)),
-            last_successful_sync: server.last_successful_sync,
-            last_synced: server.last_synced,
-            error: server.error.as_deref().is_some_and(|e| !e.is_empty()),
-            error_retryable: server.error_details.and_then(|d| d.retryable),
-            tools: server.tools,
-            prompts: server.prompts,
-            stale,
-        }
-    }
-}
-
-impl crate::cloudflare::pagination::Keyed for Listed {
-    fn key(&self) -> &str {
-        &self.id
-    }
 }
 
 /// What the end of one sync decision taught.
@@ -324,7 +244,7 @@ pub enum SyncRecord {
     Abandoned,
 }
 
-/// The shared state.
+/// The published state behind a lock: the scheduler writes it, readers copy out briefly.
 #[derive(Debug)]
 pub struct State {
     inner: RwLock<Snapshot>,
@@ -516,6 +436,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloudflare::Server;
 
     fn listed(id: &str, stale: bool) -> Listed {
         Listed::new(
