@@ -11,20 +11,30 @@ use crate::cloudflare::{ApiError, SyncResult};
 use crate::config::Config;
 use crate::state::{Action, Listed, RetryReason};
 
-/// SPEC §3 steps 2-3 for a complete listing: servers outside the include/exclude filters are
-/// dropped; every other one gets its staleness and what the cycle does with it — nothing
-/// (fresh), sync, leave alone (in its failure back-off), or only say it (dry run).
+/// What a cycle does with the servers of a complete listing (SPEC §3 steps 2-3).
+#[derive(Debug)]
+pub struct Plan {
+    /// The servers within the include/exclude filters, each with its staleness set.
+    pub listed: Vec<Listed>,
+    /// What the cycle does with each of them, in the same order: nothing (fresh), sync,
+    /// leave alone (in its failure back-off), or only say it (dry run).
+    pub actions: Vec<Action>,
+}
+
+/// Plans a cycle from the complete listing, the scheduler's memory, the clock and the
+/// configuration. The listing is filtered and marked in place: a large account's servers
+/// are never copied.
 pub fn plan(
-    listed: Vec<Listed>,
+    mut listed: Vec<Listed>,
     memory: &HashMap<String, ServerMemory>,
     wall: SystemTime,
     now: Instant,
     cfg: &Config,
-) -> Vec<(Listed, Action)> {
-    listed
-        .into_iter()
-        .filter(|l| cfg.wants(&l.id, &l.name))
-        .map(|mut l| {
+) -> Plan {
+    listed.retain(|l| cfg.wants(&l.id, &l.name));
+    let actions = listed
+        .iter_mut()
+        .map(|l| {
             l.stale = is_stale(
                 l.last_successful_sync,
                 l.status.as_deref(),
@@ -35,15 +45,15 @@ pub fn plan(
                 .get(&l.id)
                 .and_then(|m| m.backoff_until)
                 .is_some_and(|until| !backoff_expired(now, until, cfg.interval));
-            let action = match (l.stale, backed_off, cfg.dry_run) {
+            match (l.stale, backed_off, cfg.dry_run) {
                 (false, _, _) => Action::None,
                 (true, true, _) => Action::BackedOff,
                 (true, false, true) => Action::WouldSync,
                 (true, false, false) => Action::Synced,
-            };
-            (l, action)
+            }
         })
-        .collect()
+        .collect();
+    Plan { listed, actions }
 }
 
 /// SPEC §3 step 2: stale when the last successful sync is missing or older than
@@ -237,10 +247,14 @@ mod tests {
         })
         .collect();
         let cfg = config(|c| c.exclude = vec!["internal-*".into()]);
-        let got: Vec<(String, bool, Action)> = plan(fleet(), &memory, wall, now, &cfg)
-            .into_iter()
-            .map(|(l, a)| (l.id, l.stale, a))
-            .collect();
+        let summary = |p: Plan| -> Vec<(String, bool, Action)> {
+            p.listed
+                .into_iter()
+                .zip(p.actions)
+                .map(|(l, a)| (l.id, l.stale, a))
+                .collect()
+        };
+        let got = summary(plan(fleet(), &memory, wall, now, &cfg));
         let want = |dry: Action| {
             vec![
                 ("fresh".to_owned(), false, Action::None),
@@ -256,10 +270,7 @@ mod tests {
             c.exclude = vec!["internal-*".into()];
             c.dry_run = true;
         });
-        let got: Vec<(String, bool, Action)> = plan(fleet(), &memory, wall, now, &dry)
-            .into_iter()
-            .map(|(l, a)| (l.id, l.stale, a))
-            .collect();
+        let got = summary(plan(fleet(), &memory, wall, now, &dry));
         assert_eq!(got, want(Action::WouldSync));
     }
 

@@ -16,7 +16,7 @@ mod retry;
 mod sync;
 mod walk;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -256,18 +256,16 @@ impl Scheduler {
         report: &mut CycleReport,
     ) -> Vec<(String, String)> {
         let (cfg, state, memory) = (&self.inner.config, &self.inner.state, &self.inner.memory);
-        let planned = decide::plan(
-            listed,
-            &memory.of(account),
-            SystemTime::now(),
-            Instant::now(),
-            cfg,
-        );
-        memory.retain(account, |id| planned.iter().any(|(l, _)| l.id == id));
-        report.servers = planned.len();
+        let remembered = memory.of(account);
+        let plan = decide::plan(listed, &remembered, SystemTime::now(), Instant::now(), cfg);
+        if !remembered.is_empty() {
+            let ids: HashSet<&str> = plan.listed.iter().map(|l| l.id.as_str()).collect();
+            memory.retain(account, |id| ids.contains(id));
+        }
+        report.servers = plan.listed.len();
         let mut to_sync = Vec::new();
         let mut actions = Vec::new();
-        for (l, action) in &planned {
+        for (l, action) in plan.listed.iter().zip(&plan.actions) {
             report.stale += usize::from(l.stale);
             match action {
                 Action::Synced => to_sync.push((l.id.clone(), l.name.clone())),
@@ -282,11 +280,7 @@ impl Scheduler {
                 actions.push((l.id.clone(), *action));
             }
         }
-        state.listing_complete(
-            account,
-            planned.into_iter().map(|(l, _)| l).collect(),
-            SystemTime::now(),
-        );
+        state.listing_complete(account, plan.listed, SystemTime::now());
         for (id, action) in actions {
             state.set_action(account, &id, action);
         }
