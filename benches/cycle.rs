@@ -271,11 +271,7 @@ async fn soak() {
         fake::ACCOUNT
     );
     loop {
-        api.with(|w| {
-            let servers = w.servers();
-            servers.remove(fastrand::usize(..servers.len()));
-            servers.push(FakeServer::stale(format!("new-{next_id}")));
-        });
+        api.with(|w| w.churn(format!("new-{next_id}")));
         next_id += 1;
         let m = scrape(port).await;
         if value(&m, &key).is_some_and(|c| c >= cycles) {

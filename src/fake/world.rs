@@ -255,6 +255,16 @@ impl World {
         self.accounts.entry(ACCOUNT.to_owned()).or_default()
     }
 
+    /// Churn, as an account sees it over time: one server of [`ACCOUNT`], chosen at random,
+    /// leaves and a new stale one, `new_id`, arrives.
+    pub fn churn(&mut self, new_id: String) {
+        let servers = self.servers();
+        if !servers.is_empty() {
+            servers.remove(fastrand::usize(..servers.len()));
+        }
+        servers.push(FakeServer::stale(new_id));
+    }
+
     /// A server of any account.
     pub fn server(&mut self, id: &str) -> Option<&mut FakeServer> {
         self.accounts

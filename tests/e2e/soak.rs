@@ -59,11 +59,7 @@ async fn many_cycles_with_churn_keep_memory_flat_and_metrics_exact() {
     let rss_start = rss_kib(child.0.id());
     let mut next = 0u32;
     loop {
-        api.with(|w| {
-            let servers = w.servers();
-            servers.remove(fastrand::usize(..servers.len()));
-            servers.push(FakeServer::stale(format!("new-{next}")));
-        });
+        api.with(|w| w.churn(format!("new-{next}")));
         next += 1;
         if count(&get(&url).await.1) >= cycles {
             break;
