@@ -1,29 +1,149 @@
-//! The pagination rule, as pure functions.
+//! The walk's rules, as pure functions.
 //!
-//! Stop at `result_info.total_pages` when Cloudflare sends it; otherwise at the first page
-//! shorter than `per_page` (an empty page included). Unlike Cloudflare's SDKs, no extra
-//! empty page is fetched when either already says the walk is over. Servers are keyed by
-//! id: one seen twice because the list shifted while it was walked is kept once.
+//! `result_info.total_pages`, when Cloudflare sends it, is trusted. Without it (the
+//! documented answer carries none) a page shorter than `per_page` says the walk is over, but
+//! that trusts the API to honour `per_page`: so on an account's first walk, and then once an
+//! hour, the page after a short one is fetched to prove it (at most one extra request per
+//! account per hour against an honest API). If that page brings new servers, the API does
+//! not honour `per_page`, and the account is walked until an empty page from then on.
+//!
+//! A walk always ends: a full page that brings no server not already seen in this walk is
+//! a repeated page (the API ignores the page number) and ends it incomplete; so does the page
+//! cap, and a list whose `total_count` changes between pages. An incomplete walk is not a
+//! complete listing. After a short page, a page of servers already seen (an API that clamps
+//! the page number, as Prism does) ends the walk normally. Servers are keyed by id: one seen
+//! twice because the list shifted while it was walked is kept once.
 
 use std::collections::HashSet;
 
 use super::model::{ResultInfo, Server};
 
-/// The page to fetch after `page`, given how many items it held (decoded or not) and its
-/// `result_info`; `None` when `page` was the last.
-pub fn next_page(
-    page: u32,
-    per_page: u32,
-    raw_count: usize,
-    info: Option<&ResultInfo>,
-) -> Option<u32> {
-    if let Some(total) = info.and_then(|ri| ri.total_pages) {
-        return (u64::from(page) < total).then(|| page.saturating_add(1));
+/// Pages a walk may take when nothing says how many there are: 100,000 servers at the
+/// default page size, far beyond a real account.
+pub const DEFAULT_PAGE_CAP: u32 = 1_000;
+
+/// What can go wrong with a walk, beyond a failed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Anomaly {
+    /// A page shorter than `per_page` was followed by a page of new servers.
+    PageSizeNotHonoured,
+    /// A full page brought no server not already seen in this walk.
+    RepeatedPage,
+    /// The walk reached its page cap.
+    PageCapReached,
+    /// `result_info.total_count` changed between pages of one walk.
+    ListChanged,
+}
+
+impl Anomaly {
+    /// Every kind, so that their counters start at 0.
+    pub const ALL: [Anomaly; 4] = [
+        Anomaly::PageSizeNotHonoured,
+        Anomaly::RepeatedPage,
+        Anomaly::PageCapReached,
+        Anomaly::ListChanged,
+    ];
+
+    /// The metric's `kind` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Anomaly::PageSizeNotHonoured => "page_size_not_honoured",
+            Anomaly::RepeatedPage => "repeated_page",
+            Anomaly::PageCapReached => "page_cap_reached",
+            Anomaly::ListChanged => "list_changed",
+        }
     }
-    if raw_count < per_page as usize {
-        return None;
+
+    /// What an operator reads in the log.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Anomaly::PageSizeNotHonoured => "a page shorter than per_page was followed by more servers: the API does not honour per_page; this account is now walked until an empty page",
+            Anomaly::RepeatedPage => "a full page brought no server not already seen: the API repeats pages; the listing is incomplete and the previous snapshot stays",
+            Anomaly::PageCapReached => "the walk reached its page cap; the listing is incomplete and the previous snapshot stays",
+            Anomaly::ListChanged => "the list's total_count changed while it was walked; the listing is incomplete and the previous snapshot stays",
+        }
     }
-    Some(page.saturating_add(1))
+}
+
+/// What the walk knows after one page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageFacts {
+    /// The page just read (1-based).
+    pub page: u32,
+    /// The page size asked for.
+    pub per_page: u32,
+    /// Server objects on it, decoded or not.
+    pub raw: usize,
+    /// Of those, servers not seen before in this walk.
+    pub fresh: usize,
+    /// `result_info.total_pages`, when sent.
+    pub total_pages: Option<u64>,
+    /// Whether `result_info.total_count` differs from the first page's.
+    pub count_changed: bool,
+    /// Whether the page before was shorter than `per_page`.
+    pub prev_short: bool,
+    /// Whether this account is walked until an empty page.
+    pub until_empty: bool,
+    /// Whether a short page is to be proven by fetching the next one.
+    pub proof_due: bool,
+    /// The most pages this walk may take.
+    pub cap: u32,
+}
+
+/// Where the walk goes after a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Fetch this page next.
+    Next(u32),
+    /// The listing is complete; `proven` when an empty page (or a repeat after a short page)
+    /// showed that nothing follows, or `total_pages` said so.
+    Done {
+        /// Whether the end was proven rather than taken from a short page.
+        proven: bool,
+    },
+    /// The walk ends without a complete listing.
+    Incomplete(Anomaly),
+}
+
+/// The next step of a walk after one page, and an anomaly noticed on the way that does not
+/// end it (the API not honouring `per_page`: the walk goes on until an empty page).
+pub fn walk_step(f: &PageFacts) -> (Step, Option<Anomaly>) {
+    if f.count_changed {
+        return (Step::Incomplete(Anomaly::ListChanged), None);
+    }
+    if f.page > 1 && f.raw > 0 && f.fresh == 0 {
+        let step = if f.prev_short {
+            Step::Done { proven: true }
+        } else {
+            Step::Incomplete(Anomaly::RepeatedPage)
+        };
+        return (step, None);
+    }
+    let noticed = (f.prev_short && f.raw > 0 && !f.until_empty && f.total_pages.is_none())
+        .then_some(Anomaly::PageSizeNotHonoured);
+    let until_empty = f.until_empty || noticed.is_some();
+    let next = match f.total_pages {
+        Some(total) if u64::from(f.page) >= total => return (Step::Done { proven: true }, noticed),
+        Some(_) => true,
+        None if f.raw == 0 => return (Step::Done { proven: true }, noticed),
+        None if f.raw < f.per_page as usize => until_empty || f.proof_due,
+        None => true,
+    };
+    match next {
+        false => (Step::Done { proven: false }, noticed),
+        true if f.page >= f.cap => (Step::Incomplete(Anomaly::PageCapReached), noticed),
+        true => (Step::Next(f.page.saturating_add(1)), noticed),
+    }
+}
+
+/// The page cap of a walk: the pages `result_info.total_count` implies plus two (the proof
+/// page and a little growth), and never more than [`DEFAULT_PAGE_CAP`].
+pub fn page_cap(total_count: Option<u64>, per_page: u32) -> u32 {
+    total_count
+        .map(|n| n.div_ceil(u64::from(per_page.max(1))).saturating_add(2))
+        .map_or(DEFAULT_PAGE_CAP, |pages| {
+            u32::try_from(pages).map_or(DEFAULT_PAGE_CAP, |p| p.min(DEFAULT_PAGE_CAP))
+        })
 }
 
 /// The number of pages, when the first page's `result_info` says it.
@@ -68,16 +188,20 @@ impl<T> Default for Listing<T> {
 }
 
 impl<T: Keyed> Listing<T> {
-    /// Adds one page's items; `skipped` counts the page's undecodable ones.
-    pub fn add(&mut self, items: impl IntoIterator<Item = T>, skipped: usize) {
+    /// Adds one page's items; `skipped` counts the page's undecodable ones. Returns how many
+    /// were new to this walk.
+    pub fn add(&mut self, items: impl IntoIterator<Item = T>, skipped: usize) -> usize {
         self.skipped += skipped;
+        let mut fresh = 0;
         for s in items {
             if self.seen.insert(s.key().to_owned()) {
                 self.servers.push(s);
+                fresh += 1;
             } else {
                 self.duplicates += 1;
             }
         }
+        fresh
     }
 }
 
@@ -85,33 +209,114 @@ impl<T: Keyed> Listing<T> {
 mod tests {
     use super::*;
 
-    fn page(n: usize, total_pages: Option<u64>) -> (usize, Option<ResultInfo>) {
-        (
-            n,
-            total_pages.map(|t| ResultInfo {
-                total_pages: Some(t),
-                ..ResultInfo::default()
-            }),
-        )
-    }
-
-    fn next_page(page: u32, per_page: u32, got: (usize, Option<ResultInfo>)) -> Option<u32> {
-        super::next_page(page, per_page, got.0, got.1.as_ref())
+    fn facts(page: u32, raw: usize, fresh: usize) -> PageFacts {
+        PageFacts {
+            page,
+            per_page: 100,
+            raw,
+            fresh,
+            total_pages: None,
+            count_changed: false,
+            prev_short: false,
+            until_empty: false,
+            proof_due: false,
+            cap: DEFAULT_PAGE_CAP,
+        }
     }
 
     #[test]
     fn total_pages_decides_when_present() {
-        assert_eq!(next_page(1, 100, page(100, Some(3))), Some(2));
-        assert_eq!(next_page(3, 100, page(100, Some(3))), None);
-        assert_eq!(next_page(1, 100, page(100, Some(1))), None);
-        assert_eq!(next_page(1, 100, page(0, Some(0))), None);
+        let f = |page, total| PageFacts {
+            total_pages: Some(total),
+            ..facts(page, 100, 100)
+        };
+        assert_eq!(walk_step(&f(1, 3)).0, Step::Next(2));
+        assert_eq!(walk_step(&f(3, 3)).0, Step::Done { proven: true });
+        assert_eq!(walk_step(&f(1, 1)).0, Step::Done { proven: true });
+        let empty = PageFacts {
+            total_pages: Some(0),
+            ..facts(1, 0, 0)
+        };
+        assert_eq!(walk_step(&empty).0, Step::Done { proven: true });
     }
 
     #[test]
-    fn a_short_page_ends_the_walk_without_result_info() {
-        assert_eq!(next_page(1, 100, page(100, None)), Some(2));
-        assert_eq!(next_page(2, 100, page(99, None)), None);
-        assert_eq!(next_page(2, 100, page(0, None)), None);
+    fn a_short_page_ends_the_walk_unless_a_proof_is_due() {
+        assert_eq!(walk_step(&facts(1, 100, 100)).0, Step::Next(2));
+        assert_eq!(walk_step(&facts(2, 99, 99)).0, Step::Done { proven: false });
+        assert_eq!(walk_step(&facts(2, 0, 0)).0, Step::Done { proven: true });
+        let due = PageFacts {
+            proof_due: true,
+            ..facts(2, 99, 99)
+        };
+        assert_eq!(
+            walk_step(&due),
+            (Step::Next(3), None),
+            "the page after is fetched"
+        );
+    }
+
+    #[test]
+    fn a_short_page_followed_by_new_servers_means_per_page_is_not_honoured() {
+        let after_short = PageFacts {
+            prev_short: true,
+            ..facts(2, 20, 20)
+        };
+        assert_eq!(
+            walk_step(&after_short),
+            (Step::Next(3), Some(Anomaly::PageSizeNotHonoured)),
+            "the walk goes on, now until an empty page"
+        );
+        let until_empty = PageFacts {
+            until_empty: true,
+            prev_short: true,
+            ..facts(3, 5, 5)
+        };
+        assert_eq!(walk_step(&until_empty), (Step::Next(4), None));
+        assert_eq!(
+            walk_step(&PageFacts {
+                until_empty: true,
+                ..facts(4, 0, 0)
+            })
+            .0,
+            Step::Done { proven: true }
+        );
+    }
+
+    #[test]
+    fn a_walk_always_ends() {
+        assert_eq!(
+            walk_step(&facts(2, 100, 0)).0,
+            Step::Incomplete(Anomaly::RepeatedPage),
+            "a full page of servers already seen"
+        );
+        let clamped = PageFacts {
+            prev_short: true,
+            ..facts(2, 1, 0)
+        };
+        assert_eq!(
+            walk_step(&clamped).0,
+            Step::Done { proven: true },
+            "Prism repeats its short page"
+        );
+        let capped = PageFacts {
+            cap: 5,
+            ..facts(5, 100, 100)
+        };
+        assert_eq!(
+            walk_step(&capped).0,
+            Step::Incomplete(Anomaly::PageCapReached)
+        );
+        let changed = PageFacts {
+            count_changed: true,
+            ..facts(2, 100, 100)
+        };
+        assert_eq!(
+            walk_step(&changed).0,
+            Step::Incomplete(Anomaly::ListChanged)
+        );
+        assert_eq!(page_cap(Some(250), 100), 5);
+        assert_eq!(page_cap(None, 100), DEFAULT_PAGE_CAP);
     }
 
     #[test]
@@ -121,8 +326,8 @@ mod tests {
             ..Server::default()
         };
         let mut l = Listing::default();
-        l.add(vec![s("a"), s("b")], 0);
-        l.add(vec![s("b"), s("c")], 1);
+        assert_eq!(l.add(vec![s("a"), s("b")], 0), 2);
+        assert_eq!(l.add(vec![s("b"), s("c")], 1), 1);
         let ids: Vec<_> = l.servers.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c"]);
         assert_eq!((l.duplicates, l.skipped), (1, 1));

@@ -40,6 +40,8 @@ pub(super) fn list_answer(
     }
     let hook = w.list_hook.clone();
     let with_info = w.result_info;
+    let per_page = w.page_size.unwrap_or(per_page).max(1);
+    let page = if w.ignore_page { 1 } else { page };
     let Some(servers) = w.accounts.get_mut(&req.account) else {
         return envelope_error(StatusCode::NOT_FOUND, 7003, "Could not route");
     };

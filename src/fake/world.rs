@@ -214,6 +214,11 @@ pub struct World {
     pub ratelimit_header: bool,
     /// Run before each list page is cut.
     pub list_hook: Option<ListHook>,
+    /// Serve this many servers per page whatever `per_page` asks (an API that does not
+    /// honour it).
+    pub page_size: Option<u32>,
+    /// Answer page 1 whatever page is asked (an API that ignores the page number).
+    pub ignore_page: bool,
     /// Bytes of input schema per tool (to make pages as large as real ones).
     pub tool_schema_bytes: usize,
     /// Every request, in order.
@@ -235,6 +240,8 @@ impl World {
             tokens: vec![TOKEN.to_owned()],
             legacy: vec![(EMAIL.to_owned(), API_KEY.to_owned())],
             result_info: true,
+            page_size: None,
+            ignore_page: false,
             latency: Duration::ZERO,
             fault: None,
             fail_list_page: None,

@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::text::{family, histograms, labels};
 use super::NS;
+use crate::cloudflare::pagination::Anomaly;
 use crate::process::ProcessStats;
 use crate::state::Snapshot;
 
@@ -97,6 +98,21 @@ fn render_accounts(out: &mut String, snap: &Snapshot) {
         "counter",
         "Cloudflare API requests by endpoint and HTTP status (error: no answer).",
         requests,
+    );
+    // Every kind from 0: the label set is known, so an alert sees the first anomaly.
+    let anomalies = snap.accounts.iter().flat_map(|(id, a)| {
+        Anomaly::ALL.iter().map(move |kind| {
+            let count = a.walk_anomalies.get(kind).copied().unwrap_or(0);
+            let l = labels(&[("account_id", id), ("kind", kind.as_str())]);
+            (l, count as f64)
+        })
+    });
+    family(
+        out,
+        &n("list_walk_anomalies_total"),
+        "counter",
+        "Listing walks that did not go as the API promised, by kind: page_size_not_honoured, repeated_page, page_cap_reached, list_changed.",
+        anomalies,
     );
     family(
         out,

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::memory::ServerMemory;
+use super::memory::{ServerMemory, WalkMemory};
 use crate::cloudflare::{ApiError, SyncResult};
 use crate::config::Config;
 use crate::state::{Action, Listed, RetryReason};
@@ -54,6 +54,18 @@ pub fn plan(
         })
         .collect();
     Plan { listed, actions }
+}
+
+/// How often a short last page is proven by fetching the page after it.
+pub const PROOF_EVERY: Duration = Duration::from_secs(3600);
+
+/// Whether this walk proves a short last page: on the account's first walk and then every
+/// [`PROOF_EVERY`], unless the account is already walked until an empty page.
+pub fn proof_due(walk: WalkMemory, now: Instant) -> bool {
+    !walk.until_empty
+        && walk
+            .proven_at
+            .is_none_or(|at| now.saturating_duration_since(at) >= PROOF_EVERY)
 }
 
 /// SPEC §3 step 2: stale when the last successful sync is missing or older than
@@ -272,6 +284,26 @@ mod tests {
         });
         let got = summary(plan(fleet(), &memory, wall, now, &dry));
         assert_eq!(got, want(Action::WouldSync));
+    }
+
+    #[test]
+    fn a_short_page_is_proven_on_the_first_walk_then_hourly() {
+        let now = Instant::now();
+        assert!(proof_due(WalkMemory::default(), now), "first walk");
+        let proven = |ago: Duration| WalkMemory {
+            until_empty: false,
+            proven_at: Some(now - ago),
+        };
+        assert!(!proof_due(proven(Duration::from_secs(60)), now));
+        assert!(proof_due(proven(PROOF_EVERY), now));
+        let until_empty = WalkMemory {
+            until_empty: true,
+            proven_at: None,
+        };
+        assert!(
+            !proof_due(until_empty, now),
+            "every walk already goes to an empty page"
+        );
     }
 
     #[test]

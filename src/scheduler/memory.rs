@@ -1,5 +1,6 @@
-//! What the scheduler remembers of each server between cycles, for its own decisions: the
-//! failure streak and the failure back-off. It is the scheduler's working memory, not what
+//! What the scheduler remembers between cycles, for its own decisions: each server's
+//! failure streak and failure back-off, and each account's walk (whether its API honours
+//! `per_page`, when a short last page was last proven). It is the scheduler's working memory, not what
 //! the daemon publishes (that is `state`, which the scheduler only writes).
 
 use std::collections::HashMap;
@@ -17,14 +18,38 @@ pub struct ServerMemory {
     pub backoff_until: Option<Instant>,
 }
 
-/// Every account's servers' memory.
+/// What the scheduler remembers of an account's walks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WalkMemory {
+    /// The API was seen not to honour `per_page`: walk until an empty page.
+    pub until_empty: bool,
+    /// When a short last page was last proven by the page after it.
+    pub proven_at: Option<Instant>,
+}
+
+/// Every account's memory: its servers', and its walks'.
 #[derive(Debug, Default)]
-pub struct Memory(Mutex<HashMap<String, HashMap<String, ServerMemory>>>);
+pub struct Memory {
+    servers: Mutex<HashMap<String, HashMap<String, ServerMemory>>>,
+    walks: Mutex<HashMap<String, WalkMemory>>,
+}
 
 impl Memory {
     fn with<R>(&self, account: &str, f: impl FnOnce(&mut HashMap<String, ServerMemory>) -> R) -> R {
-        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = self.servers.lock().unwrap_or_else(|e| e.into_inner());
         f(all.entry(account.to_owned()).or_default())
+    }
+
+    /// What is remembered of the account's walks.
+    pub fn walk(&self, account: &str) -> WalkMemory {
+        let all = self.walks.lock().unwrap_or_else(|e| e.into_inner());
+        all.get(account).copied().unwrap_or_default()
+    }
+
+    /// Remembers the account's walk.
+    pub fn set_walk(&self, account: &str, walk: WalkMemory) {
+        let mut all = self.walks.lock().unwrap_or_else(|e| e.into_inner());
+        all.insert(account.to_owned(), walk);
     }
 
     /// A copy of one account's memory, for planning a cycle.

@@ -1,19 +1,25 @@
 //! The walk: every page of an account's listing, each with its retries. Once the first page
 //! says how many there are (`result_info.total_pages`), the rest are fetched
-//! `list_concurrency` at a time; without it the walk is sequential and follows the
-//! pagination rule. Each page is reduced at once to what the state keeps of a server.
+//! `list_concurrency` at a time; without it the walk is sequential. Either way each page is
+//! judged by the walk's rules (`cloudflare::pagination::walk_step`): a short page is proven
+//! when a proof is due, an API that ignores `per_page` is walked until an empty page, and a
+//! repeated page, the page cap or a changing list end the walk incomplete. Each page is
+//! reduced at once to what the state keeps of a server.
 
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::decide::{classify_list_error, Class};
+use super::decide::{self, classify_list_error, Class};
 use super::retry::{retrying, Ended};
 use super::Scheduler;
 use crate::cloudflare::model::sanitize;
-use crate::cloudflare::pagination::{next_page, total_pages, Listing};
+use crate::cloudflare::pagination::{
+    page_cap, total_pages, walk_step, Anomaly, Listing, PageFacts, Step,
+};
 use crate::cloudflare::{Client, ListPage, ResultInfo};
 use crate::shutdown::Shutdown;
 use crate::state::Listed;
@@ -54,7 +60,8 @@ impl Scheduler {
         Ok(std::mem::take(&mut listing.servers))
     }
 
-    /// Pages 2..=`total`, `list_concurrency` at a time; the first failure fails the walk.
+    /// Pages 2..=`total` (at most the page cap), `list_concurrency` at a time; the first
+    /// failure fails the walk. The pages are then judged in order.
     async fn list_rest_at_once(
         &self,
         client: &Client,
@@ -63,9 +70,12 @@ impl Scheduler {
         total: u32,
         shutdown: &Shutdown,
     ) -> Result<Listing<Listed>, ListFailure> {
+        let per_page = self.inner.config.per_page;
+        let first_count = first.result_info.as_ref().and_then(|r| r.total_count);
+        let cap = page_cap(first_count, per_page);
         let sem = Arc::new(Semaphore::new(self.inner.config.list_concurrency));
         let mut tasks = JoinSet::new();
-        for page in 2..=total {
+        for page in 2..=total.min(cap) {
             let (me, client, sem, sd) =
                 (self.clone(), client.clone(), sem.clone(), shutdown.clone());
             let account = account.to_owned();
@@ -99,13 +109,28 @@ impl Scheduler {
         }
         pages.sort_by_key(|(n, _)| *n);
         let mut listing = Listing::default();
-        for (_, p) in pages {
-            listing.add(p.items, p.skipped);
+        for (n, p) in pages {
+            let facts = PageFacts {
+                page: n,
+                per_page,
+                raw: p.raw_count,
+                fresh: 0,
+                total_pages: Some(u64::from(total)),
+                count_changed: count_changed(first_count, p.result_info.as_ref()),
+                prev_short: false,
+                until_empty: false,
+                proof_due: false,
+                cap,
+            };
+            let fresh = listing.add(p.items, p.skipped);
+            if let (Step::Incomplete(a), _) = walk_step(&PageFacts { fresh, ..facts }) {
+                return Err(self.walk_incomplete(account, n, a));
+            }
         }
         Ok(listing)
     }
 
-    /// The sequential walk: the next page as the pagination rule says, until it says stop.
+    /// The sequential walk, page after page, as the walk's rules say.
     async fn list_in_turn(
         &self,
         client: &Client,
@@ -114,23 +139,71 @@ impl Scheduler {
         shutdown: &Shutdown,
     ) -> Result<Listing<Listed>, ListFailure> {
         let per_page = self.inner.config.per_page;
+        let memory = &self.inner.memory;
+        let mut walk = memory.walk(account);
+        let proof_due = decide::proof_due(walk, Instant::now());
+        let first_count = first.result_info.as_ref().and_then(|r| r.total_count);
+        let cap = page_cap(first_count, per_page);
         let mut listing = Listing::default();
-        let (mut page, mut current) = (1, first);
+        let (mut page, mut current, mut prev_short) = (1, first, false);
         loop {
-            let next = next_page(
+            let raw = current.raw_count;
+            let info = current.result_info.take();
+            let fresh = listing.add(current.items, current.skipped);
+            let facts = PageFacts {
                 page,
                 per_page,
-                current.raw_count,
-                current.result_info.as_ref(),
-            );
-            listing.add(current.items, current.skipped);
-            match next {
-                Some(n) => {
+                raw,
+                fresh,
+                total_pages: info.as_ref().and_then(|i| i.total_pages),
+                count_changed: count_changed(first_count, info.as_ref()),
+                prev_short,
+                until_empty: walk.until_empty,
+                proof_due,
+                cap,
+            };
+            let (step, noticed) = walk_step(&facts);
+            if let Some(a) = noticed {
+                self.walk_anomaly(account, page, a);
+                walk.until_empty = true;
+                memory.set_walk(account, walk);
+            }
+            match step {
+                Step::Next(n) => {
+                    prev_short = raw < per_page as usize;
                     page = n;
                     current = self.list_page(client, account, page, shutdown).await?;
                 }
-                None => return Ok(listing),
+                Step::Done { proven } => {
+                    if proven {
+                        walk.proven_at = Some(Instant::now());
+                        memory.set_walk(account, walk);
+                    }
+                    return Ok(listing);
+                }
+                Step::Incomplete(a) => return Err(self.walk_incomplete(account, page, a)),
             }
+        }
+    }
+
+    /// Counts and logs an anomaly of the walk.
+    fn walk_anomaly(&self, account: &str, page: u32, a: Anomaly) {
+        self.inner.state.record_walk_anomaly(account, a);
+        warn!(
+            account,
+            page,
+            kind = a.as_str(),
+            "listing walk: {}",
+            a.describe()
+        );
+    }
+
+    /// A walk that ends without a complete listing.
+    fn walk_incomplete(&self, account: &str, page: u32, a: Anomaly) -> ListFailure {
+        self.walk_anomaly(account, page, a);
+        ListFailure {
+            class: Class::Permanent,
+            message: format!("listing incomplete at page {page}: {}", a.describe()),
         }
     }
 
@@ -174,6 +247,14 @@ impl Scheduler {
                 message: "shutting down".into(),
             }),
         }
+    }
+}
+
+/// Whether a page's `result_info.total_count` differs from the first page's.
+fn count_changed(first: Option<u64>, info: Option<&ResultInfo>) -> bool {
+    match (first, info.and_then(|i| i.total_count)) {
+        (Some(a), Some(b)) => a != b,
+        _ => false,
     }
 }
 

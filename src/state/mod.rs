@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
 
+use crate::cloudflare::pagination::Anomaly;
 use crate::cloudflare::{Endpoint, RequestRecord};
 
 mod listed;
@@ -173,6 +174,8 @@ pub struct AccountState {
     pub cycle_duration: Histogram,
     /// Requests by endpoint and status (`None`: no answer).
     pub api_requests: BTreeMap<(Endpoint, Option<u16>), u64>,
+    /// Walk anomalies by kind.
+    pub walk_anomalies: BTreeMap<Anomaly, u64>,
 }
 
 impl Default for AccountState {
@@ -188,6 +191,7 @@ impl Default for AccountState {
             servers: BTreeMap::new(),
             cycle_duration: Histogram::new(CYCLE_BUCKETS),
             api_requests: BTreeMap::new(),
+            walk_anomalies: BTreeMap::new(),
         }
     }
 }
@@ -314,6 +318,11 @@ impl State {
             a.ratelimit_remaining = Some(info.remaining);
             a.ratelimit_reset = Some(SystemTime::now() + info.reset);
         }
+    }
+
+    /// Counts a walk anomaly.
+    pub fn record_walk_anomaly(&self, account: &str, kind: Anomaly) {
+        self.with_account(account, |a| *a.walk_anomalies.entry(kind).or_default() += 1);
     }
 
     /// A listing failed: the previous snapshot stays, `up` goes to 0, nothing is removed.

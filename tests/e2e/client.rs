@@ -54,10 +54,26 @@ async fn pagination_stops_at_total_pages_when_result_info_is_sent() {
 }
 
 #[tokio::test]
-async fn pagination_stops_at_a_short_page_without_result_info() {
+async fn without_result_info_the_first_walk_proves_the_short_page_and_later_ones_stop_at_it() {
     let api = fake_with(fleet(250)).await;
     api.with(|w| w.result_info = false);
-    assert_eq!(walk(&api).await, (250, vec![1, 2, 3]));
+    let (s, state) = scheduler(test_config(&api));
+    for (walk, pages) in [
+        (
+            "first walk: page 4 proves that page 3 was the last",
+            vec![1, 2, 3, 4],
+        ),
+        (
+            "within the hour: the short page 3 ends the walk",
+            vec![1, 2, 3],
+        ),
+    ] {
+        api.clear_requests();
+        let r = s.cycle(fake::ACCOUNT, &Shutdown::new()).await;
+        assert_eq!(r.servers, 250, "{walk}");
+        assert_eq!(list_pages(&api), pages, "{walk}");
+    }
+    assert_eq!(state.read().accounts[fake::ACCOUNT].walk_anomalies.len(), 0);
 }
 
 #[tokio::test]
@@ -90,7 +106,7 @@ async fn a_list_that_shifts_while_walked_counts_each_id_once() {
         }));
     });
     let (listed, pages) = walk(&api).await;
-    assert_eq!(pages, [1, 2]);
+    assert_eq!(pages, [1, 2, 3], "the first walk proves the short page 2");
     assert_eq!(
         listed, 150,
         "s0099 once (sent on both pages), new-first not seen (it went onto page 1 after page 1 was read)"

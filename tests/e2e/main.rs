@@ -13,3 +13,4 @@ mod prometheus;
 mod scheduler;
 mod secrets;
 mod soak;
+mod walk;
