@@ -31,7 +31,8 @@ pub enum Anomaly {
     RepeatedPage,
     /// The walk reached its page cap.
     PageCapReached,
-    /// `result_info.total_count` changed between pages of one walk.
+    /// The list changed under the walk: `result_info.total_count` changed between pages, or
+    /// a server missing from the listing still exists.
     ListChanged,
 }
 
@@ -60,7 +61,7 @@ impl Anomaly {
             Anomaly::PageSizeNotHonoured => "a page shorter than per_page was followed by more servers: the API does not honour per_page; this account is now walked until an empty page",
             Anomaly::RepeatedPage => "a full page brought no server not already seen: the API repeats pages; the listing is incomplete and the previous snapshot stays",
             Anomaly::PageCapReached => "the walk reached its page cap; the listing is incomplete and the previous snapshot stays",
-            Anomaly::ListChanged => "the list's total_count changed while it was walked; the listing is incomplete and the previous snapshot stays",
+            Anomaly::ListChanged => "the list changed while it was walked (its total_count changed between pages, or a server missing from it still exists); the listing is incomplete and the previous snapshot stays",
         }
     }
 }
@@ -188,6 +189,11 @@ impl<T> Default for Listing<T> {
 }
 
 impl<T: Keyed> Listing<T> {
+    /// The ids seen in this walk, and the items in the order first seen.
+    pub fn into_parts(self) -> (HashSet<String>, Vec<T>) {
+        (self.seen, self.servers)
+    }
+
     /// Adds one page's items; `skipped` counts the page's undecodable ones. Returns how many
     /// were new to this walk.
     pub fn add(&mut self, items: impl IntoIterator<Item = T>, skipped: usize) -> usize {

@@ -1,9 +1,10 @@
 //! What the scheduler remembers between cycles, for its own decisions: each server's
 //! failure streak and failure back-off, and each account's walk (whether its API honours
-//! `per_page`, when a short last page was last proven). It is the scheduler's working memory, not what
+//! `per_page`, when a short last page was last proven, the ids of its last complete
+//! listing). It is the scheduler's working memory, not what
 //! the daemon publishes (that is `state`, which the scheduler only writes).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ pub struct WalkMemory {
 pub struct Memory {
     servers: Mutex<HashMap<String, HashMap<String, ServerMemory>>>,
     walks: Mutex<HashMap<String, WalkMemory>>,
+    known: Mutex<HashMap<String, HashSet<String>>>,
 }
 
 impl Memory {
@@ -44,6 +46,21 @@ impl Memory {
     pub fn walk(&self, account: &str) -> WalkMemory {
         let all = self.walks.lock().unwrap_or_else(|e| e.into_inner());
         all.get(account).copied().unwrap_or_default()
+    }
+
+    /// Up to `max` ids of the account's last complete listing that `now` lacks (servers
+    /// that vanished: deleted, or skipped because the list shifted while it was walked).
+    pub fn vanished(&self, account: &str, now: &HashSet<String>, max: usize) -> Vec<String> {
+        let all = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        all.get(account)
+            .map(|old| old.difference(now).take(max).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Remembers the ids of the account's last complete listing.
+    pub fn set_known(&self, account: &str, ids: HashSet<String>) {
+        let mut all = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        all.insert(account.to_owned(), ids);
     }
 
     /// Remembers the account's walk.

@@ -24,6 +24,10 @@ use crate::cloudflare::{Client, ListPage, ResultInfo};
 use crate::shutdown::Shutdown;
 use crate::state::Listed;
 
+/// Servers of the last complete listing that a walk checks one by one when they are missing
+/// from it; more vanished at once (a mass deletion) are not all checked.
+pub const MAX_VANISHED_CHECKS: usize = 20;
+
 /// One list page, reduced to what the state keeps.
 struct Page {
     items: Vec<Listed>,
@@ -42,7 +46,9 @@ pub struct ListFailure {
 }
 
 impl Scheduler {
-    /// Lists every page of `account`; each server once, in page order.
+    /// Lists every page of `account`; each server once, in page order. A complete walk that
+    /// lacks servers of the last complete listing asks Cloudflare about them (see
+    /// [`Self::check_vanished`]).
     pub(super) async fn list(
         &self,
         client: &Client,
@@ -50,14 +56,68 @@ impl Scheduler {
         shutdown: &Shutdown,
     ) -> Result<Vec<Listed>, ListFailure> {
         let first = self.list_page(client, account, 1, shutdown).await?;
-        let mut listing = match total_pages(first.result_info.as_ref()).filter(|t| *t > 1) {
+        let listing = match total_pages(first.result_info.as_ref()).filter(|t| *t > 1) {
             Some(total) => {
                 self.list_rest_at_once(client, account, first, total, shutdown)
                     .await?
             }
             None => self.list_in_turn(client, account, first, shutdown).await?,
         };
-        Ok(std::mem::take(&mut listing.servers))
+        let (ids, servers) = listing.into_parts();
+        let vanished = self
+            .inner
+            .memory
+            .vanished(account, &ids, MAX_VANISHED_CHECKS);
+        self.check_vanished(client, account, &vanished, shutdown)
+            .await?;
+        self.inner.memory.set_known(account, ids);
+        Ok(servers)
+    }
+
+    /// Servers of the last complete listing that this one lacks are deleted, or were skipped
+    /// because the list shifted under the walk (a server removed from page 1 moves one from
+    /// page 2 onto it after page 1 was read). One read each tells: 404 is a deletion; any
+    /// other answer makes the listing incomplete, so that a server never vanishes silently.
+    /// Costs one request per deleted server, at most [`MAX_VANISHED_CHECKS`] per walk.
+    async fn check_vanished(
+        &self,
+        client: &Client,
+        account: &str,
+        vanished: &[String],
+        shutdown: &Shutdown,
+    ) -> Result<(), ListFailure> {
+        for id in vanished {
+            match shutdown.run(client.read(account, id)).await {
+                None => {
+                    return Err(ListFailure {
+                        class: Class::Interrupted,
+                        message: "shutting down".into(),
+                    })
+                }
+                Some(Err(e)) if e.status() == Some(404) => {}
+                Some(Err(e)) => {
+                    return Err(ListFailure {
+                        class: classify_list_error(&e),
+                        message: format!(
+                            "server {} is missing from the listing and could not be checked: {e}",
+                            sanitize(id)
+                        ),
+                    })
+                }
+                Some(Ok(_)) => {
+                    self.walk_anomaly(account, 0, Anomaly::ListChanged);
+                    return Err(ListFailure {
+                        class: Class::Permanent,
+                        message: format!(
+                            "listing incomplete: server {} is missing from it but still exists; {}",
+                            sanitize(id),
+                            Anomaly::ListChanged.describe()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Pages 2..=`total` (at most the page cap), `list_concurrency` at a time; the first

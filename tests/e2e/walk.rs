@@ -141,7 +141,7 @@ async fn a_list_that_changes_between_pages_is_listed_whole_or_marked_incomplete(
         });
         let (outcome, pages) = cycle(&api, &s).await;
         assert!(
-            matches!(&outcome, ListingOutcome::Failed(m) if m.contains("total_count changed")),
+            matches!(&outcome, ListingOutcome::Failed(m) if m.contains("changed while it was walked")),
             "{what}: {outcome:?}"
         );
         assert_eq!(pages, [1, 2, 3], "{what}: no request beyond the pages");
@@ -152,6 +152,44 @@ async fn a_list_that_changes_between_pages_is_listed_whole_or_marked_incomplete(
         assert_eq!(outcome, ListingOutcome::Complete, "{what}");
         assert_eq!(listed(&state) as i32, 250 + change, "{what}");
     }
+}
+
+#[tokio::test]
+async fn without_result_info_a_server_skipped_by_a_shifting_list_is_noticed() {
+    let api = fake_with(fleet(250)).await;
+    api.with(|w| w.result_info = false);
+    let (s, state) = scheduler(test_config(&api));
+    assert_eq!(cycle(&api, &s).await.0, ListingOutcome::Complete);
+    assert_eq!(listed(&state), 250);
+    // s0000 is deleted after page 1 was read: s0100 moves onto page 1 and page 2 skips it.
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    api.with(|w| {
+        w.list_hook = Some(Arc::new(move |page, servers| {
+            if page == 2 && !done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                servers.remove(0);
+            }
+        }))
+    });
+    let (outcome, _) = cycle(&api, &s).await;
+    assert!(
+        matches!(&outcome, ListingOutcome::Failed(m) if m.contains("s0100") && m.contains("still exists")),
+        "{outcome:?}"
+    );
+    let reads = api.count(Endpoint::Read, None);
+    assert!(
+        (1..=2).contains(&reads),
+        "one read per vanished server at most: {reads}"
+    );
+    assert_eq!(listed(&state), 250, "the previous snapshot stays");
+    assert_eq!(anomalies(&state, Anomaly::ListChanged), 1);
+    // The next walk is whole: s0000 is checked once more (404, deleted) and leaves.
+    let (outcome, _) = cycle(&api, &s).await;
+    assert_eq!(outcome, ListingOutcome::Complete);
+    assert_eq!(listed(&state), 249);
+    assert_eq!(api.count(Endpoint::Read, Some("s0000")), 1);
+    // With nothing vanished, a walk reads nothing.
+    let _ = cycle(&api, &s).await;
+    assert_eq!(api.count(Endpoint::Read, None), 0);
 }
 
 #[tokio::test]
