@@ -29,6 +29,8 @@ RUN mkdir -p src benches \
  && rm -rf src benches
 COPY src ./src
 COPY benches ./benches
+# The runbook is built into the binary (served at /runbook, where alerts link).
+COPY docs/runbook.md ./docs/runbook.md
 # Make sure the real sources are newer than the placeholder build.
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin mcp-sync-monitor \
  && mkdir -p /out && cp target/release/mcp-sync-monitor /out/

@@ -67,6 +67,7 @@ pub async fn start(config: Config, shutdown: Shutdown) -> Result<Running, AppErr
     let app = AppState {
         state: state.clone(),
         scheduler_alive: scheduler.liveness(),
+        renderings: Arc::default(),
     };
     let http = tokio::spawn(http::serve(listener, app, shutdown.clone()));
     let sched = tokio::spawn(scheduler.clone().run(shutdown.clone()));

@@ -26,11 +26,10 @@ pub(super) fn flag(b: bool) -> f64 {
     }
 }
 
-/// The account-level, settings, build and process families.
-pub(super) fn render(out: &mut String, snap: &Snapshot, process: &ProcessStats) {
+/// The account-level, settings and build families.
+pub(super) fn render(out: &mut String, snap: &Snapshot) {
     render_accounts(out, snap);
     render_daemon(out, snap);
-    render_process(out, process);
 }
 
 fn n(name: &str) -> String {
@@ -167,7 +166,7 @@ fn render_daemon(out: &mut String, snap: &Snapshot) {
 }
 
 /// The standard `process_*` families, named as the official client libraries name them.
-fn render_process(out: &mut String, p: &ProcessStats) {
+pub(super) fn render_process(out: &mut String, p: &ProcessStats) {
     let one = |v: Option<f64>| v.map(|v| (String::new(), v));
     family(
         out,

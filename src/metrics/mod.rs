@@ -29,16 +29,24 @@ pub struct Scrape {
     rows: Vec<servers::Row>,
 }
 
-/// Copies what a scrape renders out of the state, in one short read lock.
+/// Copies what a scrape renders of the state out of it, in one short read lock. The
+/// `process_*` families are not in it: they change by the second, so [`process_text`]
+/// renders them for each scrape.
 pub fn snapshot(state: &State) -> Scrape {
-    let process = process::read();
     let snap = state.read();
     let mut head = String::with_capacity(16 * 1024);
-    head::render(&mut head, &snap, &process);
+    head::render(&mut head, &snap);
     Scrape {
         head,
         rows: servers::rows(&snap),
     }
+}
+
+/// The `process_*` families, as this process is now.
+pub fn process_text() -> String {
+    let mut out = String::with_capacity(1024);
+    head::render_process(&mut out, &process::read());
+    out
 }
 
 /// Writes the exposition of `scrape` in pieces of about `chunk` bytes, handing each to
@@ -63,11 +71,10 @@ pub fn write(scrape: &Scrape, chunk: usize, mut sink: impl FnMut(String) -> bool
     }
 }
 
-/// The whole exposition of the current state as one string (tests and small states; the
-/// HTTP handler streams [`write`]'s pieces instead).
+/// The whole exposition of the current state, process families included, as one string.
 pub fn render(state: &State) -> String {
     let scrape = snapshot(state);
-    let mut text = String::new();
+    let mut text = process_text();
     write(&scrape, 1 << 20, |piece| {
         text.push_str(&piece);
         true

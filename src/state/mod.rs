@@ -6,6 +6,7 @@
 //! series leave with it; while it stays, its counters only grow.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
 
@@ -252,6 +253,9 @@ pub enum SyncRecord {
 #[derive(Debug)]
 pub struct State {
     inner: RwLock<Snapshot>,
+    /// Bumped by every write, so that readers can tell an unchanged state (one rendering of
+    /// `/metrics` serves every scrape until it changes).
+    version: AtomicU64,
 }
 
 impl State {
@@ -271,7 +275,13 @@ impl State {
                 request_durations,
                 settings: None,
             }),
+            version: AtomicU64::new(0),
         }
+    }
+
+    /// Changes with every write.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 
     /// Read access (metrics, reports). Hold it briefly.
@@ -280,7 +290,9 @@ impl State {
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Snapshot> {
-        self.inner.write().unwrap_or_else(|e| e.into_inner())
+        let guard = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        self.version.fetch_add(1, Ordering::AcqRel);
+        guard
     }
 
     fn with_account<R>(&self, account: &str, f: impl FnOnce(&mut AccountState) -> R) -> R {

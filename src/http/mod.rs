@@ -1,27 +1,33 @@
-//! The HTTP endpoints: `/` (links), `/metrics`, `/healthz`, `/readyz`; anything else 404.
+//! The HTTP endpoints: `/` (links), `/metrics`, `/healthz`, `/readyz`, `/runbook`; anything
+//! else 404.
 //!
 //! A scrape renders the state as it is: it never calls Cloudflare and never waits on a
-//! cycle. The server stops with the shared shutdown signal.
+//! cycle. Concurrent scrapes share one rendering (`scrape`); the accept loop bounds
+//! connections and slow clients (`serve`). The server stops with the shared shutdown signal.
 
+mod scrape;
+mod serve;
+
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State as AxState;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
 use crate::metrics;
 use crate::shutdown::Shutdown;
 use crate::state::State;
+pub use scrape::{Encoding, Renderings};
+pub use serve::{HEADER_TIMEOUT, MAX_CONNECTIONS, WRITE_TIMEOUT};
 
 /// What the handlers read.
 #[derive(Clone)]
@@ -30,6 +36,8 @@ pub struct AppState {
     pub state: Arc<State>,
     /// False once the scheduler has stopped.
     pub scheduler_alive: Arc<AtomicBool>,
+    /// The renderings of `/metrics` in use.
+    pub renderings: Arc<Renderings>,
 }
 
 /// The routes: `/`, `/metrics`, `/healthz`, `/readyz`, `/runbook`; anything else is 404.
@@ -58,40 +66,59 @@ async fn index() -> Html<&'static str> {
     ))
 }
 
-/// Pieces of the exposition in flight at once: memory per scrape stays at about
-/// `CHUNK * (QUEUE + 2)` plus a compact copy of the state, however large the fleet.
-const CHUNK: usize = 256 * 1024;
-const QUEUE: usize = 2;
-
-async fn metrics_handler(AxState(app): AxState<AppState>) -> Response {
-    let (tx, rx) = mpsc::channel::<Bytes>(QUEUE);
-    tokio::task::spawn_blocking(move || {
-        let scrape = metrics::snapshot(&app.state);
-        metrics::write(&scrape, CHUNK, |piece| {
-            tx.blocking_send(Bytes::from(piece)).is_ok()
-        });
-    });
-    (
-        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        Body::new(Pieces(rx)),
-    )
-        .into_response()
+async fn metrics_handler(AxState(app): AxState<AppState>, headers: HeaderMap) -> Response {
+    let enc = Encoding::from_accept(
+        headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let shared = app.renderings.get(&app.state, enc).await;
+    let process = Bytes::from(scrape::encode(&metrics::process_text(), enc));
+    let len = process.len() + shared.len();
+    let body = Frames([process, Bytes::from_owner(Shared(shared))].into());
+    let mut r = Response::new(Body::new(body));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(metrics::CONTENT_TYPE),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if enc == Encoding::Gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    r
 }
 
-/// A response body fed by a channel of pieces.
-struct Pieces(mpsc::Receiver<Bytes>);
+/// A shared rendering as the owner of the bytes a response sends.
+struct Shared(scrape::Rendering);
 
-impl http_body::Body for Pieces {
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// A response body of a few ready pieces.
+struct Frames(VecDeque<Bytes>);
+
+impl http_body::Body for Frames {
     type Data = Bytes;
     type Error = std::convert::Infallible;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
+        _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|piece| piece.map(|b| Ok(http_body::Frame::data(b))))
+        Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.0.iter().map(|b| b.len() as u64).sum())
     }
 }
 
@@ -117,7 +144,7 @@ async fn readyz(AxState(app): AxState<AppState>) -> Response {
 
 /// The runbook the alert rules' `runbook_url` points at by default, built into the binary so
 /// that the link works wherever the daemon runs.
-const RUNBOOK: &str = include_str!("../docs/runbook.md");
+const RUNBOOK: &str = include_str!("../../docs/runbook.md");
 
 async fn runbook() -> Html<String> {
     Html(runbook_html(RUNBOOK))
@@ -170,9 +197,7 @@ pub async fn serve(
     app: AppState,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(async move { shutdown.wait().await })
-        .await
+    serve::serve(listener, router(app), shutdown).await
 }
 
 #[cfg(test)]
@@ -196,7 +221,7 @@ mod tests {
 
     #[test]
     fn every_alert_of_the_rule_file_has_its_section_in_the_served_runbook() {
-        let rules = include_str!("../dashboards/alerts.yaml");
+        let rules = include_str!("../../dashboards/alerts.yaml");
         let html = runbook_html(RUNBOOK);
         let mut alerts = 0;
         for name in rules
