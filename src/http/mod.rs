@@ -27,7 +27,7 @@ use crate::metrics;
 use crate::shutdown::Shutdown;
 use crate::state::State;
 pub use scrape::{Encoding, Renderings};
-pub use serve::{HEADER_TIMEOUT, MAX_CONNECTIONS, WRITE_TIMEOUT};
+pub use serve::{Limits, HEADER_TIMEOUT, MAX_CONNECTIONS, WRITE_TIMEOUT};
 
 /// What the handlers read.
 #[derive(Clone)]
@@ -197,7 +197,17 @@ pub async fn serve(
     app: AppState,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    serve::serve(listener, router(app), shutdown).await
+    serve_with(listener, app, shutdown, Limits::default()).await
+}
+
+/// As [`serve`], within other limits.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: AppState,
+    shutdown: Shutdown,
+    limits: Limits,
+) -> std::io::Result<()> {
+    serve::serve(listener, router(app), shutdown, limits).await
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::time::Duration;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Sleep;
@@ -29,15 +29,38 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time a client may leave a response unread before it is disconnected.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The bounds of the server (the daemon uses the defaults; tests shorten them).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once; one more is answered 503.
+    pub max_connections: usize,
+    /// Time to send a request's headers.
+    pub header_timeout: Duration,
+    /// Time a response may stay unread.
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: MAX_CONNECTIONS,
+            header_timeout: HEADER_TIMEOUT,
+            write_timeout: WRITE_TIMEOUT,
+        }
+    }
+}
+
 const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 30\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections; retry.\r\n";
 
-/// Serves `router` on `listener` until `shutdown`, then lets open connections finish.
+/// Serves `router` on `listener` within `limits` until `shutdown`, then lets open
+/// connections finish.
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
     shutdown: Shutdown,
+    limits: Limits,
 ) -> io::Result<()> {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -60,9 +83,9 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT)
+            .header_read_timeout(limits.header_timeout)
             .serve_connection(
-                TokioIo::new(WriteTimeout::new(stream, WRITE_TIMEOUT)),
+                TokioIo::new(WriteTimeout::new(stream, limits.write_timeout)),
                 TowerToHyperService::new(router.clone()),
             );
         let conn = graceful.watch(conn);
@@ -78,9 +101,18 @@ pub async fn serve(
     Ok(())
 }
 
-/// Answers 503 to a connection over the limit, without reading its request.
+/// Answers 503 to a connection over the limit: reads its request's head (briefly, and at
+/// most a few KiB, so that HTTP clients see an answer to what they sent), then closes it.
 async fn refuse(mut stream: TcpStream) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let mut head = Vec::with_capacity(1024);
+        let mut buf = [0u8; 1024];
+        while head.len() < 8192 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
         let _ = stream.write_all(REFUSED).await;
         let _ = stream.shutdown().await;
     })

@@ -8,6 +8,7 @@ mod client;
 mod common;
 mod faults;
 mod http_metrics;
+mod load;
 mod prism;
 mod prometheus;
 mod scheduler;
