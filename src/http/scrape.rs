@@ -2,8 +2,9 @@
 //!
 //! A rendering is made once per state change and encoding (plain or gzip), by one scrape
 //! while the others wait for it (single flight), and is shared by reference: N concurrent
-//! scrapers cost one rendering plus their socket buffers. Nothing keeps a rendering once the
-//! last response using it is sent, so memory returns to idle when the scrapers stop. The
+//! scrapers cost one rendering plus their socket buffers. The gzip rendering (what
+//! Prometheus asks for, a thirtieth of the plain size) is kept until the state changes; a
+//! plain one only while responses send it, so memory returns to idle when scrapers stop. The
 //! `process_*` families change by the second and are rendered for each scrape and sent in
 //! front (as a gzip member of its own when compressed: Prometheus reads concatenated
 //! members as one stream).
@@ -65,6 +66,10 @@ struct Cached {
     version: u64,
     done_at: Instant,
     bytes: Weak<Vec<u8>>,
+    /// The gzip rendering (a thirtieth of the plain one) is kept until the state changes,
+    /// so that scrapes a moment apart do not render it again; the plain one lives only while
+    /// responses send it.
+    _keep: Option<Rendering>,
 }
 
 /// The renderings in use, one per encoding, and the turn to make a new one.
@@ -90,9 +95,13 @@ impl Renderings {
         let version = state.version();
         let capacity = self.last_len[enc.index()].load(Ordering::Relaxed) / 8 * 9;
         let st = state.clone();
-        let rendered = tokio::task::spawn_blocking(move || render(&st, enc, capacity))
-            .await
-            .unwrap_or_default();
+        let rendered = tokio::task::spawn_blocking(move || {
+            let r = render(&st, enc, capacity);
+            crate::process::release_free_memory();
+            r
+        })
+        .await
+        .unwrap_or_default();
         self.last_len[enc.index()].store(rendered.len(), Ordering::Relaxed);
         let rendered = Arc::new(rendered);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -100,6 +109,7 @@ impl Renderings {
             version,
             done_at: Instant::now(),
             bytes: Arc::downgrade(&rendered),
+            _keep: (enc == Encoding::Gzip).then(|| rendered.clone()),
         });
         rendered
     }

@@ -178,6 +178,21 @@ impl AsyncWrite for WriteTimeout {
         self.watch(cx, p)
     }
 
+    /// Vectored writes let hyper send a shared rendering straight from its buffer, without
+    /// copying it into a buffer of each connection.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let p = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.watch(cx, p)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let p = Pin::new(&mut self.stream).poll_flush(cx);
         self.watch(cx, p)
