@@ -121,5 +121,5 @@ fn the_valid_page_decodes() {
     let (env, page) = decode_list_page(&valid_page()).expect("valid");
     assert!(env.success);
     assert_eq!(page.servers.len(), 2);
-    assert_eq!(page.servers[0].tools, Some(1));
+    assert_eq!(page.servers[0].tools.as_ref().map(|d| d.count()), Some(1));
 }

@@ -6,6 +6,7 @@
 
 mod client;
 mod error;
+pub mod fingerprint;
 #[cfg(test)]
 mod fuzz_tests;
 mod lenient;

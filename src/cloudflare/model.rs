@@ -14,6 +14,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+pub use super::fingerprint::Defs;
 pub use super::lenient::parse_rfc3339;
 use super::lenient::{
     count_seq, lenient_bool, lenient_i64, lenient_string, lenient_struct, lenient_time,
@@ -177,12 +178,13 @@ pub struct Server {
     /// When a sync last ran.
     #[serde(default, deserialize_with = "lenient_time")]
     pub last_synced: Option<SystemTime>,
-    /// Number of tools (the tools themselves are skipped while decoding).
-    #[serde(default, deserialize_with = "count_seq")]
-    pub tools: Option<u64>,
-    /// Number of prompts.
-    #[serde(default, deserialize_with = "count_seq")]
-    pub prompts: Option<u64>,
+    /// The tools' names and definition hashes (the definitions themselves are hashed while
+    /// decoding and never kept).
+    #[serde(default, deserialize_with = "super::fingerprint::defs")]
+    pub tools: Option<Defs>,
+    /// The prompts' names and definition hashes.
+    #[serde(default, deserialize_with = "super::fingerprint::defs")]
+    pub prompts: Option<Defs>,
     /// Number of tool overrides.
     #[serde(default, deserialize_with = "count_seq")]
     pub updated_tools: Option<u64>,
@@ -371,7 +373,7 @@ mod tests {
                 "last_successful_sync":"not a date"}"#,
         )
         .expect("decodes");
-        assert_eq!(s.tools, Some(2));
+        assert_eq!(s.tools.as_ref().map(Defs::count), Some(2));
         assert_eq!(s.prompts, None);
         assert_eq!(s.auth_type.as_deref(), Some("quantum"));
         assert_eq!(s.status.as_deref(), Some("brand-new"));

@@ -60,7 +60,7 @@ pub(super) fn list_answer(
         if i > 0 {
             body.push(',');
         }
-        let tools = w.tools_json(s.tools);
+        let tools = s.tool_defs.clone().or_else(|| w.tools_json(s.tools));
         body.push_str(&server_json(s, tools.as_deref()));
     }
     body.push(']');
@@ -167,7 +167,7 @@ pub(super) fn read_answer(w: &mut World, req: &Req, id: &str) -> Response {
         record(w, req, 404);
         return envelope_error(StatusCode::NOT_FOUND, 7002, "Not Found");
     };
-    let tools = w.tools_json(s.tools);
+    let tools = s.tool_defs.clone().or_else(|| w.tools_json(s.tools));
     let body = format!(
         "{{\"success\":true,\"errors\":[],\"messages\":[],\"result\":{}}}",
         server_json(&s, tools.as_deref())

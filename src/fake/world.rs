@@ -61,6 +61,8 @@ pub struct FakeServer {
     pub error_retryable: Option<bool>,
     /// Number of tools.
     pub tools: usize,
+    /// The tool definitions as raw JSON, in place of `tools` generated ones.
+    pub tool_defs: Option<Arc<RawValue>>,
     /// Number of prompts.
     pub prompts: usize,
     /// How it answers a sync.
@@ -86,6 +88,7 @@ impl FakeServer {
             error: None,
             error_retryable: None,
             tools: 3,
+            tool_defs: None,
             prompts: 1,
             behavior: SyncBehavior::Succeed,
             raw: None,
@@ -115,6 +118,21 @@ impl FakeServer {
     pub fn behaving(mut self, b: SyncBehavior) -> Self {
         self.behavior = b;
         self
+    }
+
+    /// Gives it these tool definitions (a JSON array), as Cloudflare would list them.
+    pub fn with_tools(mut self, json: &str) -> Self {
+        self.set_tools(json);
+        self
+    }
+
+    /// Replaces its tool definitions (a JSON array; invalid JSON leaves them as they were).
+    pub fn set_tools(&mut self, json: &str) {
+        if let Ok(raw) = RawValue::from_string(json.to_owned()) {
+            self.tools =
+                serde_json::from_str::<Vec<serde::de::IgnoredAny>>(json).map_or(0, |v| v.len());
+            self.tool_defs = Some(Arc::from(raw));
+        }
     }
 
     /// Sets the name.

@@ -71,6 +71,18 @@ const SERVER_FAMILIES: &[(&str, &str, &str, ServerValue)] = &[
         "Syncs that failed after their retries.",
         |s| Some(s.failures_total as f64),
     ),
+    (
+        "server_capability_changes_total",
+        "counter",
+        "Changes of the server's tool or prompt definitions seen between two listings (the first sighting is not one).",
+        |s| Some(s.capability_changes as f64),
+    ),
+    (
+        "server_capabilities_changed_timestamp_seconds",
+        "gauge",
+        "Unix time the daemon last saw the server's tool or prompt definitions change; absent until it has.",
+        |s| s.capabilities_changed_at.map(ts),
+    ),
 ];
 
 /// One server as a scrape sees it: its labels, escaped once, and its values.

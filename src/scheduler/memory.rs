@@ -1,7 +1,7 @@
 //! What the scheduler remembers between cycles, for its own decisions: each server's
 //! failure streak and failure back-off, and each account's walk (whether its API honours
 //! `per_page`, when a short last page was last proven, the ids of its last complete
-//! listing). It is the scheduler's working memory, not what
+//! listing), and each server's fingerprint of its tool and prompt definitions. It is the scheduler's working memory, not what
 //! the daemon publishes (that is `state`, which the scheduler only writes).
 
 use std::collections::{HashMap, HashSet};
@@ -9,6 +9,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::cloudflare::fingerprint::{Capabilities, Change};
 
 /// One server's memory.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,6 +36,7 @@ pub struct Memory {
     servers: Mutex<HashMap<String, HashMap<String, ServerMemory>>>,
     walks: Mutex<HashMap<String, WalkMemory>>,
     known: Mutex<HashMap<String, HashSet<String>>>,
+    capabilities: Mutex<HashMap<String, HashMap<String, Capabilities>>>,
 }
 
 impl Memory {
@@ -61,6 +64,21 @@ impl Memory {
     pub fn set_known(&self, account: &str, ids: HashSet<String>) {
         let mut all = self.known.lock().unwrap_or_else(|e| e.into_inner());
         all.insert(account.to_owned(), ids);
+    }
+
+    /// Remembers a server's tool and prompt fingerprint and says what changed since the
+    /// last listing; the first sighting is a baseline (`None`).
+    pub fn capabilities_changed(
+        &self,
+        account: &str,
+        id: &str,
+        now: Capabilities,
+    ) -> Option<Change> {
+        let mut all = self.capabilities.lock().unwrap_or_else(|e| e.into_inner());
+        let servers = all.entry(account.to_owned()).or_default();
+        let change = servers.get(id).map(|before| now.diff(before));
+        servers.insert(id.to_owned(), now);
+        change.filter(|c| !c.is_empty())
     }
 
     /// Remembers the account's walk.
@@ -108,6 +126,10 @@ impl Memory {
     /// memory does not grow with servers that came and went.
     pub fn retain(&self, account: &str, keep: impl Fn(&str) -> bool) {
         self.with(account, |m| m.retain(|id, _| keep(id)));
+        let mut caps = self.capabilities.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(servers) = caps.get_mut(account) {
+            servers.retain(|id, _| keep(id));
+        }
     }
 }
 

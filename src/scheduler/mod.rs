@@ -26,6 +26,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
+use crate::cloudflare::fingerprint::Change;
+use crate::cloudflare::model::sanitize;
 use crate::cloudflare::BuildError;
 use crate::cloudflare::{Client, ClientOptions, Observer, RateLimiter};
 use crate::config::Config;
@@ -258,10 +260,21 @@ impl Scheduler {
         let (cfg, state, memory) = (&self.inner.config, &self.inner.state, &self.inner.memory);
         let remembered = memory.of(account);
         let plan = decide::plan(listed, &remembered, SystemTime::now(), Instant::now(), cfg);
-        if !remembered.is_empty() {
-            let ids: HashSet<&str> = plan.listed.iter().map(|l| l.id.as_str()).collect();
-            memory.retain(account, |id| ids.contains(id));
-        }
+        // Servers that left the listing leave the memory (their back-off and fingerprint):
+        // one that comes back under the same id starts from a baseline.
+        let ids: HashSet<&str> = plan.listed.iter().map(|l| l.id.as_str()).collect();
+        memory.retain(account, |id| ids.contains(id));
+        drop(ids);
+        let mut plan = plan;
+        let changes: Vec<(String, String, Change)> = plan
+            .listed
+            .iter_mut()
+            .filter_map(|l| {
+                let caps = l.capabilities.take()?;
+                let change = memory.capabilities_changed(account, &l.id, caps)?;
+                Some((l.id.clone(), l.name.clone(), change))
+            })
+            .collect();
         report.servers = plan.listed.len();
         let mut to_sync = Vec::new();
         let mut actions = Vec::new();
@@ -281,6 +294,19 @@ impl Scheduler {
             }
         }
         state.listing_complete(account, plan.listed, SystemTime::now());
+        for (id, name, change) in changes {
+            state.record_capability_change(account, &id, SystemTime::now());
+            let list = |v: &[String]| v.iter().map(|n| sanitize(n)).collect::<Vec<_>>().join(", ");
+            warn!(
+                account,
+                server_id = %id,
+                name = ?name,
+                added = %list(&change.added),
+                removed = %list(&change.removed),
+                changed = %list(&change.changed),
+                "the server's tool or prompt definitions changed"
+            );
+        }
         for (id, action) in actions {
             state.set_action(account, &id, action);
         }

@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use crate::cloudflare::fingerprint::{Capabilities, Defs};
 use crate::cloudflare::Server;
 
 /// Longest name kept (Cloudflare's schema allows 350); longer ones are cut, so that a
@@ -55,6 +56,9 @@ pub struct Listed {
     pub tools: Option<u64>,
     /// Prompt count.
     pub prompts: Option<u64>,
+    /// The fingerprint of the tool and prompt definitions, on its way from the page to the
+    /// scheduler's memory (the state never keeps it).
+    pub capabilities: Option<Capabilities>,
     /// Whether it is stale.
     pub stale: bool,
 }
@@ -75,8 +79,10 @@ impl Listed {
             last_synced: server.last_synced,
             error: server.error.as_deref().is_some_and(|e| !e.is_empty()),
             error_retryable: server.error_details.and_then(|d| d.retryable),
-            tools: server.tools,
-            prompts: server.prompts,
+            tools: server.tools.as_ref().map(Defs::count),
+            prompts: server.prompts.as_ref().map(Defs::count),
+            capabilities: (server.tools.is_some() || server.prompts.is_some())
+                .then(|| Capabilities::new(server.tools.as_ref(), server.prompts.as_ref())),
             stale,
         }
     }

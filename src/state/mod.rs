@@ -150,6 +150,10 @@ pub struct ServerState {
     pub last_outcome: Option<Outcome>,
     /// Requests of the last sync.
     pub last_attempts: u32,
+    /// Changes of its tool or prompt definitions seen between two listings.
+    pub capability_changes: u64,
+    /// When the last of those was seen.
+    pub capabilities_changed_at: Option<SystemTime>,
 }
 
 /// Everything known about one account.
@@ -330,6 +334,14 @@ impl State {
             a.ratelimit_remaining = Some(info.remaining);
             a.ratelimit_reset = Some(SystemTime::now() + info.reset);
         }
+    }
+
+    /// Counts a change of a server's tool or prompt definitions.
+    pub fn record_capability_change(&self, account: &str, id: &str, at: SystemTime) {
+        self.with_server(account, id, |s| {
+            s.capability_changes += 1;
+            s.capabilities_changed_at = Some(at);
+        });
     }
 
     /// Counts a walk anomaly.

@@ -248,6 +248,26 @@ async fn every_metric_of_the_spec_is_present_with_its_labels() {
         assert!(!m.contains(secret), "no secret in /metrics");
     }
 
+    // A tool of one server changes: the capability change families appear too.
+    api.with(|w| {
+        if let Some(s) = w.server("fresh") {
+            s.set_tools(r#"[{"name":"changed"}]"#);
+        }
+    });
+    if let Some(r) = d.running.as_ref() {
+        r.scheduler.cycle(ACC, &Shutdown::new()).await;
+    }
+    let m = d.metrics_text().await;
+    assert_eq!(
+        sample(
+            &m,
+            &format!(
+                "cloudflare_mcp_server_capability_changes_total{}",
+                l("fresh")
+            )
+        ),
+        Some(1.0)
+    );
     // The README's metrics table and the exported families are the same set.
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");

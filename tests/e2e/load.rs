@@ -25,7 +25,9 @@ async fn server(n: usize, limits: Limits) -> (String, Shutdown) {
                 id: format!("s{i:05}"),
                 name: Some(format!("server {i} {}", "x".repeat(200))),
                 hostname: Some(format!("https://mcp-{i}.example.com/mcp")),
-                tools: Some(20),
+                tools: Some(mcp_sync_monitor::cloudflare::fingerprint::Defs {
+                    items: (0..20).map(|t| (Some(format!("tool{t}")), t)).collect(),
+                }),
                 last_successful_sync: Some(std::time::SystemTime::now()),
                 ..Server::default()
             };

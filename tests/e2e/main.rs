@@ -3,6 +3,7 @@
 //! OpenAPI document, a real Prometheus and a real Alertmanager. One test binary keeps link times down.
 
 mod alerting;
+mod capabilities;
 mod cli;
 mod client;
 mod common;

@@ -1,0 +1,397 @@
+//! Fingerprints of a server's tool and prompt definitions, so that a change between two
+//! listings (a tool added, removed, or its description or input schema changed: what a
+//! "rug pull" relies on) is seen without keeping the definitions.
+//!
+//! Each definition is hashed while it is decoded, from its canonical form: object keys in
+//! any order and any whitespace give the same hash; arrays inside a definition keep their
+//! order (a JSON schema's `enum` or `required` list is data). Definitions are keyed by their
+//! `name`; the order of the list does not matter. What is kept per server is one hash pair
+//! per definition and its names, joined in one string. A 64-bit hash can collide, so a
+//! fingerprint says "changed" with certainty and "unchanged" with overwhelming probability;
+//! it cannot say what changed inside a definition, only which one.
+
+use std::collections::hash_map::DefaultHasher;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// The definitions of one list (`tools` or `prompts`) as decoded: each one's name and hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Defs {
+    /// `(name, hash of the canonical definition)`; the name is `None` when it has none.
+    pub items: Vec<(Option<String>, u64)>,
+}
+
+impl Defs {
+    /// How many definitions.
+    pub fn count(&self) -> u64 {
+        self.items.len() as u64
+    }
+}
+
+/// Decodes a list of definitions into their names and hashes; `null` or a non-list is
+/// unknown.
+pub fn defs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Defs>, D::Error> {
+    struct ListVisitor;
+    impl<'de> Visitor<'de> for ListVisitor {
+        type Value = Option<Defs>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of definitions")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(Canonical { top: true })? {
+                items.push((item.name, item.hash));
+            }
+            Ok(Some(Defs { items }))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map
+                .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(None)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(ListVisitor)
+}
+
+/// A value's canonical hash, and at the top of a definition its `name`.
+struct Hashed {
+    hash: u64,
+    name: Option<String>,
+}
+
+/// Hashes any JSON value canonically; at the top of a definition it also picks the name.
+struct Canonical {
+    top: bool,
+}
+
+fn finish(tag: u8, parts: impl FnOnce(&mut DefaultHasher)) -> u64 {
+    let mut h = DefaultHasher::new();
+    tag.hash(&mut h);
+    parts(&mut h);
+    h.finish()
+}
+
+impl<'de> DeserializeSeed<'de> for Canonical {
+    type Value = Hashed;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Hashed, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Canonical {
+    type Value = Hashed;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Hashed, E> {
+        Ok(plain(finish(0, |_| {})))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Hashed, E> {
+        self.visit_unit()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Hashed, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Hashed, E> {
+        Ok(plain(finish(1, |h| v.hash(h))))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Hashed, E> {
+        Ok(plain(number(v as f64)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Hashed, E> {
+        Ok(plain(number(v as f64)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Hashed, E> {
+        Ok(plain(number(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Hashed, E> {
+        Ok(plain(finish(3, |h| v.hash(h))))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Hashed, A::Error> {
+        let mut h = DefaultHasher::new();
+        4u8.hash(&mut h);
+        let mut n = 0u64;
+        while let Some(item) = seq.next_element_seed(Canonical { top: false })? {
+            item.hash.hash(&mut h);
+            n += 1;
+        }
+        n.hash(&mut h);
+        Ok(plain(h.finish()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Hashed, A::Error> {
+        // Entries are hashed one by one and summed, so their order does not matter.
+        let (mut sum, mut n, mut name) = (0u64, 0u64, None);
+        while let Some(key) = map.next_key::<String>()? {
+            let value = if self.top && key == "name" {
+                let v: serde_json::Value = map.next_value()?;
+                let hash = Canonical { top: false }
+                    .deserialize(&v)
+                    .map_err(de::Error::custom)?
+                    .hash;
+                name = v.as_str().map(str::to_owned);
+                hash
+            } else {
+                map.next_value_seed(Canonical { top: false })?.hash
+            };
+            sum = sum.wrapping_add(finish(6, |h| {
+                key.hash(h);
+                value.hash(h);
+            }));
+            n += 1;
+        }
+        Ok(Hashed {
+            hash: finish(5, |h| {
+                sum.hash(h);
+                n.hash(h);
+            }),
+            name,
+        })
+    }
+}
+
+fn plain(hash: u64) -> Hashed {
+    Hashed { hash, name: None }
+}
+
+/// Numbers by value: `1`, `1.0` and `1e0` are the same number.
+fn number(v: f64) -> u64 {
+    finish(2, |h| {
+        if v == 0.0 {
+            0u64.hash(h)
+        } else {
+            v.to_bits().hash(h)
+        }
+    })
+}
+
+/// What is kept of a server's definitions between listings: a key and a hash per definition
+/// (sorted by key), and the names, joined, for the log line of a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    entries: Box<[(u64, u64)]>,
+    names: Box<str>,
+}
+
+/// The definitions that differ between two fingerprints, by name (`tool:x`, `prompt:y`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Change {
+    /// New definitions.
+    pub added: Vec<String>,
+    /// Definitions that are gone.
+    pub removed: Vec<String>,
+    /// Definitions whose content changed.
+    pub changed: Vec<String>,
+}
+
+impl Change {
+    /// Whether anything changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+const SEP: char = '\u{1f}';
+
+impl Capabilities {
+    /// The fingerprint of a server's tools and prompts (either may be unknown).
+    pub fn new(tools: Option<&Defs>, prompts: Option<&Defs>) -> Self {
+        let mut entries: Vec<(u64, u64, String)> = Vec::new();
+        for (kind, defs) in [("tool", tools), ("prompt", prompts)] {
+            for (name, hash) in defs.map(|d| d.items.as_slice()).unwrap_or_default() {
+                let label = match name {
+                    Some(n) => format!("{kind}:{n}"),
+                    None => format!("{kind}:#{hash:016x}"),
+                };
+                entries.push((finish(7, |h| label.hash(h)), *hash, label));
+            }
+        }
+        entries.sort_unstable_by_key(|e| e.0);
+        entries.dedup_by_key(|e| e.0);
+        let names: String = entries
+            .iter()
+            .map(|e| e.2.replace(SEP, " "))
+            .collect::<Vec<_>>()
+            .join(&SEP.to_string());
+        Self {
+            entries: entries.iter().map(|e| (e.0, e.1)).collect(),
+            names: names.into_boxed_str(),
+        }
+    }
+
+    fn name(&self, i: usize) -> String {
+        self.names.split(SEP).nth(i).unwrap_or("?").to_owned()
+    }
+
+    /// What changed from `before` to `self`.
+    pub fn diff(&self, before: &Capabilities) -> Change {
+        let mut c = Change::default();
+        let (a, b) = (&before.entries, &self.entries);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            match (a.get(i), b.get(j)) {
+                (Some(x), Some(y)) if x.0 == y.0 => {
+                    if x.1 != y.1 {
+                        c.changed.push(self.name(j));
+                    }
+                    i += 1;
+                    j += 1;
+                }
+                (Some(x), Some(y)) if x.0 < y.0 => {
+                    c.removed.push(before.name(i));
+                    i += 1;
+                }
+                (Some(_), None) => {
+                    c.removed.push(before.name(i));
+                    i += 1;
+                }
+                _ => {
+                    c.added.push(self.name(j));
+                    j += 1;
+                }
+            }
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn caps(tools: &str) -> Capabilities {
+        let mut de = serde_json::Deserializer::from_str(tools);
+        let d = defs(&mut de).expect("decodes");
+        Capabilities::new(d.as_ref(), None)
+    }
+
+    #[test]
+    fn key_order_whitespace_and_list_order_do_not_matter() {
+        let a = caps(
+            r#"[{"name":"a","input_schema":{"type":"object","required":["x"]}},{"name":"b"}]"#,
+        );
+        let b = caps(
+            r#"[ {"name":"b"}, {"input_schema":{ "required":["x"], "type":"object"}, "name":"a"} ]"#,
+        );
+        assert_eq!(a, b);
+        assert!(a.diff(&b).is_empty());
+    }
+
+    #[test]
+    fn a_changed_schema_an_added_and_a_removed_tool_are_named() {
+        let before = caps(r#"[{"name":"a","description":"x"},{"name":"gone"}]"#);
+        let after = caps(r#"[{"name":"a","description":"y"},{"name":"new"}]"#);
+        assert_eq!(
+            after.diff(&before),
+            Change {
+                added: vec!["tool:new".into()],
+                removed: vec!["tool:gone".into()],
+                changed: vec!["tool:a".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn arrays_inside_a_definition_keep_their_order() {
+        assert_ne!(
+            caps(r#"[{"name":"a","enum":[1,2]}]"#),
+            caps(r#"[{"name":"a","enum":[2,1]}]"#)
+        );
+        assert_eq!(
+            caps(r#"[{"name":"a","n":1}]"#),
+            caps(r#"[{"name":"a","n":1.0}]"#)
+        );
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i32>().prop_map(serde_json::Value::from),
+            "[a-z]{0,6}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map("[a-z]{1,4}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Writes `v` with every object's keys in reverse order.
+    fn reversed(v: &serde_json::Value) -> String {
+        match v {
+            serde_json::Value::Object(m) => {
+                let parts: Vec<String> = m
+                    .iter()
+                    .rev()
+                    .map(|(k, v)| {
+                        format!("{}:{}", serde_json::Value::from(k.as_str()), reversed(v))
+                    })
+                    .collect();
+                format!("{{{}}}", parts.join(","))
+            }
+            serde_json::Value::Array(a) => {
+                format!("[{}]", a.iter().map(reversed).collect::<Vec<_>>().join(","))
+            }
+            other => other.to_string(),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_fingerprint_ignores_key_and_list_order_and_sees_a_changed_value(
+            schemas in prop::collection::vec(json_value(), 1..5),
+            pick in any::<prop::sample::Index>(),
+        ) {
+            let tools: Vec<serde_json::Value> = schemas
+                .iter()
+                .enumerate()
+                .map(|(i, s)| serde_json::json!({"name": format!("t{i}"), "input_schema": s}))
+                .collect();
+            let forward = serde_json::Value::from(tools.clone()).to_string();
+            let backward = format!(
+                "[{}]",
+                tools.iter().rev().map(reversed).collect::<Vec<_>>().join(",")
+            );
+            prop_assert_eq!(caps(&forward), caps(&backward));
+            // Any changed value is seen, and only that definition is named.
+            let i = pick.index(tools.len());
+            let mut changed = tools.clone();
+            changed[i]["input_schema"] = serde_json::json!({"changed": true, "was": schemas[i].clone()});
+            let after = caps(&serde_json::Value::from(changed).to_string());
+            prop_assert_eq!(after.diff(&caps(&forward)).changed, vec![format!("tool:t{i}")]);
+        }
+    }
+}
