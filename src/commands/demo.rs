@@ -1,6 +1,8 @@
 //! `demo`: the simulated Cloudflare API with a realistic mixed fleet, and the daemon
 //! against it, so that anyone can watch the metrics move without a Cloudflare account.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Exit;
@@ -24,7 +26,36 @@ pub async fn start_fake() -> std::io::Result<FakeApi> {
         lockout: Duration::from_secs(300),
     });
     world.record = false;
+    drifting_tools(&mut world);
     FakeApi::start(world).await
+}
+
+/// The server of the demo whose tool schema changes every few listings, so that capability
+/// change detection shows on a first run.
+pub const DRIFTING: &str = "mcp-0005";
+
+/// Every third listing, the `run_query` tool of [`DRIFTING`] gets a new input schema.
+fn drifting_tools(world: &mut World) {
+    let tools = |version: u32| {
+        format!(
+            r#"[{{"name":"run_query","description":"Runs a query.","input_schema":{{"type":"object","properties":{{"sql":{{"type":"string"}},"v{version}":{{"type":"boolean"}}}}}}}},{{"name":"list_tables","input_schema":{{"type":"object"}}}}]"#
+        )
+    };
+    if let Some(s) = world.server(DRIFTING) {
+        s.set_tools(&tools(0));
+    }
+    let listings = Arc::new(AtomicU32::new(0));
+    world.list_hook = Some(Arc::new(move |page, servers| {
+        if page != 1 {
+            return;
+        }
+        let n = listings.fetch_add(1, Ordering::Relaxed) + 1;
+        if n % 3 == 0 {
+            if let Some(s) = servers.iter_mut().find(|s| s.id == DRIFTING) {
+                s.set_tools(&tools(n / 3));
+            }
+        }
+    }));
 }
 
 /// The configuration of the daemon in the demo: the user's flags and environment for
