@@ -151,8 +151,8 @@ impl<'de> Visitor<'de> for Canonical {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Hashed, A::Error> {
         // Entries are hashed one by one and summed, so their order does not matter.
         let (mut sum, mut n, mut name) = (0u64, 0u64, None);
-        while let Some(key) = map.next_key::<String>()? {
-            let value = if self.top && key == "name" {
+        while let Some(key) = map.next_key_seed(Key)? {
+            let value = if self.top && key.is_name {
                 let v: serde_json::Value = map.next_value()?;
                 let hash = Canonical { top: false }
                     .deserialize(&v)
@@ -164,7 +164,7 @@ impl<'de> Visitor<'de> for Canonical {
                 map.next_value_seed(Canonical { top: false })?.hash
             };
             sum = sum.wrapping_add(finish(6, |h| {
-                key.hash(h);
+                key.hash.hash(h);
                 value.hash(h);
             }));
             n += 1;
@@ -175,6 +175,35 @@ impl<'de> Visitor<'de> for Canonical {
                 n.hash(h);
             }),
             name,
+        })
+    }
+}
+
+/// An object key, hashed without being kept.
+struct Key;
+
+/// A key's hash, and whether it is `name`.
+struct KeyHash {
+    hash: u64,
+    is_name: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = KeyHash;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyHash, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = KeyHash;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyHash, E> {
+        Ok(KeyHash {
+            hash: finish(3, |h| v.hash(h)),
+            is_name: v == "name",
         })
     }
 }
