@@ -93,6 +93,33 @@ fn spawn_daemon(api: &FakeApi, port: u16, interval: &str, extra: &[(&str, &str)]
     Proc(child)
 }
 
+/// `n` scrapes one after another: their durations and the size of the last body.
+async fn timed_scrapes(
+    client: &reqwest::Client,
+    port: u16,
+    gzip: bool,
+    n: usize,
+) -> (Vec<Duration>, usize) {
+    let (mut times, mut size) = (Vec::with_capacity(n), 0);
+    for _ in 0..n {
+        let mut req = client.get(format!("http://127.0.0.1:{port}/metrics"));
+        if gzip {
+            req = req.header("accept-encoding", "gzip");
+        }
+        let t = Instant::now();
+        let body = req
+            .send()
+            .await
+            .expect("scrape")
+            .bytes()
+            .await
+            .expect("body");
+        times.push(t.elapsed());
+        size = body.len();
+    }
+    (times, size)
+}
+
 /// A scrape as Prometheus makes it (gzip), decompressed.
 async fn scrape(port: u16) -> String {
     use std::io::Read as _;
@@ -185,35 +212,9 @@ async fn main_bench() {
 
     // 20 scrapes as Prometheus makes them (gzip) first, then 20 plain ones.
     let client = reqwest::Client::new();
-    let mut gzip_bytes = 0;
-    for _ in 0..20 {
-        let body = client
-            .get(format!("http://127.0.0.1:{port}/metrics"))
-            .header("accept-encoding", "gzip")
-            .send()
-            .await
-            .expect("scrape")
-            .bytes()
-            .await
-            .expect("body");
-        gzip_bytes = body.len();
-    }
+    let (_, gzip_bytes) = timed_scrapes(&client, port, true, 20).await;
     let hwm_after_gzip = daemon.status_kib("VmHWM:");
-    let mut times = Vec::new();
-    let mut size = 0;
-    for _ in 0..20 {
-        let t = Instant::now();
-        let body = client
-            .get(format!("http://127.0.0.1:{port}/metrics"))
-            .send()
-            .await
-            .expect("scrape")
-            .bytes()
-            .await
-            .expect("body");
-        times.push(t.elapsed());
-        size = body.len();
-    }
+    let (mut times, size) = timed_scrapes(&client, port, false, 20).await;
     times.sort();
     let cpu_before_idle = daemon.cpu_seconds();
     tokio::time::sleep(Duration::from_secs(10)).await;

@@ -129,27 +129,8 @@ async fn concurrent_scrapes_get_the_same_complete_body_plain_or_gzip() {
         gz.len(),
         plain.len()
     );
-    if let Some(promtool) = external_tool("promtool") {
-        let mut child = std::process::Command::new(promtool)
-            .args(["check", "metrics"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("promtool");
-        let body = gunzip(&gz);
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(body.as_bytes())
-            .expect("write");
-        let out = child.wait_with_output().expect("promtool runs");
-        assert!(
-            out.status.success(),
-            "promtool check metrics on the gzip body: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    if let Some(checked) = promtool_check_metrics(&gunzip(&gz)) {
+        assert_eq!(checked, Ok(()), "promtool check metrics on the gzip body");
     }
     sd.trigger();
 }
