@@ -276,12 +276,16 @@ async fn sync(
     Path((account, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let slow = lock(&world).server(&id).and_then(|s| match s.behavior {
-        SyncBehavior::Slow(d) => Some(d),
-        _ => None,
-    });
-    if let Some(d) = slow {
-        tokio::time::sleep(d).await;
+    let slow = {
+        let mut w = lock(&world);
+        let own = w.server(&id).and_then(|s| match s.behavior {
+            SyncBehavior::Slow(d) => Some(d),
+            _ => None,
+        });
+        own.unwrap_or_default() + w.sync_latency
+    };
+    if !slow.is_zero() {
+        tokio::time::sleep(slow).await;
     }
     let req = server_req(Endpoint::Sync, account, &id, &headers);
     handle(&world, req, &headers, |w, req| sync_answer(w, req, &id)).await

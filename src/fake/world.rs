@@ -222,6 +222,9 @@ pub struct World {
     pub result_info: bool,
     /// Added to every answer.
     pub latency: Duration,
+    /// Added to every sync: Cloudflare's sync is synchronous and connects to the upstream MCP
+    /// server, so a real one takes seconds.
+    pub sync_latency: Duration,
     /// A fault for every call, or for one endpoint's.
     pub fault: Option<(Fault, Option<Endpoint>)>,
     /// This list page answers HTTP 500.
@@ -261,6 +264,7 @@ impl World {
             page_size: None,
             ignore_page: false,
             latency: Duration::ZERO,
+            sync_latency: Duration::ZERO,
             fault: None,
             fail_list_page: None,
             rate_limit: None,
