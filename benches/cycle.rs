@@ -75,24 +75,32 @@ fn free_port() -> u16 {
         .unwrap_or(19999)
 }
 
-fn spawn_daemon(api: &FakeApi, port: u16, interval: &str, extra: &[(&str, &str)]) -> Proc {
+/// The release daemon against `api`, with the token, base URL, interval and `env`; the
+/// account comes from `env` (a variable or a configuration file).
+fn spawn_with_env(api: &FakeApi, port: u16, interval: &str, env: &[(&str, &str)]) -> Proc {
     let exe = std::env::var("BENCH_DAEMON")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mcp-sync-monitor").to_owned());
     let child = Command::new(exe)
         .env_clear()
-        .env("CLOUDFLARE_ACCOUNT_ID", fake::ACCOUNT)
         .env("CLOUDFLARE_API_TOKEN", fake::TOKEN)
         .env("CLOUDFLARE_BASE_URL", api.base_url())
         .env("MCP_SYNC_INTERVAL", interval)
         .env("RUST_LOG", "warn")
         .envs(std::env::vars().filter(|(k, _)| k.starts_with("MALLOC_")))
-        .envs(extra.iter().copied())
+        .envs(env.iter().copied())
         .args(["run", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("the daemon starts");
     Proc(child)
+}
+
+/// The daemon on the fake's default account.
+fn spawn_daemon(api: &FakeApi, port: u16, interval: &str, extra: &[(&str, &str)]) -> Proc {
+    let mut env = vec![("CLOUDFLARE_ACCOUNT_ID", fake::ACCOUNT)];
+    env.extend_from_slice(extra);
+    spawn_with_env(api, port, interval, &env)
 }
 
 /// `n` scrapes one after another: their durations and the size of the last body.
@@ -405,21 +413,8 @@ fn spawn_with_accounts(api: &FakeApi, port: u16, interval: &str, ids: &[String])
         .map(|id| format!("[[accounts]]\nid = \"{id}\"\n"))
         .collect();
     std::fs::write(&cfg, body).expect("config");
-    let exe = std::env::var("BENCH_DAEMON")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mcp-sync-monitor").to_owned());
-    let child = Command::new(exe)
-        .env_clear()
-        .env("CLOUDFLARE_API_TOKEN", fake::TOKEN)
-        .env("CLOUDFLARE_BASE_URL", api.base_url())
-        .env("MCP_SYNC_INTERVAL", interval)
-        .env("MCP_SYNC_CONFIG", &cfg)
-        .env("RUST_LOG", "warn")
-        .args(["run", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the daemon starts");
-    Proc(child)
+    let cfg = cfg.to_string_lossy().into_owned();
+    spawn_with_env(api, port, interval, &[("MCP_SYNC_CONFIG", &cfg)])
 }
 
 /// Realistic syncs: every sync takes `BENCH_SYNC_LATENCY_MS` (2,000) as Cloudflare's do, 1 % of
