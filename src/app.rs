@@ -32,6 +32,9 @@ pub enum AppError {
         /// The OS's reason.
         source: std::io::Error,
     },
+    /// The web configuration cannot be used.
+    #[error(transparent)]
+    WebConfig(#[from] http::web::WebConfigError),
     /// The HTTP server failed.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
@@ -53,6 +56,12 @@ pub struct Running {
 /// Starts the HTTP server and the scheduler.
 pub async fn start(config: Config, shutdown: Shutdown) -> Result<Running, AppError> {
     let state = Arc::new(State::new(config.accounts.iter().map(|a| a.id.as_str())));
+    let web = match &config.web_config_file {
+        Some(path) => Some(Arc::new(
+            http::web::Web::load(path)?.report_to(state.clone()),
+        )),
+        None => None,
+    };
     let scheduler = Scheduler::new(config.clone(), state.clone())?;
     let listener = http::bind(config.listen)
         .await
@@ -68,11 +77,14 @@ pub async fn start(config: Config, shutdown: Shutdown) -> Result<Running, AppErr
         state: state.clone(),
         scheduler_alive: scheduler.liveness(),
         renderings: Arc::default(),
+        web: web.clone(),
     };
     let http = tokio::spawn(http::serve(listener, app, shutdown.clone()));
     let sched = tokio::spawn(scheduler.clone().run(shutdown.clone()));
     info!(
         listen = %addr,
+        tls = web.as_ref().is_some_and(|w| w.tls()),
+        basic_auth = web.as_ref().is_some_and(|w| !w.current().users.is_empty()),
         accounts = config.accounts.len(),
         interval = %humantime::format_duration(config.interval),
         stale_after = %humantime::format_duration(config.stale_after),

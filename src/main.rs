@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use mcp_sync_monitor::commands::{self, Exit};
+use mcp_sync_monitor::commands::{self, Exit, Probe};
 use mcp_sync_monitor::config::{self, Flags};
 
 /// Keeps the MCP servers of Cloudflare accounts synced and tells Prometheus how healthy
@@ -29,8 +29,12 @@ enum Command {
     Demo,
     /// Load and validate the configuration, print it with secrets masked.
     CheckConfig,
-    /// GET /healthz on the configured listen address; exit 0 if healthy.
-    Healthcheck,
+    /// GET /healthz (or /readyz) on the configured listen address; exit 0 if healthy.
+    Healthcheck {
+        /// Ask /readyz (every account listed once) instead of /healthz.
+        #[arg(long)]
+        ready: bool,
+    },
 }
 
 /// One glibc malloc arena instead of one per thread: the daemon allocates little and
@@ -77,7 +81,10 @@ fn main() -> ExitCode {
             Command::Once => commands::once(flags, &env).await,
             Command::Demo => commands::demo::demo(flags, &env).await,
             Command::CheckConfig => commands::check_config(flags, &env),
-            Command::Healthcheck => commands::healthcheck(flags, &env).await,
+            Command::Healthcheck { ready } => {
+                let probe = if ready { Probe::Ready } else { Probe::Health };
+                commands::healthcheck(flags, &env, probe).await
+            }
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(1));

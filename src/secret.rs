@@ -38,13 +38,15 @@ struct Version {
 
 /// What tells one version of a file from the next without reading it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct Stamp {
+pub(crate) struct Stamp {
     modified: Option<SystemTime>,
     len: u64,
     inode: u64,
 }
 
-fn stamp(path: &Path) -> std::io::Result<Stamp> {
+/// The stamp of the file at `path` (following symbolic links, as a Kubernetes volume swaps
+/// them).
+pub(crate) fn stamp(path: &Path) -> std::io::Result<Stamp> {
     let m = std::fs::metadata(path)?;
     #[cfg(unix)]
     let inode = std::os::unix::fs::MetadataExt::ino(&m);

@@ -6,14 +6,23 @@ use std::time::Duration;
 use super::Exit;
 use crate::cloudflare::Credentials;
 use crate::config::{self, Config, Env, Flags, LogFormat};
+use crate::http::web::Web;
 
 /// Prints the effective configuration (exit 0), or the error naming the key (exit 2).
 pub fn check_config(flags: &Flags, env: &Env) -> Exit {
     match config::load(flags, env) {
         Ok(cfg) => {
+            let web = match cfg.web_config_file.as_deref().map(Web::load).transpose() {
+                Ok(web) => web,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Exit::ConfigOrAuth;
+                }
+            };
             println!(
-                "# configuration is valid; secrets are masked\n{}",
-                render(&cfg)
+                "# configuration is valid; secrets are masked\n{}{}",
+                render(&cfg),
+                web.map(|w| render_web(&w)).unwrap_or_default()
             );
             Exit::Success
         }
@@ -91,4 +100,31 @@ pub fn render(cfg: &Config) -> String {
         line("# credentials", cred);
     }
     s
+}
+
+/// What the web configuration turns on (never a key, a password or a hash).
+fn render_web(web: &Web) -> String {
+    let loaded = web.current();
+    let spec = &loaded.spec;
+    let tls = match &spec.tls {
+        Some(t) => format!(
+            "on (client certificates: {}{})",
+            t.client_auth.as_str(),
+            if t.allowed_sans.is_empty() {
+                String::new()
+            } else {
+                format!(", allowed SANs {:?}", t.allowed_sans)
+            }
+        ),
+        None => "off".into(),
+    };
+    let users: Vec<&str> = loaded.users.names().collect();
+    format!(
+        "\n[web]\nconfig_file = {:?}\n# tls = {tls}\n# basic_auth_users = {users:?}\n# headers = {:?}\n# rate_limit = {}\n",
+        web.path().display().to_string(),
+        spec.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        spec.rate
+            .map(|r| format!("{} per {}", r.burst, humantime::format_duration(r.interval)))
+            .unwrap_or_else(|| "off".into()),
+    )
 }

@@ -50,7 +50,7 @@ fn drifting_tools(world: &mut World) {
             return;
         }
         let n = listings.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             if let Some(s) = servers.iter_mut().find(|s| s.id == DRIFTING) {
                 s.set_tools(&tools(n / 3));
             }

@@ -16,7 +16,7 @@ use crate::shutdown::{self, Shutdown};
 use crate::telemetry;
 
 pub use check_config::{check_config, render};
-pub use healthcheck::healthcheck;
+pub use healthcheck::{healthcheck, Probe};
 pub use once::{exit_code, once, table};
 
 /// How a command ended (SPEC §5).
@@ -57,6 +57,10 @@ pub async fn run(flags: &Flags, env: &Env) -> Exit {
     };
     match app::run(cfg, sd).await {
         Ok(()) => Exit::Success,
+        Err(e @ app::AppError::WebConfig(_)) => {
+            eprintln!("error: {e}");
+            Exit::ConfigOrAuth
+        }
         Err(e) => {
             tracing::error!(error = %e, "mcp-sync-monitor failed");
             eprintln!("error: {e}");

@@ -26,6 +26,13 @@ pub(super) struct FileConfig {
     pub(super) include: Option<Vec<String>>,
     pub(super) exclude: Option<Vec<String>>,
     pub(super) log: Option<FileLog>,
+    pub(super) web: Option<FileWebSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileWebSection {
+    pub(super) config_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

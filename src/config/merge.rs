@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::file::FileConfig;
@@ -81,6 +81,13 @@ pub const LOG_FORMAT: Key = Key {
     flag: Some(("--log-format", |f| f.log_format.as_deref())),
     env: Some("MCP_SYNC_LOG_FORMAT"),
     default: "text",
+};
+/// `web.config_file`
+pub const WEB_CONFIG_FILE: Key = Key {
+    name: "web.config_file",
+    flag: Some(("--web.config.file", |f| f.web_config_file.as_deref())),
+    env: Some("MCP_SYNC_WEB_CONFIG_FILE"),
+    default: "none (plain HTTP, no authentication)",
 };
 /// `api.base_url`
 pub const BASE_URL: Key = Key {
@@ -174,6 +181,13 @@ impl<'a> Layers<'a> {
         }
     }
 
+    /// The web configuration file, if any (an empty value is none).
+    pub(super) fn web_config_file(&self, file: Option<String>) -> Option<PathBuf> {
+        let picked = self.pick(&WEB_CONFIG_FILE, file);
+        (picked.origin != "default" && !picked.value.trim().is_empty())
+            .then(|| PathBuf::from(picked.value.trim()))
+    }
+
     pub(super) fn listen(&self, file: Option<String>) -> Result<SocketAddr, ConfigError> {
         let r = self.pick(&LISTEN, file);
         r.value.trim().parse().map_err(|_| {
@@ -249,6 +263,7 @@ pub(super) fn build(l: &Layers<'_>, file: FileConfig) -> Result<Config, ConfigEr
         },
         base_url: base_url(l, file.api.and_then(|a| a.base_url))?,
         log_format: log_format(l, file.log.and_then(|x| x.format))?,
+        web_config_file: l.web_config_file(file.web.and_then(|w| w.config_file)),
         accounts: accounts::build(l.env, file.accounts, &l.file_origin)?,
         include,
         exclude,

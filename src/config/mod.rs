@@ -22,7 +22,7 @@ use crate::cloudflare::Credentials;
 
 pub use filters::glob_match;
 pub use merge::parse_duration;
-use merge::{DRY_RUN, INTERVAL, LISTEN, LOG_FORMAT, STALE_AFTER};
+use merge::{DRY_RUN, INTERVAL, LISTEN, LOG_FORMAT, STALE_AFTER, WEB_CONFIG_FILE};
 
 /// The environment, as a map (tests pass their own).
 pub type Env = HashMap<String, String>;
@@ -60,6 +60,8 @@ pub struct Flags {
     pub dry_run: Option<String>,
     #[arg(long, global = true, value_name = "FORMAT", help = LOG_FORMAT.help("Log format: text or json"))]
     pub log_format: Option<String>,
+    #[arg(long = "web.config.file", global = true, value_name = "FILE", help = WEB_CONFIG_FILE.help("Web configuration (exporter-toolkit format): TLS, basic auth, headers"))]
+    pub web_config_file: Option<String>,
 }
 
 /// How log lines are written.
@@ -140,6 +142,8 @@ pub struct Config {
     pub exclude: Vec<String>,
     /// Log format.
     pub log_format: LogFormat,
+    /// The web configuration file (TLS, basic authentication), if any.
+    pub web_config_file: Option<PathBuf>,
 }
 
 /// Why the configuration was refused.
@@ -203,12 +207,16 @@ pub fn load(flags: &Flags, env: &Env) -> Result<Config, ConfigError> {
     merge::build(&merge::Layers::new(flags, env, path.as_deref()), file)
 }
 
-/// Only the listen address (for `healthcheck`, which must work even where the rest of
-/// the configuration, such as credentials, is not visible).
-pub fn listen_address(flags: &Flags, env: &Env) -> Result<SocketAddr, ConfigError> {
+/// Only the listen address and the web configuration file (for `healthcheck`, which must
+/// work even where the rest of the configuration, such as credentials, is not visible).
+pub fn endpoint(flags: &Flags, env: &Env) -> Result<(SocketAddr, Option<PathBuf>), ConfigError> {
     let path = config_path(flags, env);
     let file = file::read(path.as_deref())?;
-    merge::Layers::new(flags, env, path.as_deref()).listen(file.listen)
+    let layers = merge::Layers::new(flags, env, path.as_deref());
+    Ok((
+        layers.listen(file.listen)?,
+        layers.web_config_file(file.web.and_then(|w| w.config_file)),
+    ))
 }
 
 #[cfg(test)]

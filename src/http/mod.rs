@@ -3,10 +3,13 @@
 //!
 //! A scrape renders the state as it is: it never calls Cloudflare and never waits on a
 //! cycle. Concurrent scrapes share one rendering (`scrape`); the accept loop bounds
-//! connections and slow clients (`serve`). The server stops with the shared shutdown signal.
+//! connections and slow clients (`serve`); the web configuration adds TLS, basic
+//! authentication, headers and a rate limit to every route (`web`). The server stops with
+//! the shared shutdown signal.
 
 mod scrape;
 mod serve;
+pub mod web;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -38,18 +41,25 @@ pub struct AppState {
     pub scheduler_alive: Arc<AtomicBool>,
     /// The renderings of `/metrics` in use.
     pub renderings: Arc<Renderings>,
+    /// The web configuration (`--web.config.file`), when there is one.
+    pub web: Option<Arc<web::Web>>,
 }
 
 /// The routes: `/`, `/metrics`, `/healthz`, `/readyz`, `/runbook`; anything else is 404.
 pub fn router(app: AppState) -> Router {
-    Router::new()
+    let web = app.web.clone();
+    let routes = Router::new()
         .route("/", get(index))
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/runbook", get(runbook))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
-        .with_state(app)
+        .with_state(app);
+    match web {
+        Some(web) => routes.layer(axum::middleware::from_fn_with_state(web, web::guard)),
+        None => routes,
+    }
 }
 
 async fn index() -> Html<&'static str> {
@@ -207,7 +217,8 @@ pub async fn serve_with(
     shutdown: Shutdown,
     limits: Limits,
 ) -> std::io::Result<()> {
-    serve::serve(listener, router(app), shutdown, limits).await
+    let web = app.web.clone();
+    serve::serve(listener, router(app), web, shutdown, limits).await
 }
 
 #[cfg(test)]

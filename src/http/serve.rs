@@ -3,6 +3,10 @@
 //! 503 and closed); a request's headers must arrive within [`HEADER_TIMEOUT`]; a client that
 //! stops reading for [`WRITE_TIMEOUT`] is disconnected, which frees what its response held.
 //! At shutdown no new connection is accepted and the open ones finish their request.
+//!
+//! With TLS, each connection is handed the acceptor of the web configuration current at
+//! its arrival (so a rotated certificate serves the next connection); the handshake shares
+//! the header time limit, and a connection over the limit is closed rather than answered.
 
 use std::future::Future;
 use std::io;
@@ -12,7 +16,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -20,6 +24,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Sleep;
 use tracing::{debug, warn};
 
+use super::web::Web;
 use crate::shutdown::Shutdown;
 
 /// Connections served at once.
@@ -57,9 +62,11 @@ const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
+    web: Option<Arc<Web>>,
     shutdown: Shutdown,
     limits: Limits,
 ) -> io::Result<()> {
+    let tls = web.as_ref().is_some_and(|w| w.tls());
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     loop {
@@ -76,21 +83,28 @@ pub async fn serve(
             _ = shutdown.wait() => break,
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            debug!(%peer, "too many connections; answering 503");
-            tokio::spawn(refuse(stream));
+            debug!(%peer, "too many connections; refusing");
+            if !tls {
+                tokio::spawn(refuse(stream));
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .serve_connection(
-                TokioIo::new(WriteTimeout::new(stream, limits.write_timeout)),
-                TowerToHyperService::new(router.clone()),
-            );
-        let conn = graceful.watch(conn);
+        let io = WriteTimeout::new(stream, limits.write_timeout);
+        let acceptor = web.as_ref().and_then(|w| w.current().tls.clone());
+        let (router, watcher) = (router.clone(), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let served = match acceptor {
+                None => connection(io, router, watcher, limits).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(io)).await {
+                        Ok(Ok(tls)) => connection(tls, router, watcher, limits).await,
+                        Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+                        Err(_) => Err("TLS handshake timed out".to_owned()),
+                    }
+                }
+            };
+            if let Err(e) = served {
                 debug!(%peer, error = %e, "connection ended with an error");
             }
             drop(slot);
@@ -99,6 +113,23 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Serves HTTP/1.1 on one connection until it closes or the server shuts down.
+async fn connection<S>(
+    io: S,
+    router: axum::Router,
+    watcher: Watcher,
+    limits: Limits,
+) -> Result<(), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
+    watcher.watch(conn).await.map_err(|e| e.to_string())
 }
 
 /// Answers 503 to a connection over the limit: reads its request's head (briefly, and at

@@ -163,6 +163,22 @@ fn render_daemon(out: &mut String, snap: &Snapshot) {
         "The configured age after which a server is stale (for alert rules).",
         settings(|s| s.stale_after.as_secs_f64()),
     );
+    family(
+        out,
+        &n("web_config_last_reload_successful"),
+        "gauge",
+        "1 when the last load of the web configuration (--web.config.file) succeeded; 0 while the last good one keeps serving. Absent without a web configuration.",
+        snap.web_config.map(|w| (String::new(), flag(w.ok))),
+    );
+    family(
+        out,
+        &n("web_config_last_reload_success_timestamp_seconds"),
+        "gauge",
+        "Unix time of the last successful load of the web configuration.",
+        snap.web_config
+            .and_then(|w| w.last_success)
+            .map(|t| (String::new(), ts(t))),
+    );
 }
 
 /// The standard `process_*` families, named as the official client libraries name them.

@@ -65,7 +65,7 @@ pub fn proof_due(walk: WalkMemory, now: Instant) -> bool {
     !walk.until_empty
         && walk
             .proven_at
-            .map_or(true, |at| now.saturating_duration_since(at) >= PROOF_EVERY)
+            .is_none_or(|at| now.saturating_duration_since(at) >= PROOF_EVERY)
 }
 
 /// SPEC §3 step 2: stale when the last successful sync is missing or older than

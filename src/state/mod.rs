@@ -217,6 +217,17 @@ pub struct Snapshot {
     pub request_durations: BTreeMap<Endpoint, Histogram>,
     /// The settings alert rules compare against (`None` until a scheduler publishes them).
     pub settings: Option<Settings>,
+    /// The web configuration's last load, when there is a web configuration.
+    pub web_config: Option<WebConfigLoad>,
+}
+
+/// How the web configuration's last (re)load went.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WebConfigLoad {
+    /// Whether the last attempt loaded (false: the last good version keeps serving).
+    pub ok: bool,
+    /// When a version last loaded.
+    pub last_success: Option<SystemTime>,
 }
 
 /// The daemon's own settings, published so that alert rules follow the configuration.
@@ -278,6 +289,7 @@ impl State {
                 accounts,
                 request_durations,
                 settings: None,
+                web_config: None,
             }),
             version: AtomicU64::new(0),
         }
@@ -315,6 +327,16 @@ impl State {
     /// Publishes the settings that alert rules compare against.
     pub fn publish_settings(&self, settings: Settings) {
         self.write().settings = Some(settings);
+    }
+
+    /// Records a (re)load of the web configuration.
+    pub fn web_config_loaded(&self, ok: bool, at: SystemTime) {
+        let mut w = self.write();
+        let last_success = w.web_config.and_then(|c| c.last_success);
+        w.web_config = Some(WebConfigLoad {
+            ok,
+            last_success: if ok { Some(at) } else { last_success },
+        });
     }
 
     /// Whether every account has completed one listing.

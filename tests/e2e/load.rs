@@ -39,6 +39,7 @@ async fn server(n: usize, limits: Limits) -> (String, Shutdown) {
         state,
         scheduler_alive: Arc::new(AtomicBool::new(true)),
         renderings: Arc::new(Renderings::default()),
+        web: None,
     };
     let listener = http::bind("127.0.0.1:0".parse().expect("addr"))
         .await

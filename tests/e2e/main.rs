@@ -15,4 +15,5 @@ mod prometheus;
 mod scheduler;
 mod secrets;
 mod soak;
+mod tls;
 mod walk;

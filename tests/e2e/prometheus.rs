@@ -32,12 +32,20 @@ impl Prometheus {
 
     /// As [`Self::start`], with `extra` appended to the configuration (e.g. `alerting:`).
     pub async fn start_with(target: &str, rule_files: &[&str], extra: &str) -> Option<Self> {
+        let job = format!(
+            "  - job_name: mcp-sync-monitor\n    static_configs:\n      - targets: ['{target}']\n"
+        );
+        Self::start_scraping(rule_files, &job, extra).await
+    }
+
+    /// A Prometheus with these `scrape_configs` entries (YAML list items, indented by two).
+    pub async fn start_scraping(rule_files: &[&str], jobs: &str, extra: &str) -> Option<Self> {
         let rules = rule_files
             .iter()
             .map(|r| format!("  - {r}\n"))
             .collect::<String>();
         let cfg = format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n{rules}scrape_configs:\n  - job_name: mcp-sync-monitor\n    static_configs:\n      - targets: ['{target}']\n{extra}"
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n{rules}scrape_configs:\n{jobs}{extra}"
         );
         let service = Service::start(
             "prometheus",

@@ -1,0 +1,293 @@
+//! The web configuration (`--web.config.file`): TLS, basic authentication, response headers
+//! and a rate limit, in the Prometheus exporter-toolkit format so that the files operators
+//! already have for node_exporter work unchanged (`file` checks it, `tls` builds rustls's
+//! configuration, `auth` checks passwords, `sans` reads client certificates' names).
+//!
+//! Like the toolkit, the daemon notices changes without a restart: every connection and
+//! every request asks [`Web::current`], which compares the stamps (modification time, size,
+//! inode) of the file and of the files it names with those last seen and loads the new
+//! version when one changed. A version that does not load is logged once and leaves the last
+//! good one serving; the outcome is published in `state` for `/metrics`. Whether the server
+//! speaks TLS at all is fixed at start.
+
+mod auth;
+pub mod client;
+mod file;
+mod sans;
+mod tls;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::extract::{Request, State as AxState};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio_rustls::TlsAcceptor;
+use tracing::{error, info};
+
+use crate::secret::{stamp, Stamp};
+use crate::state::State;
+pub use auth::Users;
+pub use file::{ClientAuth, Pem, RateSpec, Spec, TlsSpec};
+pub use tls::{certificates, private_key};
+
+/// Why a web configuration cannot be used: the file, and the key where there is one.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WebConfigError {
+    /// The file cannot be read.
+    #[error("web configuration {}: cannot read it: {reason}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS's reason.
+        reason: String,
+    },
+    /// Not YAML of the expected shape (an unknown key, a wrong type).
+    #[error("web configuration {}: {reason}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's reason, without excerpts of the file.
+        reason: String,
+    },
+    /// A value that is wrong or cannot be honoured.
+    #[error("web configuration {}: {key}: {reason}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The key, dotted (`tls_server_config.min_version`).
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One loaded version of the configuration.
+pub struct Loaded {
+    /// The checked file.
+    pub spec: Spec,
+    /// The TLS acceptor, when TLS is on.
+    pub tls: Option<TlsAcceptor>,
+    /// The users (none: no authentication).
+    pub users: Users,
+    limiter: Option<Mutex<Bucket>>,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("spec", &self.spec)
+            .field("users", &self.users)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The files a version was loaded from, as they were.
+type Stamps = Vec<(PathBuf, Option<Stamp>)>;
+
+fn stamps(paths: impl IntoIterator<Item = PathBuf>) -> Stamps {
+    paths
+        .into_iter()
+        .map(|p| {
+            let s = stamp(&p).ok();
+            (p, s)
+        })
+        .collect()
+}
+
+/// Loads the file at `path` and what it names; on failure, also the stamps seen so far.
+fn load_once(path: &Path) -> Result<(Loaded, Stamps), (WebConfigError, Stamps)> {
+    let mut seen = stamps([path.to_owned()]);
+    let spec = file::read(path).map_err(|e| (e, seen.clone()))?;
+    seen.extend(stamps(spec.files()));
+    let invalid = |(key, reason)| WebConfigError::Invalid {
+        path: path.to_owned(),
+        key,
+        reason,
+    };
+    let tls = match &spec.tls {
+        Some(t) => Some(TlsAcceptor::from(
+            tls::server_config(t).map_err(|e| (invalid(e), seen.clone()))?,
+        )),
+        None => None,
+    };
+    let loaded = Loaded {
+        users: Users::new(spec.users.clone()),
+        limiter: spec.rate.map(|r| Mutex::new(Bucket::new(r))),
+        tls,
+        spec,
+    };
+    Ok((loaded, seen))
+}
+
+struct Current {
+    loaded: Arc<Loaded>,
+    /// The stamps of the last attempt, good or not: a failed version is reported once.
+    watched: Stamps,
+}
+
+/// The web configuration in use, reloaded when its files change.
+pub struct Web {
+    path: PathBuf,
+    tls: bool,
+    current: Mutex<Current>,
+    report: Option<Arc<State>>,
+}
+
+impl std::fmt::Debug for Web {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Web")
+            .field("path", &self.path)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Web {
+    /// Loads the configuration at `path`, or says which key of it is wrong.
+    pub fn load(path: &Path) -> Result<Self, WebConfigError> {
+        let (loaded, watched) = load_once(path).map_err(|(e, _)| e)?;
+        Ok(Self {
+            path: path.to_owned(),
+            tls: loaded.tls.is_some(),
+            current: Mutex::new(Current {
+                loaded: Arc::new(loaded),
+                watched,
+            }),
+            report: None,
+        })
+    }
+
+    /// Publishes each reload's outcome in `state` (and the load just made as a success).
+    pub fn report_to(mut self, state: Arc<State>) -> Self {
+        state.web_config_loaded(true, SystemTime::now());
+        self.report = Some(state);
+        self
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the server speaks TLS.
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
+
+    /// The version to use now, loading a changed one first.
+    pub fn current(&self) -> Arc<Loaded> {
+        let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let now = stamps(cur.watched.iter().map(|(p, _)| p.clone()));
+        if now == cur.watched {
+            return cur.loaded.clone();
+        }
+        let outcome = match load_once(&self.path) {
+            Ok((loaded, seen)) if loaded.tls.is_some() != self.tls => Err((
+                WebConfigError::Invalid {
+                    path: self.path.clone(),
+                    key: "tls_server_config".into(),
+                    reason: "TLS cannot be turned on or off while running; restart to apply".into(),
+                },
+                seen,
+            )),
+            other => other,
+        };
+        let ok = match outcome {
+            Ok((loaded, seen)) => {
+                info!(file = %self.path.display(), "web configuration reloaded");
+                cur.loaded = Arc::new(loaded);
+                cur.watched = seen;
+                true
+            }
+            Err((e, seen)) => {
+                error!(error = %e, "web configuration not reloaded; the last good one keeps serving");
+                cur.watched = seen;
+                false
+            }
+        };
+        if let Some(state) = &self.report {
+            state.web_config_loaded(ok, SystemTime::now());
+        }
+        cur.loaded.clone()
+    }
+}
+
+/// The token bucket of `rate_limit`.
+#[derive(Debug)]
+struct Bucket {
+    spec: RateSpec,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(spec: RateSpec) -> Self {
+        Self {
+            spec,
+            tokens: f64::from(spec.burst),
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        let refill = now.saturating_duration_since(self.at).as_secs_f64()
+            / self
+                .spec
+                .interval
+                .max(Duration::from_nanos(1))
+                .as_secs_f64();
+        self.tokens = (self.tokens + refill).min(f64::from(self.spec.burst));
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+const REALM: &str = "Basic realm=\"mcp-sync-monitor\", charset=\"UTF-8\"";
+
+/// The middleware of every route: rate limit (429), basic authentication (401 with
+/// `WWW-Authenticate`), then the configured headers on whatever the answer is.
+pub async fn guard(AxState(web): AxState<Arc<Web>>, req: Request, next: Next) -> Response {
+    let loaded = web.current();
+    let allowed = match &loaded.limiter {
+        Some(b) => b
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(Instant::now()),
+        None => true,
+    };
+    let mut response = if !allowed {
+        (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n").into_response()
+    } else if loaded.users.is_empty()
+        || loaded
+            .users
+            .allows(
+                req.headers()
+                    .get(header::AUTHORIZATION)
+                    .map(|v| v.as_bytes()),
+            )
+            .await
+    {
+        next.run(req).await
+    } else {
+        let mut r = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
+        r
+    };
+    let h = response.headers_mut();
+    for (name, value) in &loaded.spec.headers {
+        h.insert(HeaderName::clone(name), value.clone());
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests;
