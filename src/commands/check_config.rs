@@ -124,7 +124,11 @@ fn render_web(web: &Web) -> String {
         web.path().display().to_string(),
         spec.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
         spec.rate
-            .map(|r| format!("{} per {}", r.burst, humantime::format_duration(r.interval)))
+            .map(|r| format!(
+                "one request per {}, bursts of {}",
+                humantime::format_duration(r.interval),
+                r.burst
+            ))
             .unwrap_or_else(|| "off".into()),
     )
 }

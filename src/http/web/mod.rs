@@ -11,6 +11,7 @@
 //! speaks TLS at all is fixed at start.
 
 mod auth;
+mod choices;
 pub mod client;
 mod file;
 mod sans;

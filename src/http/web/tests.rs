@@ -312,3 +312,18 @@ fn the_rate_limit_is_a_token_bucket() {
     );
     assert!(!b.take(t0 + Duration::from_millis(1000)));
 }
+
+#[test]
+fn the_example_in_config_is_valid_and_its_hash_is_for_its_documented_password() {
+    let spec = file::parse(
+        Path::new("config/web-config.yml"),
+        include_str!("../../../config/web-config.yml"),
+    )
+    .expect("the example is valid");
+    let tls = spec.tls.expect("TLS");
+    assert_eq!(tls.client_auth, ClientAuth::RequireAndVerifyClientCert);
+    assert_eq!(spec.headers.len(), 3);
+    let (user, hash) = &spec.users[0];
+    assert_eq!(user, "prometheus");
+    assert!(bcrypt::verify("example-only", hash).expect("verifiable"));
+}
