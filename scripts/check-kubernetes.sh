@@ -11,9 +11,9 @@ say() { printf '  kubernetes: %s\n' "$*"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r deploy/kubernetes "$work/"
-# The token file is git-ignored; an operator writes it before applying.
-mkdir -p "$work/kubernetes/secrets"
-printf 'test-token' >"$work/kubernetes/secrets/api-token"
+# The secrets are git-ignored; an operator makes them with make-secrets.sh before applying.
+rm -rf "$work/kubernetes/secrets"
+CLOUDFLARE_API_TOKEN=test-token bash deploy/kubernetes/make-secrets.sh "$work/kubernetes/secrets" >/dev/null
 kubectl kustomize "$work/kubernetes" >"$work/rendered.yaml"
 say "kubectl kustomize: $(grep -c '^kind:' "$work/rendered.yaml") objects"
 
@@ -87,9 +87,9 @@ cms = [d for d in docs if d["kind"] == "ConfigMap"]
 need(len(cms) == 1 and cms[0]["metadata"]["name"].startswith("mcp-sync-monitor-config-"), "the ConfigMap name carries no content hash")
 vols = {v["name"]: v for v in pod["volumes"]}
 need(vols["config"]["configMap"]["name"] == cms[0]["metadata"]["name"], "the pod does not mount the hashed ConfigMap (no roll on change)")
-secrets = [d for d in docs if d["kind"] == "Secret"]
-need(len(secrets) == 1 and secrets[0]["metadata"]["name"] == "mcp-sync-monitor-credentials", "the Secret's name is not stable (rotation would restart)")
-need(secrets[0]["data"].get("api-token") == "dGVzdC10b2tlbg==", "the Secret does not hold the token file")
+secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
+need(set(secrets) == {"mcp-sync-monitor-credentials", "mcp-sync-monitor-tls", "mcp-sync-monitor-web", "mcp-sync-monitor-scrape"}, f"Secret names not stable (rotation would restart): {sorted(secrets)}")
+need(secrets["mcp-sync-monitor-credentials"]["data"].get("api-token") == "dGVzdC10b2tlbg==", "the Secret does not hold the token file")
 svc = next(d for d in docs if d["kind"] == "Service")
 need(svc["spec"].get("publishNotReadyAddresses") is True, "a not-ready pod would not be scraped")
 sm = next(d for d in docs if d["kind"] == "ServiceMonitor")
@@ -98,15 +98,90 @@ need({e["port"] for e in sm["spec"]["endpoints"]} <= {p["name"] for p in svc["sp
 for kind in ("ServiceMonitor", "PrometheusRule"):
     d = next(x for x in docs if x["kind"] == kind)
     need("release" in d["metadata"]["labels"], f"{kind} has no release label for kube-prometheus-stack")
+# TLS and basic auth: the ServiceMonitor brings both, the probes too, the files are mounted.
+import base64, os
+def secret_ref(name, key):
+    return name in secrets and key in secrets[name].get("data", {})
+for e in sm["spec"]["endpoints"]:
+    need(e.get("scheme") == "https", "the ServiceMonitor does not scrape over https")
+    ca = e.get("tlsConfig", {}).get("ca", {}).get("secret", {})
+    need(secret_ref(ca.get("name"), ca.get("key")), f"tlsConfig.ca names no existing Secret key: {ca}")
+    ba = e.get("basicAuth", {})
+    for part in ("username", "password"):
+        ref = ba.get(part, {})
+        need(secret_ref(ref.get("name"), ref.get("key")), f"basicAuth.{part} names no existing Secret key: {ref}")
+c = pod["containers"][0]
+env = {v["name"]: v for v in c.get("env", [])}
+for probe, args in (("livenessProbe", ["healthcheck"]), ("readinessProbe", ["healthcheck", "--ready"])):
+    need(c.get(probe, {}).get("exec", {}).get("command", [None])[1:] == args, f"{probe} is not `mcp-sync-monitor {' '.join(args)}`")
+mounts = {m["mountPath"]: vols[m["name"]] for m in c["volumeMounts"]}
+def mounted(path):
+    d, f = os.path.split(path)
+    v = mounts.get(d, {}).get("secret")
+    if not v: return None
+    items = {i["path"]: i["key"] for i in v.get("items", [])} or {k: k for k in secrets[v["secretName"]]["data"]}
+    return (v["secretName"], items.get(f))
+web_file = env.get("MCP_SYNC_WEB_CONFIG_FILE", {}).get("value", "")
+need(mounted(web_file) == ("mcp-sync-monitor-web", "web-config.yml"), f"MCP_SYNC_WEB_CONFIG_FILE {web_file} is not the mounted web configuration")
+web_cfg = yaml.safe_load(base64.b64decode(secrets["mcp-sync-monitor-web"]["data"]["web-config.yml"]))
+tls = web_cfg["tls_server_config"]
+need(mounted(tls["cert_file"]) == ("mcp-sync-monitor-tls", "tls.crt") and mounted(tls["key_file"]) == ("mcp-sync-monitor-tls", "tls.key"), f"the web configuration's certificate and key are not the mounted TLS Secret: {tls}")
+need(mounted(env.get("MCP_SYNC_HEALTHCHECK_PASSWORD_FILE", {}).get("value", "")) == ("mcp-sync-monitor-scrape", "password"), "the probes' password file is not the scrape Secret's password")
+# The files the pod would see, for the run below (paths as mounted, rebased into the work dir).
+run = os.path.join(os.path.dirname(sys.argv[2]), "run")
+os.makedirs(run, exist_ok=True)
+for name, key in (("tls.crt", "tls.crt"), ("tls.key", "tls.key"), ("ca.crt", "ca.crt")):
+    open(os.path.join(run, name), "wb").write(base64.b64decode(secrets["mcp-sync-monitor-tls"]["data"][key]))
+open(os.path.join(run, "password"), "wb").write(base64.b64decode(secrets["mcp-sync-monitor-scrape"]["data"]["password"]))
+tls["cert_file"], tls["key_file"] = os.path.join(run, "tls.crt"), os.path.join(run, "tls.key")
+yaml.safe_dump(web_cfg, open(os.path.join(run, "web-config.yml"), "w"))
+open(os.path.join(run, "server-name"), "w").write(e["tlsConfig"]["serverName"])
 need(all(d["metadata"].get("namespace") == "mcp-sync-monitor" for d in docs if d["kind"] != "Namespace"), "an object outside the namespace")
 need(any(d["kind"] == "NetworkPolicy" for d in docs), "no NetworkPolicy")
 open(sys.argv[2], "w").write(cms[0]["data"]["config.toml"])
 if fail:
     print("  kubernetes: FAILED:\n    " + "\n    ".join(fail)); sys.exit(1)
-print("  kubernetes: pod meets the restricted Pod Security profile; config hash, stable Secret, scraped when not ready, release labels")
+print("  kubernetes: pod meets the restricted Pod Security profile; config hash, stable Secrets, scraped when not ready, release labels; https + basicAuth scrape, exec probes, web configuration and certificate mounted")
 PY
 
 # The configuration as the pod reads it, checked by the daemon itself.
 CLOUDFLARE_API_TOKEN=test-token cargo run --release --locked -q -- check-config --config "$work/config.toml" >"$work/check.txt"
 grep -c '^\[\[accounts\]\]' "$work/check.txt" | grep -qx 2 || { cat "$work/check.txt"; say "check-config did not show two accounts"; exit 1; }
 say "check-config accepts the ConfigMap's config.toml (two accounts)"
+
+# The web configuration and certificate as rendered, served for real: the daemon (demo) with
+# them, its exec probe as the pod runs it, and a scrape as the ServiceMonitor makes it (CA,
+# server name, basic auth).
+run="$work/run"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+bin=target/release/mcp-sync-monitor
+MCP_SYNC_WEB_CONFIG_FILE="$run/web-config.yml" "$bin" demo --listen "127.0.0.1:$port" >"$work/demo.log" 2>&1 &
+demo=$!
+trap 'kill $demo 2>/dev/null; rm -rf "$work"' EXIT
+probe() {
+  MCP_SYNC_WEB_CONFIG_FILE="$run/web-config.yml" MCP_SYNC_HEALTHCHECK_USERNAME=prometheus \
+    MCP_SYNC_HEALTHCHECK_PASSWORD_FILE="$run/password" "$bin" healthcheck --listen "127.0.0.1:$port" "$@"
+}
+for _ in $(seq 100); do probe --ready >/dev/null 2>&1 && break; sleep 0.1; done
+probe >/dev/null || { cat "$work/demo.log"; say "the liveness probe failed against the rendered web configuration"; exit 1; }
+probe --ready >/dev/null || { cat "$work/demo.log"; say "the readiness probe failed"; exit 1; }
+python3 - "$run" "$port" <<'PY'
+import base64, http.client, socket, ssl, sys
+run, port = sys.argv[1], int(sys.argv[2])
+name = open(f"{run}/server-name").read()
+ctx = ssl.create_default_context(cafile=f"{run}/ca.crt")
+def scrape(password):
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    conn = http.client.HTTPSConnection(name, port, context=ctx)
+    conn.sock = ctx.wrap_socket(raw, server_hostname=name)
+    auth = base64.b64encode(f"prometheus:{password}".encode()).decode()
+    conn.request("GET", "/metrics", headers={"Authorization": f"Basic {auth}"})
+    r = conn.getresponse()
+    return r.status, r.read().decode()
+status, body = scrape(open(f"{run}/password").read())
+assert status == 200 and "cloudflare_mcp_up" in body, (status, body[:200])
+status, _ = scrape("wrong")
+assert status == 401, status
+print(f"  kubernetes: the rendered certificate verifies as {name} with the Secret's CA; basic auth 200 / wrong password 401")
+PY
+say "the rendered web configuration serves: exec probes pass (healthcheck, healthcheck --ready)"

@@ -15,6 +15,9 @@ command -v prometheus >/dev/null 2>&1 || missing_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing_apt+=(prometheus-alertmanager)
 # The image test: podman + buildah build and run the image offline; runc as the runtime.
 for tool in podman buildah runc; do command -v "$tool" >/dev/null 2>&1 || missing_apt+=("$tool"); done
+# The Kubernetes check runs deploy/kubernetes/make-secrets.sh: openssl and htpasswd.
+command -v openssl >/dev/null 2>&1 || missing_apt+=(openssl)
+command -v htpasswd >/dev/null 2>&1 || missing_apt+=(apache2-utils)
 if [ "${#missing_apt[@]}" -gt 0 ]; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing_apt[@]}" >/dev/null
@@ -37,6 +40,7 @@ say "alert rules: promtool check rules, promtool test rules"
 promtool check rules dashboards/alerts.yaml
 promtool test rules tests/rules/alerts_test.yaml
 promtool check config deploy/prometheus/prometheus.yml
+promtool check config --syntax-only deploy/prometheus/prometheus-tls.yml
 amtool check-config deploy/alertmanager/alertmanager.yml
 
 say "deployment files: every YAML parses; PrometheusRule and Grafana rules match the rule file"

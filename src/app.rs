@@ -44,6 +44,8 @@ pub enum AppError {
 pub struct Running {
     /// Where the HTTP endpoints listen (the real port when 0 was asked for).
     pub addr: SocketAddr,
+    /// Whether the endpoints speak TLS (a web configuration with `tls_server_config`).
+    pub tls: bool,
     /// The daemon's state.
     pub state: Arc<State>,
     /// The scheduler (e.g. to run a cycle by hand in tests).
@@ -93,6 +95,7 @@ pub async fn start(config: Config, shutdown: Shutdown) -> Result<Running, AppErr
     );
     Ok(Running {
         addr,
+        tls: web.as_ref().is_some_and(|w| w.tls()),
         state,
         scheduler,
         http,

@@ -104,18 +104,25 @@ pub async fn demo(flags: &Flags, env: &Env) -> Exit {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            return Exit::Failure;
+            return match e {
+                app::AppError::WebConfig(_) => Exit::ConfigOrAuth,
+                _ => Exit::Failure,
+            };
         }
     };
     let port = running.addr.port();
+    let at = format!(
+        "{}://127.0.0.1:{port}",
+        if running.tls { "https" } else { "http" }
+    );
     println!(
         "mcp-sync-monitor demo: {} simulated MCP servers at {}",
         FLEET,
         api.base_url()
     );
-    println!("  metrics:   http://127.0.0.1:{port}/metrics");
-    println!("  health:    http://127.0.0.1:{port}/healthz  ready: http://127.0.0.1:{port}/readyz");
-    println!("  index:     http://127.0.0.1:{port}/");
+    println!("  metrics:   {at}/metrics");
+    println!("  health:    {at}/healthz  ready: {at}/readyz");
+    println!("  index:     {at}/");
     println!("Press Ctrl-C to stop.");
     match running.wait().await {
         Ok(()) => Exit::Success,
