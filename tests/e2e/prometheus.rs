@@ -189,8 +189,15 @@ async fn every_dashboard_and_rule_expression_runs_against_the_demo_fleet() {
     use mcp_sync_monitor::commands::demo;
     use mcp_sync_monitor::{app, config};
     let api = demo::start_fake().await.expect("demo fake");
+    // A web configuration (headers only, plain HTTP), so that its series exist too.
+    let dir = TempDir::new("demo-web");
+    let web = dir.file(
+        "web.yml",
+        "http_server_config:\n  headers:\n    X-Frame-Options: deny\n",
+    );
     let flags = config::Flags {
         listen: Some("127.0.0.1:0".into()),
+        web_config_file: Some(web.display().to_string()),
         ..Default::default()
     };
     let env: config::Env = [("MCP_SYNC_INTERVAL".to_owned(), "2s".to_owned())]
