@@ -35,25 +35,41 @@ pub fn plan(
     let actions = listed
         .iter_mut()
         .map(|l| {
-            l.stale = is_stale(
-                l.last_successful_sync,
-                l.status.as_deref(),
-                wall,
-                cfg.stale_after,
-            );
-            let backed_off = memory
-                .get(&l.id)
-                .and_then(|m| m.backoff_until)
-                .is_some_and(|until| !backoff_expired(now, until, cfg.interval));
-            match (l.stale, backed_off, cfg.dry_run) {
-                (false, _, _) => Action::None,
-                (true, true, _) => Action::BackedOff,
-                (true, false, true) => Action::WouldSync,
-                (true, false, false) => Action::Synced,
-            }
+            let (stale, action) = judge(l, memory, wall, now, cfg);
+            l.stale = stale;
+            action
         })
         .collect();
     Plan { listed, actions }
+}
+
+/// One server of the plan, on its own (a server within the filters): whether it is stale,
+/// and what the cycle does with it. The pipelined cycle asks this as each page arrives, with
+/// the memory and clock the plan is made from, so both decide the same.
+pub fn judge(
+    l: &Listed,
+    memory: &HashMap<String, ServerMemory>,
+    wall: SystemTime,
+    now: Instant,
+    cfg: &Config,
+) -> (bool, Action) {
+    let stale = is_stale(
+        l.last_successful_sync,
+        l.status.as_deref(),
+        wall,
+        cfg.stale_after,
+    );
+    let backed_off = memory
+        .get(&l.id)
+        .and_then(|m| m.backoff_until)
+        .is_some_and(|until| !backoff_expired(now, until, cfg.interval));
+    let action = match (stale, backed_off, cfg.dry_run) {
+        (false, _, _) => Action::None,
+        (true, true, _) => Action::BackedOff,
+        (true, false, true) => Action::WouldSync,
+        (true, false, false) => Action::Synced,
+    };
+    (stale, action)
 }
 
 /// How often a short last page is proven by fetching the page after it.

@@ -3,7 +3,8 @@
 //!
 //! Cycles of one account never overlap (one task per account runs them one after
 //! another); a cycle that overruns delays the next. Each server is synced at most once per
-//! cycle and at most `sync_concurrency` at once. Requests of one credential share one
+//! cycle and at most `sync_concurrency` at once, as soon as its page is decoded (the syncs
+//! run while later pages are still coming: `pipeline`). Requests of one credential share one
 //! [`RateLimiter`]. Every decision is a pure function in [`decide`] (the cycle's plan
 //! included); the scheduler's own memory of failure streaks and back-offs is in [`memory`];
 //! [`State`] is only written here, never read back. The walk is in `walk`, one sync in
@@ -12,6 +13,7 @@
 
 pub mod decide;
 pub mod memory;
+mod pipeline;
 mod retry;
 mod sync;
 mod walk;
@@ -21,7 +23,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
@@ -32,9 +33,10 @@ use crate::cloudflare::BuildError;
 use crate::cloudflare::{Client, ClientOptions, Observer, RateLimiter};
 use crate::config::Config;
 use crate::shutdown::Shutdown;
-use crate::state::{Action, Settings, State};
+use crate::state::{Action, Listed, Settings, State};
 use decide::Class;
 use memory::{Memory, ServerMemory};
+use pipeline::{Outbox, Syncs};
 
 /// How a listing ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +82,7 @@ struct Inner {
     memory: Memory,
     clients: HashMap<String, Client>,
     alive: Arc<AtomicBool>,
+    pipelined: AtomicBool,
 }
 
 /// The scheduler. Cheap to clone.
@@ -135,6 +138,7 @@ impl Scheduler {
                 memory: Memory::default(),
                 clients,
                 alive: Arc::new(AtomicBool::new(true)),
+                pipelined: AtomicBool::new(true),
             }),
         })
     }
@@ -142,6 +146,12 @@ impl Scheduler {
     /// What the scheduler remembers of a server (failure streak, back-off).
     pub fn remembered(&self, account: &str, id: &str) -> ServerMemory {
         self.inner.memory.get(account, id)
+    }
+
+    /// Whether syncs start as soon as their page is decoded (the default) or only after the
+    /// whole listing (for comparisons in tests and the benchmark).
+    pub fn set_pipelined(&self, on: bool) {
+        self.inner.pipelined.store(on, Ordering::SeqCst);
     }
 
     /// True while [`Scheduler::run`] has not ended.
@@ -222,14 +232,10 @@ impl Scheduler {
         };
         match self.inner.clients.get(account).cloned() {
             None => report.listing = ListingOutcome::Failed("unknown account".into()),
-            Some(client) => match self.list(&client, account, shutdown).await {
-                Ok(listed) => {
-                    let to_sync = self.plan_and_publish(account, listed, &mut report);
-                    self.sync_all(&client, account, to_sync, shutdown, &mut report)
-                        .await;
-                }
-                Err(f) => report.listing = self.listing_failed(account, f),
-            },
+            Some(client) => {
+                self.list_and_sync(client, account, shutdown, &mut report)
+                    .await
+            }
         }
         report.duration = started.elapsed();
         self.inner.state.cycle_done(account, report.duration);
@@ -249,17 +255,69 @@ impl Scheduler {
         report
     }
 
-    /// Plans the cycle from the complete listing, the scheduler's memory and the clock,
-    /// publishes the listing with its verdicts, and returns the servers to sync.
+    /// Lists the account and syncs its stale servers: each as soon as its page is decoded
+    /// when pipelined, all after the listing otherwise; the same plan decides either way.
+    async fn list_and_sync(
+        &self,
+        client: Client,
+        account: &str,
+        shutdown: &Shutdown,
+        report: &mut CycleReport,
+    ) {
+        let cfg = &self.inner.config;
+        let basis = Basis {
+            memory: self.inner.memory.of(account),
+            wall: SystemTime::now(),
+            now: Instant::now(),
+        };
+        let pipelined = self.inner.pipelined.load(Ordering::SeqCst);
+        let mut syncs = Syncs::new(self, client.clone(), account, shutdown);
+        let mut on_page = |items: &[Listed]| {
+            if !pipelined {
+                return;
+            }
+            for l in items.iter().filter(|l| cfg.wants(&l.id, &l.name)) {
+                if decide::judge(l, &basis.memory, basis.wall, basis.now, cfg).1 == Action::Synced
+                {
+                    syncs.queue(&l.id, &l.name);
+                }
+            }
+        };
+        let listing = self.list(&client, account, shutdown, &mut on_page).await;
+        match listing {
+            Ok(listed) => {
+                let to_sync = self.plan_and_publish(account, listed, &basis, syncs.outbox(), report);
+                for (id, name) in to_sync {
+                    syncs.queue(&id, &name);
+                }
+            }
+            Err(f) => {
+                syncs.cancel(f.class == Class::Auth);
+                syncs.outbox().open(&self.inner.state, |_| {});
+                report.listing = self.listing_failed(account, f);
+            }
+        }
+        syncs.finish(report).await;
+        if report.auth_failed {
+            self.inner
+                .state
+                .listing_failed(account, true, "sync refused with 401/403".into());
+        }
+    }
+
+    /// Plans the cycle from the complete listing and the cycle's basis, publishes the
+    /// listing with its verdicts (then what syncs already taught, through `outbox`), and
+    /// returns the servers to sync.
     fn plan_and_publish(
         &self,
         account: &str,
-        listed: Vec<crate::state::Listed>,
+        listed: Vec<Listed>,
+        basis: &Basis,
+        outbox: &Outbox,
         report: &mut CycleReport,
     ) -> Vec<(String, String)> {
-        let (cfg, state, memory) = (&self.inner.config, &self.inner.state, &self.inner.memory);
-        let remembered = memory.of(account);
-        let plan = decide::plan(listed, &remembered, SystemTime::now(), Instant::now(), cfg);
+        let (cfg, memory) = (&self.inner.config, &self.inner.memory);
+        let plan = decide::plan(listed, &basis.memory, basis.wall, basis.now, cfg);
         // Servers that left the listing leave the memory (their back-off and fingerprint):
         // one that comes back under the same id starts from a baseline.
         let ids: HashSet<&str> = plan.listed.iter().map(|l| l.id.as_str()).collect();
@@ -293,9 +351,16 @@ impl Scheduler {
                 actions.push((l.id.clone(), *action));
             }
         }
-        state.listing_complete(account, plan.listed, SystemTime::now());
+        outbox.open(&self.inner.state, |state| {
+            state.listing_complete(account, plan.listed, SystemTime::now());
+            for (id, action) in actions {
+                state.set_action(account, &id, action);
+            }
+        });
         for (id, name, change) in changes {
-            state.record_capability_change(account, &id, SystemTime::now());
+            self.inner
+                .state
+                .record_capability_change(account, &id, SystemTime::now());
             let list = |v: &[String]| v.iter().map(|n| sanitize(n)).collect::<Vec<_>>().join(", ");
             warn!(
                 account,
@@ -306,9 +371,6 @@ impl Scheduler {
                 changed = %list(&change.changed),
                 "the server's tool or prompt definitions changed"
             );
-        }
-        for (id, action) in actions {
-            state.set_action(account, &id, action);
         }
         to_sync
     }
@@ -330,51 +392,12 @@ impl Scheduler {
             ListingOutcome::Failed(f.message)
         }
     }
+}
 
-    /// Syncs the planned servers with their retries, at most `sync_concurrency` at once; an
-    /// authentication error stops the ones not yet started.
-    async fn sync_all(
-        &self,
-        client: &Client,
-        account: &str,
-        to_sync: Vec<(String, String)>,
-        shutdown: &Shutdown,
-        report: &mut CycleReport,
-    ) {
-        let sem = Arc::new(Semaphore::new(self.inner.config.sync_concurrency));
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut tasks = JoinSet::new();
-        for (id, name) in to_sync {
-            let me = self.clone();
-            let (sem, stop, sd, client) =
-                (sem.clone(), stop.clone(), shutdown.clone(), client.clone());
-            let account = account.to_owned();
-            tasks.spawn(async move {
-                let permit = sd.run(sem.acquire_owned()).await;
-                let end = match permit {
-                    Some(Ok(_)) if stop.load(Ordering::SeqCst) => sync::SyncEnd::Auth,
-                    Some(Ok(_permit)) => {
-                        return me.sync_one(&client, &account, &id, &name, &stop, &sd).await
-                    }
-                    _ => sync::SyncEnd::Interrupted,
-                };
-                me.inner.state.abandon(&account, &id, 0);
-                end
-            });
-        }
-        while let Some(r) = tasks.join_next().await {
-            match r {
-                Ok(sync::SyncEnd::Success) => report.synced += 1,
-                Ok(sync::SyncEnd::Failed) => report.failed += 1,
-                Ok(sync::SyncEnd::Auth) => report.auth_failed = true,
-                Ok(sync::SyncEnd::Gone | sync::SyncEnd::Interrupted) => {}
-                Err(e) => error!(account, error = %e, "a sync task ended unexpectedly"),
-            }
-        }
-        if report.auth_failed {
-            self.inner
-                .state
-                .listing_failed(account, true, "sync refused with 401/403".into());
-        }
-    }
+/// What a cycle decides from: the scheduler's memory and the clock at its start, the same
+/// for each page as it arrives and for the plan of the whole listing.
+struct Basis {
+    memory: HashMap<String, ServerMemory>,
+    wall: SystemTime,
+    now: Instant,
 }

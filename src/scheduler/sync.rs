@@ -1,18 +1,18 @@
 //! One sync decision: the first request and its retries, what the scheduler remembers of
 //! the outcome (failure streak, back-off), and what it publishes.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::decide::{self, classify_sync, Class};
+use super::pipeline::SyncRun;
 use super::retry::{retrying, Ended};
 use super::Scheduler;
 use crate::cloudflare::model::sanitize;
-use crate::cloudflare::{ApiError, Client, SyncResult};
-use crate::shutdown::Shutdown;
+use crate::cloudflare::{ApiError, SyncResult};
 use crate::state::SyncRecord;
 
 /// How one sync decision ended, for the cycle's report.
@@ -23,33 +23,30 @@ pub(super) enum SyncEnd {
     Gone,
     Auth,
     Interrupted,
+    /// Not started: the cycle's listing failed first.
+    NotMade,
 }
 
 impl Scheduler {
-    /// Syncs one server with its retries; `stop` is set (and obeyed) when an authentication
-    /// error ends the account's cycle.
-    pub(super) async fn sync_one(
-        &self,
-        client: &Client,
-        account: &str,
-        id: &str,
-        name: &str,
-        stop: &AtomicBool,
-        shutdown: &Shutdown,
-    ) -> SyncEnd {
+    /// Syncs one server with its retries; the run's `stop` is set (and obeyed) when an
+    /// authentication error ends the account's cycle. What it teaches goes through the
+    /// run's outbox.
+    pub(super) async fn sync_one(&self, run: &SyncRun, id: &str, name: &str) -> SyncEnd {
         let (cfg, state) = (&self.inner.config, &self.inner.state);
+        let account = run.account.as_str();
+        let out = |f| run.outbox.write_server(state, account, id, f);
         let started = Instant::now();
         let end = retrying(
             &cfg.retry,
-            shutdown,
-            || client.sync(account, id),
+            &run.shutdown,
+            || run.client.sync(account, id),
             classify_sync,
             |r, class, wait| {
                 if let Some(reason) = class.retry_reason() {
-                    state.record_retry(account, id, reason);
+                    out(Box::new(move |s, a, i| s.record_retry(a, i, reason)));
                 }
                 debug!(account, server_id = %id, error = %describe(r), wait_ms = wait.as_millis() as u64, "sync failed; retrying");
-                !stop.load(Ordering::SeqCst)
+                !run.stop.load(Ordering::SeqCst)
             },
         )
         .await;
@@ -60,7 +57,7 @@ impl Scheduler {
                 attempts,
             } => (result, class, attempts),
             Ended::Stopped { attempts } => {
-                state.abandon(account, id, attempts);
+                out(Box::new(move |s, a, i| s.abandon(a, i, attempts)));
                 return SyncEnd::Interrupted;
             }
         };
@@ -69,30 +66,27 @@ impl Scheduler {
             Class::Success => {
                 self.inner.memory.succeeded(account, id);
                 let status = r.ok().and_then(|s| s.status);
-                state.record_sync(
-                    account,
-                    id,
-                    attempts,
-                    SyncRecord::Success { status },
-                    SystemTime::now(),
-                );
+                let at = SystemTime::now();
+                out(Box::new(move |s, a, i| {
+                    s.record_sync(a, i, attempts, SyncRecord::Success { status }, at)
+                }));
                 info!(account, server_id = %id, name = ?name, attempts, outcome = "success", duration_ms = elapsed.as_millis() as u64, "synced");
                 SyncEnd::Success
             }
             Class::Gone => {
                 self.inner.memory.retain(account, |k| k != id);
-                state.forget(account, id);
+                out(Box::new(|s, a, i| s.forget(a, i)));
                 warn!(account, server_id = %id, name = ?name, attempts, outcome = "gone", "the server no longer exists (404); forgetting it");
                 SyncEnd::Gone
             }
             Class::Auth => {
-                stop.store(true, Ordering::SeqCst);
-                state.abandon(account, id, attempts);
+                run.stop.store(true, Ordering::SeqCst);
+                out(Box::new(move |s, a, i| s.abandon(a, i, attempts)));
                 error!(account, server_id = %id, error = %describe(&r), "Cloudflare refused the credentials for a sync; stopping this account's cycle");
                 SyncEnd::Auth
             }
             _ => {
-                self.sync_failed(account, id, name, attempts, &r, elapsed);
+                self.sync_failed(run, id, name, attempts, &r, elapsed);
                 SyncEnd::Failed
             }
         }
@@ -102,14 +96,14 @@ impl Scheduler {
     /// what Cloudflare said is published.
     fn sync_failed(
         &self,
-        account: &str,
+        run: &SyncRun,
         id: &str,
         name: &str,
         attempts: u32,
         r: &Result<SyncResult, ApiError>,
         elapsed: std::time::Duration,
     ) {
-        let cfg = &self.inner.config;
+        let (cfg, account) = (&self.inner.config, run.account.as_str());
         let (failures, backoff) = self.inner.memory.failed(account, id, Instant::now(), |n| {
             decide::failure_backoff(cfg.interval, n, cfg.failure_backoff_max)
         });
@@ -129,9 +123,11 @@ impl Scheduler {
             api_error,
             consecutive_failures: failures,
         };
-        self.inner
-            .state
-            .record_sync(account, id, attempts, record, SystemTime::now());
+        let at = SystemTime::now();
+        run.outbox
+            .write_server(&self.inner.state, account, id, Box::new(move |s, a, i| {
+                s.record_sync(a, i, attempts, record, at)
+            }));
         warn!(account, server_id = %id, name = ?name, attempts, outcome = "failed", error = %reason, consecutive_failures = failures, backoff_s = backoff.as_secs(), duration_ms = elapsed.as_millis() as u64, "sync failed");
     }
 }

@@ -28,6 +28,9 @@ use crate::state::Listed;
 /// from it; more vanished at once (a mass deletion) are not all checked.
 pub const MAX_VANISHED_CHECKS: usize = 20;
 
+/// What sees each page of a walk as soon as it is decoded.
+pub(super) type OnPage<'a> = &'a mut (dyn FnMut(&[Listed]) + Send);
+
 /// One list page, reduced to what the state keeps.
 struct Page {
     items: Vec<Listed>,
@@ -46,22 +49,28 @@ pub struct ListFailure {
 }
 
 impl Scheduler {
-    /// Lists every page of `account`; each server once, in page order. A complete walk that
-    /// lacks servers of the last complete listing asks Cloudflare about them (see
-    /// [`Self::check_vanished`]).
+    /// Lists every page of `account`; each server once, in page order. Each page is shown
+    /// to `on_page` as soon as it is decoded (the pipelined cycle queues its stale servers).
+    /// A complete walk that lacks servers of the last complete listing asks Cloudflare about
+    /// them (see [`Self::check_vanished`]).
     pub(super) async fn list(
         &self,
         client: &Client,
         account: &str,
         shutdown: &Shutdown,
+        on_page: OnPage<'_>,
     ) -> Result<Vec<Listed>, ListFailure> {
         let first = self.list_page(client, account, 1, shutdown).await?;
+        on_page(&first.items);
         let listing = match total_pages(first.result_info.as_ref()).filter(|t| *t > 1) {
             Some(total) => {
-                self.list_rest_at_once(client, account, first, total, shutdown)
+                self.list_rest_at_once(client, account, first, total, shutdown, on_page)
                     .await?
             }
-            None => self.list_in_turn(client, account, first, shutdown).await?,
+            None => {
+                self.list_in_turn(client, account, first, shutdown, on_page)
+                    .await?
+            }
         };
         let (ids, servers) = listing.into_parts();
         let vanished = self
@@ -129,6 +138,7 @@ impl Scheduler {
         first: Page,
         total: u32,
         shutdown: &Shutdown,
+        on_page: OnPage<'_>,
     ) -> Result<Listing<Listed>, ListFailure> {
         let per_page = self.inner.config.per_page;
         let first_count = first.result_info.as_ref().and_then(|r| r.total_count);
@@ -148,7 +158,10 @@ impl Scheduler {
         let mut failure = None;
         while let Some(r) = tasks.join_next().await {
             match r {
-                Ok((n, Ok(p))) => pages.push((n, p)),
+                Ok((n, Ok(p))) => {
+                    on_page(&p.items);
+                    pages.push((n, p));
+                }
                 Ok((_, Err(f))) => {
                     if failure.is_none() {
                         tasks.abort_all();
@@ -197,6 +210,7 @@ impl Scheduler {
         account: &str,
         first: Page,
         shutdown: &Shutdown,
+        on_page: OnPage<'_>,
     ) -> Result<Listing<Listed>, ListFailure> {
         let per_page = self.inner.config.per_page;
         let memory = &self.inner.memory;
@@ -233,6 +247,7 @@ impl Scheduler {
                     prev_short = raw < per_page as usize;
                     page = n;
                     current = self.list_page(client, account, page, shutdown).await?;
+                    on_page(&current.items);
                 }
                 Step::Done { proven } => {
                     if proven {
