@@ -277,8 +277,7 @@ impl Scheduler {
                 return;
             }
             for l in items.iter().filter(|l| cfg.wants(&l.id, &l.name)) {
-                if decide::judge(l, &basis.memory, basis.wall, basis.now, cfg).1 == Action::Synced
-                {
+                if decide::judge(l, &basis.memory, basis.wall, basis.now, cfg).1 == Action::Synced {
                     syncs.queue(&l.id, &l.name);
                 }
             }
@@ -286,7 +285,8 @@ impl Scheduler {
         let listing = self.list(&client, account, shutdown, &mut on_page).await;
         match listing {
             Ok(listed) => {
-                let to_sync = self.plan_and_publish(account, listed, &basis, syncs.outbox(), report);
+                let to_sync =
+                    self.plan_and_publish(account, listed, &basis, syncs.outbox(), report);
                 for (id, name) in to_sync {
                     syncs.queue(&id, &name);
                 }

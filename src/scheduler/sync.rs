@@ -124,10 +124,12 @@ impl Scheduler {
             consecutive_failures: failures,
         };
         let at = SystemTime::now();
-        run.outbox
-            .write_server(&self.inner.state, account, id, Box::new(move |s, a, i| {
-                s.record_sync(a, i, attempts, record, at)
-            }));
+        run.outbox.write_server(
+            &self.inner.state,
+            account,
+            id,
+            Box::new(move |s, a, i| s.record_sync(a, i, attempts, record, at)),
+        );
         warn!(account, server_id = %id, name = ?name, attempts, outcome = "failed", error = %reason, consecutive_failures = failures, backoff_s = backoff.as_secs(), duration_ms = elapsed.as_millis() as u64, "sync failed");
     }
 }

@@ -10,6 +10,7 @@ mod common;
 mod faults;
 mod http_metrics;
 mod load;
+mod pipeline;
 mod prism;
 mod prometheus;
 mod scheduler;
