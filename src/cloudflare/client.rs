@@ -16,6 +16,7 @@ use tokio::time::Instant;
 pub use super::error::ApiError;
 use super::model::{self, ListPage, Server, SyncResult};
 use super::ratelimit::{parse_ratelimit, parse_retry_after, RateLimitInfo, RateLimiter};
+use super::stream::PageDecoder;
 use crate::secret::Secret;
 
 /// The largest body read from Cloudflare; anything larger is refused as a decode error.
@@ -216,8 +217,15 @@ impl Client {
             self.servers_url(account_id)
         );
         let ep = Endpoint::List;
-        let answer = self.send(account_id, ep, self.http.get(url)).await?;
-        let (env, page) = answer.decoded(ep, model::decode_list_page)?;
+        let mut decoder = PageDecoder::new();
+        let answer = self
+            .send(account_id, ep, self.http.get(url), Some(&mut decoder))
+            .await?;
+        let (env, page) = decoder.finish().map_err(|e| ApiError::Decode {
+            endpoint: ep,
+            status: answer.status,
+            message: e.0,
+        })?;
         env.accepted(ep, answer.status)?;
         Ok(page)
     }
@@ -243,7 +251,7 @@ impl Client {
         ep: Endpoint,
         req: reqwest::RequestBuilder,
     ) -> Result<T, ApiError> {
-        let answer = self.send(account_id, ep, req).await?;
+        let answer = self.send(account_id, ep, req, None).await?;
         let env = answer.decoded(ep, model::decode_envelope::<T>)?;
         let status = answer.status;
         env.accepted(ep, status)?.ok_or_else(|| ApiError::Decode {
@@ -253,18 +261,19 @@ impl Client {
         })
     }
 
-    /// Waits for budget, sends, reads the body, reports the request, and turns every
-    /// non-2xx answer into an error.
+    /// Waits for budget, sends, reads the body (a 2xx one into `decoder` as it arrives, when
+    /// given), reports the request, and turns every non-2xx answer into an error.
     async fn send(
         &self,
         account_id: &str,
         ep: Endpoint,
         req: reqwest::RequestBuilder,
+        decoder: Option<&mut PageDecoder>,
     ) -> Result<Answer, ApiError> {
         self.limiter.acquire().await;
         let req = self.authenticate(req);
         let started = Instant::now();
-        let result = self.exchange(ep, req).await;
+        let result = self.exchange(ep, req, decoder).await;
         let (status, ratelimit) = match &result {
             Ok(a) => (
                 Some(a.status),
@@ -323,6 +332,7 @@ impl Client {
         &self,
         ep: Endpoint,
         req: reqwest::RequestBuilder,
+        decoder: Option<&mut PageDecoder>,
     ) -> Result<Answer, ApiError> {
         let map = |e: reqwest::Error| {
             if e.is_timeout() {
@@ -340,11 +350,18 @@ impl Client {
         let mut resp = req.send().await.map_err(map)?;
         let status = resp.status().as_u16();
         let headers = std::mem::take(resp.headers_mut());
-        let expected = resp
-            .content_length()
-            .unwrap_or(0)
-            .min(MAX_BODY_BYTES as u64);
+        // A 2xx list page goes to its decoder as it arrives; any other body is small and
+        // read whole (its error envelope).
+        let mut decoder = decoder.filter(|_| (200..300).contains(&status));
+        let expected = match decoder {
+            Some(_) => 0,
+            None => resp
+                .content_length()
+                .unwrap_or(0)
+                .min(MAX_BODY_BYTES as u64),
+        };
         let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+        let mut read = 0usize;
         while let Some(chunk) = resp.chunk().await.map_err(|e| {
             if e.is_timeout() {
                 ApiError::Timeout {
@@ -359,14 +376,18 @@ impl Client {
                 }
             }
         })? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
+            read += chunk.len();
+            if read > MAX_BODY_BYTES {
                 return Err(ApiError::Decode {
                     endpoint: ep,
                     status,
                     message: format!("the body is larger than {MAX_BODY_BYTES} bytes"),
                 });
             }
-            body.extend_from_slice(&chunk);
+            match decoder.as_deref_mut() {
+                Some(d) => d.feed(&chunk),
+                None => body.extend_from_slice(&chunk),
+            }
         }
         Ok(Answer {
             status,

@@ -4,8 +4,12 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use super::model::{decode_envelope, decode_list_page, parse_rfc3339, SyncResult};
+use super::model::{
+    decode_envelope, decode_list_page, decode_server, parse_rfc3339, Envelope, ListPage, SyncResult,
+};
 use super::ratelimit::{parse_ratelimit, parse_retry_after};
+use super::stream::PageDecoder;
+use serde_json::value::RawValue;
 
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -109,11 +113,68 @@ proptest! {
     }
 
     #[test]
+    fn a_page_fed_in_any_chunks_decodes_as_the_whole_body_did_before(
+        v in arb_json(),
+        w in arb_json(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+        mutate in any::<bool>(),
+    ) {
+        let page = json!({"success": true, "errors": [], "result": [v, valid_server(), w], "result_info": {"page": 1}});
+        let mut bytes = serde_json::to_vec(&page).unwrap_or_default();
+        let whole = serde_json::to_vec(&v).unwrap_or_default();
+        for body in [bytes.clone(), whole] {
+            prop_assert_eq!(chunked(&body, &cuts), reference(&body));
+        }
+        if mutate && !bytes.is_empty() {
+            // Not JSON any more: whatever the outcome, chunks do not change it.
+            let i = cuts.first().map(|c| c.index(bytes.len())).unwrap_or(0);
+            bytes[i] = b'"';
+            prop_assert_eq!(chunked(&bytes, &cuts), chunked(&bytes, &[]));
+        }
+    }
+
+    #[test]
     fn header_and_time_parsers_never_panic(s in ".{0,64}") {
         let _ = parse_ratelimit(&s);
         let _ = parse_retry_after(&s);
         let _ = parse_rfc3339(&s);
     }
+}
+
+fn valid_server() -> serde_json::Value {
+    json!({"id": "s", "name": "n", "tools": [{"name": "t", "inputSchema": {"a": ["[", "]", "{\\\"}"]}}]})
+}
+
+/// The page fed to the streaming decoder in pieces cut at `cuts`.
+fn chunked(body: &[u8], cuts: &[prop::sample::Index]) -> Option<(bool, ListPage)> {
+    let mut at: Vec<usize> = cuts.iter().map(|c| c.index(body.len() + 1)).collect();
+    at.sort_unstable();
+    let mut d = PageDecoder::new();
+    let mut from = 0;
+    for to in at.into_iter().chain([body.len()]) {
+        d.feed(&body[from..to.max(from)]);
+        from = to.max(from);
+    }
+    d.finish().ok().map(|(e, p)| (e.success, p))
+}
+
+/// How a page held whole was decoded before the streaming decoder: the envelope with each
+/// server as raw JSON, then each server on its own.
+fn reference(body: &[u8]) -> Option<(bool, ListPage)> {
+    let env: Envelope<Vec<&RawValue>> = serde_json::from_slice(body).ok()?;
+    let raw = env.result.unwrap_or_default();
+    let mut page = ListPage {
+        raw_count: raw.len(),
+        result_info: env.result_info,
+        ..ListPage::default()
+    };
+    for (i, item) in raw.iter().enumerate() {
+        match decode_server(i, item.get().as_bytes()) {
+            Ok(s) => page.servers.push(s),
+            Err(s) => page.skipped.push(s),
+        }
+    }
+    Some((env.success, page))
 }
 
 #[test]

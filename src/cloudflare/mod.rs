@@ -1,5 +1,6 @@
 //! Everything about talking to Cloudflare: the HTTP client, the API's data model, the
-//! pagination rule, and the per-credential request budget.
+//! pagination rule, the per-credential request budget, and the list page's decoder that reads
+//! a page as its bytes arrive (`stream`).
 //!
 //! The client knows nothing of the daemon's state or metrics: it returns typed results and
 //! errors, and reports each request to an observer its caller supplies.
@@ -13,6 +14,7 @@ mod lenient;
 pub mod model;
 pub mod pagination;
 pub mod ratelimit;
+pub mod stream;
 
 pub use client::{
     ApiError, BuildError, Client, ClientOptions, Credentials, Endpoint, Observer, RequestRecord,

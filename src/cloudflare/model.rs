@@ -12,7 +12,6 @@ use std::time::SystemTime;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 pub use super::fingerprint::Defs;
 pub use super::lenient::parse_rfc3339;
@@ -236,36 +235,31 @@ pub struct ListPage {
 #[error("{0}")]
 pub struct DecodeError(pub String);
 
-/// Decodes a list page. The envelope must parse; each server object is then decoded on
-/// its own, and one that fails is reported in `skipped` instead of failing the page.
+/// Decodes a list page held whole (the client decodes as the bytes arrive, with the same
+/// [`PageDecoder`](super::stream::PageDecoder)). The envelope must parse; each server object
+/// is decoded on its own, and one that fails is reported in `skipped` instead of failing the
+/// page.
 pub fn decode_list_page(body: &[u8]) -> Result<(Envelope<()>, ListPage), DecodeError> {
-    let env: Envelope<Vec<&RawValue>> =
-        serde_json::from_slice(body).map_err(|e| DecodeError(format!("list page: {e}")))?;
-    let raw = env.result.unwrap_or_default();
-    let mut page = ListPage {
-        raw_count: raw.len(),
-        result_info: env.result_info.clone(),
-        ..ListPage::default()
-    };
-    for (index, item) in raw.iter().enumerate() {
-        match serde_json::from_str::<Server>(item.get()) {
-            Ok(s) if !s.id.is_empty() => page.servers.push(s),
-            Ok(_) => page.skipped.push(SkippedServer {
-                index,
-                id: None,
-                reason: "empty id".into(),
-            }),
-            Err(e) => page.skipped.push(SkippedServer {
-                index,
-                id: peek_id(item.get()),
-                reason: e.to_string(),
-            }),
-        }
+    let mut d = super::stream::PageDecoder::new();
+    d.feed(body);
+    d.finish()
+}
+
+/// Decodes the server object at `index` of a page from its JSON.
+pub(super) fn decode_server(index: usize, json: &[u8]) -> Result<Server, SkippedServer> {
+    match serde_json::from_slice::<Server>(json) {
+        Ok(s) if !s.id.is_empty() => Ok(s),
+        Ok(_) => Err(SkippedServer {
+            index,
+            id: None,
+            reason: "empty id".into(),
+        }),
+        Err(e) => Err(SkippedServer {
+            index,
+            id: std::str::from_utf8(json).ok().and_then(peek_id),
+            reason: e.to_string(),
+        }),
     }
-    Ok((
-        strip(env.success, env.errors, env.messages, env.result_info),
-        page,
-    ))
 }
 
 /// Decodes any envelope whose result is `T` (sync, read).
@@ -278,21 +272,6 @@ pub fn decode_envelope<T: for<'de> Deserialize<'de>>(
 /// Decodes only the envelope's error fields (for non-2xx answers whose result is unknown).
 pub fn decode_errors(body: &[u8]) -> Option<Envelope<IgnoredAny>> {
     serde_json::from_slice(body).ok()
-}
-
-fn strip(
-    success: bool,
-    errors: Vec<ApiMessage>,
-    messages: Vec<ApiMessage>,
-    result_info: Option<ResultInfo>,
-) -> Envelope<()> {
-    Envelope {
-        success,
-        errors,
-        messages,
-        result: None,
-        result_info,
-    }
 }
 
 fn peek_id(raw: &str) -> Option<String> {

@@ -1,0 +1,263 @@
+//! A list page decoded as its bytes arrive, never held whole: a small scanner follows the
+//! JSON's structure (depth, strings, the top-level keys) and hands each element of the
+//! top-level `result` array to the per-server decoder the moment its last byte is in, so
+//! only one server's bytes are held at a time. Everything outside those elements (the
+//! envelope: `success`, `errors`, `result_info`, an empty `result`) is kept and decoded at the
+//! end. One malformed server is skipped as before; a body that is not what the scanner
+//! expects is caught by the envelope's decode.
+
+use serde_json::value::RawValue;
+
+use super::model::{decode_server, DecodeError, Envelope, ListPage};
+
+/// Where the scanner is.
+#[derive(Debug, Default)]
+struct Scan {
+    depth: u32,
+    in_string: bool,
+    escape: bool,
+    /// At depth 1, the next string is a key.
+    expect_key: bool,
+    /// The key being read (a prefix: only "result" matters).
+    key: Vec<u8>,
+    capturing: bool,
+    /// The value being read at depth 1 belongs to the key `result`.
+    value_is_result: bool,
+    /// Inside the `result` array.
+    in_result: bool,
+    /// An element of it is being read.
+    in_element: bool,
+}
+
+/// The decoder of one page. [`PageDecoder::feed`] the body's chunks in order, then
+/// [`PageDecoder::finish`].
+#[derive(Debug, Default)]
+pub struct PageDecoder {
+    scan: Scan,
+    envelope: Vec<u8>,
+    element: Vec<u8>,
+    page: ListPage,
+}
+
+const RESULT: &[u8] = b"result";
+
+impl PageDecoder {
+    /// A decoder with nothing read.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads the next chunk of the body.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let mut mark = 0;
+        let mut i = 0;
+        while i < chunk.len() {
+            let s = &mut self.scan;
+            if s.in_string {
+                if s.escape {
+                    s.escape = false;
+                    i += 1;
+                    continue;
+                }
+                if !s.capturing {
+                    // The bulk of a page is string content: jump to the next quote or
+                    // backslash.
+                    match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
+                        Some(n) => i += n,
+                        None => break,
+                    }
+                }
+                match chunk[i] {
+                    b'\\' => s.escape = true,
+                    b'"' => {
+                        s.in_string = false;
+                        if s.capturing {
+                            s.capturing = false;
+                            s.value_is_result = s.key == RESULT;
+                        }
+                    }
+                    b if s.capturing && s.key.len() <= RESULT.len() => s.key.push(b),
+                    _ => {}
+                }
+                i += 1;
+                continue;
+            }
+            let b = chunk[i];
+            let element_level = s.in_result && s.depth == 2;
+            if element_level
+                && !s.in_element
+                && !matches!(b, b',' | b']')
+                && !b.is_ascii_whitespace()
+            {
+                s.in_element = true;
+                self.envelope.extend_from_slice(&chunk[mark..i]);
+                mark = i;
+            }
+            let s = &mut self.scan;
+            match b {
+                b'"' => {
+                    s.in_string = true;
+                    if s.depth == 1 && s.expect_key {
+                        s.capturing = true;
+                        s.key.clear();
+                    }
+                }
+                b'{' | b'[' => {
+                    s.depth += 1;
+                    if s.depth == 1 {
+                        s.expect_key = b == b'{';
+                    } else if s.depth == 2 && b == b'[' && s.value_is_result {
+                        s.in_result = true;
+                    }
+                }
+                b'}' | b']' => {
+                    if element_level && b == b']' {
+                        if self.scan.in_element {
+                            self.end_element(&chunk[mark..i]);
+                            mark = i;
+                        }
+                        self.scan.in_result = false;
+                    }
+                    let s = &mut self.scan;
+                    s.depth = s.depth.saturating_sub(1);
+                }
+                b',' => {
+                    if s.depth == 1 {
+                        s.expect_key = true;
+                        s.value_is_result = false;
+                    } else if element_level && s.in_element {
+                        self.end_element(&chunk[mark..i]);
+                        mark = i + 1;
+                    }
+                }
+                b':' if s.depth == 1 => s.expect_key = false,
+                _ => {}
+            }
+            i += 1;
+        }
+        let rest = &chunk[mark.min(chunk.len())..];
+        if self.scan.in_element {
+            self.element.extend_from_slice(rest);
+        } else {
+            self.envelope.extend_from_slice(rest);
+        }
+    }
+
+    /// The element read so far plus `tail` is complete: decode it.
+    fn end_element(&mut self, tail: &[u8]) {
+        self.scan.in_element = false;
+        let index = self.page.raw_count;
+        self.page.raw_count += 1;
+        let outcome = if self.element.is_empty() {
+            decode_server(index, tail)
+        } else {
+            self.element.extend_from_slice(tail);
+            let o = decode_server(index, &self.element);
+            self.element.clear();
+            o
+        };
+        match outcome {
+            Ok(s) => self.page.servers.push(s),
+            Err(skipped) => self.page.skipped.push(skipped),
+        }
+    }
+
+    /// The envelope and the page. A body cut inside the `result` array, or an envelope
+    /// that does not parse, is an error.
+    pub fn finish(mut self) -> Result<(Envelope<()>, ListPage), DecodeError> {
+        if self.scan.in_result || self.scan.in_string || self.scan.depth != 0 {
+            return Err(DecodeError(
+                "list page: EOF while parsing (the body ends early)".into(),
+            ));
+        }
+        let env: Envelope<Vec<Box<RawValue>>> = serde_json::from_slice(&self.envelope)
+            .map_err(|e| DecodeError(format!("list page: {e}")))?;
+        // A `result` the scanner did not take apart (a key written with escapes) is decoded
+        // here the same way.
+        for item in env.result.into_iter().flatten() {
+            let index = self.page.raw_count;
+            self.page.raw_count += 1;
+            match decode_server(index, item.get().as_bytes()) {
+                Ok(s) => self.page.servers.push(s),
+                Err(skipped) => self.page.skipped.push(skipped),
+            }
+        }
+        self.page.result_info = env.result_info.clone();
+        let envelope = Envelope {
+            success: env.success,
+            errors: env.errors,
+            messages: env.messages,
+            result: None,
+            result_info: env.result_info,
+        };
+        Ok((envelope, self.page))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn page(n: usize, description: usize) -> Vec<u8> {
+        let servers: Vec<_> = (0..n)
+            .map(|i| json!({"id": format!("s{i}"), "tools": [{"name": "t", "description": "x".repeat(description)}]}))
+            .collect();
+        let body = json!({"success": true, "errors": [], "messages": [], "result": servers,
+            "result_info": {"page": 1, "per_page": 100, "count": n, "total_count": n, "total_pages": 1}});
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_page_is_never_held_whole_only_one_server_at_a_time() {
+        let body = page(100, 4000);
+        assert!(body.len() > 400_000);
+        let mut d = PageDecoder::new();
+        let mut held = 0;
+        for chunk in body.chunks(8192) {
+            d.feed(chunk);
+            held = held.max(d.envelope.len() + d.element.len());
+        }
+        assert!(
+            held < 4500,
+            "held {held} bytes of a {} byte page",
+            body.len()
+        );
+        let (env, page) = d.finish().expect("decodes");
+        assert!(env.success);
+        assert_eq!((page.servers.len(), page.raw_count), (100, 100));
+        assert_eq!(page.result_info.and_then(|r| r.total_count), Some(100));
+    }
+
+    #[test]
+    fn an_empty_page_a_cut_body_and_a_malformed_server() {
+        let (_, p) = decode(br#"{"success":true,"result":[],"result_info":{"count":0}}"#)
+            .expect("empty page");
+        assert_eq!(
+            (p.raw_count, p.result_info.and_then(|r| r.count)),
+            (0, Some(0))
+        );
+        let cut = page(3, 10);
+        assert!(
+            decode(&cut[..cut.len() / 2]).is_err(),
+            "a body cut in the middle"
+        );
+        let (_, p) = decode(br#"{"success":true,"result":[{"id":"a"}, 7, {"id":"b","name":"n","name":"m"}, {"id":"c"}]}"#)
+            .expect("decodes");
+        let ids: Vec<&str> = p.servers.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"]);
+        assert_eq!(
+            p.skipped.iter().map(|s| s.index).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(p.skipped[1].id.as_deref(), Some("b"));
+    }
+
+    fn decode(body: &[u8]) -> Result<(Envelope<()>, ListPage), DecodeError> {
+        let mut d = PageDecoder::new();
+        for b in body.chunks(3) {
+            d.feed(b);
+        }
+        d.finish()
+    }
+}
