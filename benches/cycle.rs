@@ -9,6 +9,9 @@
 //!     cargo bench --bench cycle -- slow-syncs        # syncs of 2 s, and an account beside
 //!     cargo bench --bench cycle -- accounts          # 100 accounts x 100 servers, one token
 //!
+//! `BENCH_DAEMON=<wrapper>` runs the daemon through a wrapper (a heap profiler, say), and
+//! `BENCH_FIRST_CYCLE_ONLY=1` stops the default mode after the first cycle's syncs.
+//!
 //! Defaults: 20 tools per server with input schemas (a page is megabytes), 50 ms API
 //! latency, 1 % stale. It prints time to the first complete cycle, API requests by kind,
 //! peak RSS, CPU seconds, /metrics render time (median and max of 20 scrapes) and size,
@@ -205,6 +208,18 @@ async fn main_bench() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let hwm_after_cycle = daemon.status_kib("VmHWM:");
+    if std::env::var_os("BENCH_FIRST_CYCLE_ONLY").is_some() {
+        // For a heap profiler wrapping the daemon (BENCH_DAEMON): stop before any scrape.
+        println!(
+            "first cycle's syncs done; peak RSS {:.1} MiB",
+            hwm_after_cycle as f64 / 1024.0
+        );
+        if let Ok(path) = std::env::var("BENCH_SMAPS") {
+            let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", daemon.0.id()));
+            let _ = std::fs::write(path, smaps.unwrap_or_default());
+        }
+        return;
+    }
     let m = wait_cycles(port, 1.0, Duration::from_secs(120)).await;
     let first_cycle_wall = started.elapsed();
     let cycle_sum = value(

@@ -189,6 +189,16 @@ impl<T> Default for Listing<T> {
 }
 
 impl<T: Keyed> Listing<T> {
+    /// A listing with room for `n` items (the count the first page announced), so that a
+    /// large account's listing is not copied while it grows.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            seen: HashSet::with_capacity(n),
+            servers: Vec::with_capacity(n),
+            ..Self::default()
+        }
+    }
+
     /// The ids seen in this walk, and the items in the order first seen.
     pub fn into_parts(self) -> (HashSet<String>, Vec<T>) {
         (self.seen, self.servers)

@@ -91,8 +91,8 @@ pub(super) struct Row {
     labels: String,
     /// `name="…",hostname="…",auth_type="…"`
     info: String,
-    status: Option<String>,
-    auth_status: Option<String>,
+    status: Option<std::sync::Arc<str>>,
+    auth_status: Option<std::sync::Arc<str>>,
     values: [Option<f64>; SERVER_FAMILIES.len()],
     retries: [u64; 3],
 }

@@ -181,7 +181,7 @@ impl Scheduler {
             return Err(f);
         }
         pages.sort_by_key(|(n, _)| *n);
-        let mut listing = Listing::default();
+        let mut listing = Listing::with_capacity(expected(first_count, cap, per_page));
         for (n, p) in pages {
             let facts = PageFacts {
                 page: n,
@@ -218,7 +218,7 @@ impl Scheduler {
         let proof_due = decide::proof_due(walk, Instant::now());
         let first_count = first.result_info.as_ref().and_then(|r| r.total_count);
         let cap = page_cap(first_count, per_page);
-        let mut listing = Listing::default();
+        let mut listing = Listing::with_capacity(expected(first_count, cap, per_page));
         let (mut page, mut current, mut prev_short) = (1, first, false);
         loop {
             let raw = current.raw_count;
@@ -325,6 +325,12 @@ impl Scheduler {
     }
 }
 
+/// Servers the first page announced, within the page cap (room reserved for them).
+fn expected(total_count: Option<u64>, cap: u32, per_page: u32) -> usize {
+    let most = u64::from(cap) * u64::from(per_page);
+    usize::try_from(total_count.unwrap_or(0).min(most)).unwrap_or(0)
+}
+
 /// Whether a page's `result_info.total_count` differs from the first page's.
 fn count_changed(first: Option<u64>, info: Option<&ResultInfo>) -> bool {
     match (first, info.and_then(|i| i.total_count)) {
@@ -338,12 +344,12 @@ fn reduce(account: &str, page: u32, p: ListPage) -> Page {
     for s in &p.skipped {
         warn!(account, page, index = s.index, server_id = ?s.id, reason = %sanitize(&s.reason), "skipping a malformed server object; the rest of the page is kept");
     }
+    // A new vector, not the page's reused in place: a decoded server is several times the
+    // size of what is kept, and the pages of a walk are held until it ends.
+    let mut items = Vec::with_capacity(p.servers.len());
+    items.extend(p.servers.into_iter().map(|s| Listed::new(s, false)));
     Page {
-        items: p
-            .servers
-            .into_iter()
-            .map(|s| Listed::new(s, false))
-            .collect(),
+        items,
         raw_count: p.raw_count,
         result_info: p.result_info,
         skipped: p.skipped.len(),

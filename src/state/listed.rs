@@ -1,6 +1,7 @@
 //! What the state keeps of a listed server, bounded so that a runaway field cannot bloat
 //! every scrape.
 
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use crate::cloudflare::fingerprint::{Capabilities, Defs};
@@ -27,6 +28,25 @@ pub fn bounded(v: Option<String>, max: usize) -> String {
     }
 }
 
+/// Distinct values shared, at most this many (more are simply not shared).
+const MAX_SHARED: usize = 64;
+
+/// The value of an enum-like field (`status`, `auth_type`, `authentication_status`), shared
+/// with every server that has the same one: an account has thousands of servers and a
+/// handful of such values.
+pub fn shared(v: String) -> Arc<str> {
+    static VALUES: Mutex<Vec<Arc<str>>> = Mutex::new(Vec::new());
+    let mut values = VALUES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(a) = values.iter().find(|a| ***a == *v) {
+        return a.clone();
+    }
+    let a: Arc<str> = v.into();
+    if values.len() < MAX_SHARED {
+        values.push(a.clone());
+    }
+    a
+}
+
 /// What the state keeps of a listed server, with the scheduler's staleness verdict. Made
 /// page by page while a listing is walked, so the full API objects of a large account are
 /// never all in memory at once.
@@ -38,12 +58,12 @@ pub struct Listed {
     pub name: String,
     /// Hostname, bounded to [`MAX_HOSTNAME_CHARS`].
     pub hostname: String,
-    /// Auth type, bounded.
-    pub auth_type: String,
-    /// `status`, bounded.
-    pub status: Option<String>,
-    /// `authentication_status`, bounded.
-    pub authentication_status: Option<String>,
+    /// Auth type, bounded (shared: see [`shared`]).
+    pub auth_type: Arc<str>,
+    /// `status`, bounded, shared.
+    pub status: Option<Arc<str>>,
+    /// `authentication_status`, bounded, shared.
+    pub authentication_status: Option<Arc<str>>,
     /// Last successful sync.
     pub last_successful_sync: Option<SystemTime>,
     /// Last sync.
@@ -70,11 +90,13 @@ impl Listed {
             id: server.id,
             name: bounded(server.name, MAX_NAME_CHARS),
             hostname: bounded(server.hostname, MAX_HOSTNAME_CHARS),
-            auth_type: bounded(server.auth_type, MAX_ENUM_CHARS),
-            status: server.status.map(|v| bounded(Some(v), MAX_ENUM_CHARS)),
+            auth_type: shared(bounded(server.auth_type, MAX_ENUM_CHARS)),
+            status: server
+                .status
+                .map(|v| shared(bounded(Some(v), MAX_ENUM_CHARS))),
             authentication_status: server
                 .authentication_status
-                .map(|v| bounded(Some(v), MAX_ENUM_CHARS)),
+                .map(|v| shared(bounded(Some(v), MAX_ENUM_CHARS))),
             last_successful_sync: server.last_successful_sync,
             last_synced: server.last_synced,
             error: server.error.as_deref().is_some_and(|e| !e.is_empty()),

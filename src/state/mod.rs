@@ -14,7 +14,7 @@ use crate::cloudflare::pagination::Anomaly;
 use crate::cloudflare::{Endpoint, RequestRecord};
 
 mod listed;
-pub use listed::{bounded, Listed, MAX_ENUM_CHARS, MAX_HOSTNAME_CHARS, MAX_NAME_CHARS};
+pub use listed::{bounded, shared, Listed, MAX_ENUM_CHARS, MAX_HOSTNAME_CHARS, MAX_NAME_CHARS};
 
 /// Upper bounds of the API request duration histogram (seconds): milliseconds to tens of
 /// seconds.
@@ -428,7 +428,10 @@ impl State {
             match record {
                 SyncRecord::Success { status } => {
                     s.syncs_total += 1;
-                    s.info.status = Some(bounded(status.or(Some("ready".into())), MAX_ENUM_CHARS));
+                    s.info.status = Some(shared(bounded(
+                        status.or(Some("ready".into())),
+                        MAX_ENUM_CHARS,
+                    )));
                     s.info.error = false;
                     s.info.error_retryable = None;
                     s.info.last_synced = Some(at);
@@ -449,7 +452,7 @@ impl State {
                     s.consecutive_failures = consecutive_failures;
                     if api_error {
                         if let Some(st) = status {
-                            s.info.status = Some(bounded(Some(st), MAX_ENUM_CHARS));
+                            s.info.status = Some(shared(bounded(Some(st), MAX_ENUM_CHARS)));
                         }
                         s.info.error = true;
                         s.info.error_retryable = retryable;
