@@ -1,9 +1,11 @@
 //! Credentials given as files (`*_FILE`, container secrets) are read again when the file
 //! changes: a rotated Kubernetes Secret takes effect at the next request, without a restart.
+//! The web configuration's passwords and hashes never reach the log.
 
 use std::time::Duration;
 
 use mcp_sync_monitor::cloudflare::Endpoint;
+use mcp_sync_monitor::fake::FakeServer;
 use mcp_sync_monitor::{app, config, fake};
 
 use crate::common::*;
@@ -69,4 +71,68 @@ async fn a_rotated_token_file_takes_effect_at_the_next_request_without_a_restart
     assert!(!m.contains(NEW_TOKEN) && !m.contains(fake::TOKEN));
     sd.trigger();
     running.wait().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_password_or_hash_reaches_the_log_even_at_debug() {
+    let api = fake_with(vec![FakeServer::fresh("mcp")]).await;
+    let dir = TempDir::new("web-secrets");
+    let password = "hunter2-correct-horse";
+    let hash = bcrypt::hash(password, 4).expect("hash");
+    let web = dir.file(
+        "web.yml",
+        &format!("basic_auth_users:\n  prometheus: {hash}\n"),
+    );
+    let log = std::fs::File::create(dir.0.join("log")).expect("log");
+    let port = free_port();
+    let _child = Child(
+        bin()
+            .envs(env_for(&api))
+            .env("RUST_LOG", "debug")
+            .env("MCP_SYNC_WEB_CONFIG_FILE", &web)
+            .args(["run", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::from(log))
+            .spawn()
+            .expect("daemon"),
+    );
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let client = reqwest::Client::new();
+    let status = |user: &'static str, pw: &'static str| {
+        let rq = client.get(&url).basic_auth(user, Some(pw));
+        async move { rq.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+    };
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            status("prometheus", password).await == 200
+        })
+        .await,
+        "the right password is let in"
+    );
+    assert_eq!(status("prometheus", "wrong-guess-7").await, 401);
+    assert_eq!(status("admin", password).await, 401);
+    // A broken hash: the reload fails, is logged, and the last good users keep working.
+    let broken = "$2y$10$not-a-whole-hash";
+    std::fs::write(&web, format!("basic_auth_users:\n  prometheus: {broken}\n")).expect("write");
+    assert_eq!(status("prometheus", password).await, 200);
+    let text = || std::fs::read_to_string(dir.0.join("log")).unwrap_or_default();
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            text().contains("web configuration not reloaded")
+        })
+        .await,
+        "the failed reload is logged: {}",
+        text()
+    );
+    let log = text();
+    for secret in [password, "wrong-guess-7", hash.as_str(), broken, &hash[7..]] {
+        assert!(
+            !log.contains(secret),
+            "{secret:?} leaked into the log:\n{log}"
+        );
+    }
+    assert!(
+        log.contains("basic_auth_users.prometheus"),
+        "names the key: {log}"
+    );
 }
