@@ -323,3 +323,25 @@ async fn an_unreachable_api_is_a_transport_error() {
         .expect_err("refused");
     assert!(matches!(e, ApiError::Transport { .. }), "{e:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_page_over_the_body_cap_is_refused_while_it_streams() {
+    // 100 servers x 20 tools x 34 KiB: a 66 MiB page, over the 64 MiB cap.
+    let api = fake_with(fake::uniform_fleet(100, 20, 0)).await;
+    api.with(|w| w.tool_schema_bytes = 34 * 1024);
+    let c = client(&api.base_url(), token(), Duration::from_secs(30), None);
+    let err = c
+        .list_page(fake::ACCOUNT, 1, 100)
+        .await
+        .expect_err("over the cap");
+    assert!(
+        matches!(&err, ApiError::Decode { message, .. } if message.contains("larger than 67108864 bytes")),
+        "{err:?}"
+    );
+    api.with(|w| w.tool_schema_bytes = 1024);
+    let page = c
+        .list_page(fake::ACCOUNT, 1, 100)
+        .await
+        .expect("under the cap");
+    assert_eq!(page.servers.len(), 100);
+}
