@@ -14,7 +14,9 @@ use crate::cloudflare::pagination::Anomaly;
 use crate::cloudflare::{Endpoint, RequestRecord};
 
 mod listed;
+mod servers;
 pub use listed::{bounded, shared, Listed, MAX_ENUM_CHARS, MAX_HOSTNAME_CHARS, MAX_NAME_CHARS};
+pub use servers::Servers;
 
 /// Upper bounds of the API request duration histogram (seconds): milliseconds to tens of
 /// seconds.
@@ -174,7 +176,7 @@ pub struct AccountState {
     /// When the window of the last `Ratelimit` header resets.
     pub ratelimit_reset: Option<SystemTime>,
     /// The servers of the last complete listing (within the filters).
-    pub servers: BTreeMap<String, ServerState>,
+    pub servers: Servers,
     /// Cycle durations.
     pub cycle_duration: Histogram,
     /// Requests by endpoint and status (`None`: no answer).
@@ -193,7 +195,7 @@ impl Default for AccountState {
             last_list_success: None,
             ratelimit_remaining: None,
             ratelimit_reset: None,
-            servers: BTreeMap::new(),
+            servers: Servers::default(),
             cycle_duration: Histogram::new(CYCLE_BUCKETS),
             api_requests: BTreeMap::new(),
             walk_anomalies: BTreeMap::new(),
@@ -383,15 +385,11 @@ impl State {
     /// A listing completed: servers absent from it are forgotten, the others updated.
     pub fn listing_complete(&self, account: &str, listed: Vec<Listed>, at: SystemTime) {
         self.with_account(account, |a| {
-            let mut old = std::mem::take(&mut a.servers);
-            for l in listed {
-                let mut s = old.remove(&l.id).unwrap_or_default();
-                let id = l.id.clone();
-                s.info = l;
+            let old = std::mem::take(&mut a.servers);
+            a.servers = Servers::relisted(listed, old, |s| {
                 s.last_action = Action::None;
                 s.last_attempts = 0;
-                a.servers.insert(id, s);
-            }
+            });
             a.up = Some(true);
             a.listed = true;
             a.auth_failed = false;

@@ -1,0 +1,157 @@
+//! The servers of one account, in one vector sorted by id: an account of 10,000 servers is
+//! one allocation of exactly that many entries (a `BTreeMap` keeps its nodes a third empty and
+//! a second copy of every id as the key), found by binary search, iterated in id order.
+
+use std::ops::Index;
+
+use super::{Listed, ServerState};
+
+/// The servers of one account, by id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Servers(Vec<ServerState>);
+
+impl Servers {
+    /// The servers of a complete listing, each keeping what `old` knew of it under the same
+    /// id (its counters); the listing's verdicts replace the rest. A repeated id keeps its
+    /// first entry.
+    pub fn relisted(
+        listed: Vec<Listed>,
+        mut old: Servers,
+        fresh: impl Fn(&mut ServerState),
+    ) -> Self {
+        let mut all = Vec::with_capacity(listed.len());
+        for l in listed {
+            let mut s = old.get_mut(&l.id).map(std::mem::take).unwrap_or_default();
+            s.info = l;
+            fresh(&mut s);
+            all.push(s);
+        }
+        drop(old);
+        all.sort_by(|a, b| a.info.id.cmp(&b.info.id));
+        all.dedup_by(|b, a| a.info.id == b.info.id);
+        Self(all)
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        self.0.binary_search_by(|s| s.info.id.as_str().cmp(id)).ok()
+    }
+
+    /// The server with this id.
+    pub fn get(&self, id: &str) -> Option<&ServerState> {
+        self.position(id).map(|i| &self.0[i])
+    }
+
+    /// The server with this id, to change it.
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut ServerState> {
+        self.position(id).map(|i| &mut self.0[i])
+    }
+
+    /// Removes the server with this id.
+    pub fn remove(&mut self, id: &str) -> Option<ServerState> {
+        self.position(id).map(|i| self.0.remove(i))
+    }
+
+    /// How many servers.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The servers in id order.
+    pub fn values(&self) -> std::slice::Iter<'_, ServerState> {
+        self.0.iter()
+    }
+
+    /// `(id, server)` in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &ServerState)> {
+        self.0.iter().map(|s| (&s.info.id, s))
+    }
+
+    /// The ids in order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|s| &s.info.id)
+    }
+
+    /// Whether there is a server with this id.
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.position(id).is_some()
+    }
+}
+
+impl<'a> IntoIterator for &'a Servers {
+    type Item = (&'a String, &'a ServerState);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, ServerState>,
+        fn(&'a ServerState) -> (&'a String, &'a ServerState),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|s| (&s.info.id, s))
+    }
+}
+
+/// The server with this id; panics when there is none, as a map's index does.
+impl Index<&str> for Servers {
+    type Output = ServerState;
+
+    fn index(&self, id: &str) -> &ServerState {
+        match self.get(id) {
+            Some(s) => s,
+            None => panic!("no server {id:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(id: &str) -> Listed {
+        Listed {
+            id: id.into(),
+            ..Listed::default()
+        }
+    }
+
+    #[test]
+    fn relisted_servers_are_sorted_keep_their_counters_and_lose_the_gone() {
+        let mut old = Servers::relisted(
+            vec![listed("b"), listed("gone")],
+            Servers::default(),
+            |_| {},
+        );
+        if let Some(s) = old.get_mut("b") {
+            s.syncs_total = 7;
+        }
+        let now = Servers::relisted(
+            vec![listed("c"), listed("b"), listed("a"), listed("c")],
+            old,
+            |s| s.last_attempts = 1,
+        );
+        let ids: Vec<&str> = now.keys().map(String::as_str).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert_eq!(now["b"].syncs_total, 7);
+        assert_eq!(now["a"].syncs_total, 0);
+        assert!(now.values().all(|s| s.last_attempts == 1));
+        assert!(now.get("gone").is_none());
+    }
+
+    #[test]
+    fn a_removed_server_is_not_found_and_the_rest_are() {
+        let mut s = Servers::relisted(
+            (0..50).map(|i| listed(&format!("s{i:02}"))).collect(),
+            Servers::default(),
+            |_| {},
+        );
+        assert!(s.remove("s17").is_some());
+        assert!(s.remove("s17").is_none());
+        assert_eq!(s.len(), 49);
+        assert!((0..50)
+            .filter(|i| *i != 17)
+            .all(|i| s.get(&format!("s{i:02}")).is_some()));
+    }
+}
