@@ -10,7 +10,7 @@
 //! fingerprint says "changed" with certainty and "unchanged" with overwhelming probability;
 //! it cannot say what changed inside a definition, only which one.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -269,12 +269,14 @@ fn number(v: f64) -> u64 {
     })
 }
 
-/// What is kept of a server's definitions between listings: a key and a hash per definition
-/// (sorted by key), and the names, joined, for the log line of a change.
+/// What is kept of a server's definitions between listings, in one allocation: the number
+/// of definitions (4 bytes), the hash of each (8 bytes, in the order of their names), then
+/// their names (`tool:x`, `prompt:y`) sorted and joined, for the log line of a change. A
+/// definition without a name is named by its hash; of two with the same name the first
+/// counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
-    entries: Box<[(u64, u64)]>,
-    names: Box<str>,
+    data: Box<[u8]>,
 }
 
 /// The definitions that differ between two fingerprints, by name (`tool:x`, `prompt:y`).
@@ -300,62 +302,93 @@ const SEP: char = '\u{1f}';
 impl Capabilities {
     /// The fingerprint of a server's tools and prompts (either may be unknown).
     pub fn new(tools: Option<&Defs>, prompts: Option<&Defs>) -> Self {
-        let mut entries: Vec<(u64, u64, String)> = Vec::new();
+        // Every name in one buffer, each definition a range of it and its hash.
+        let mut text = String::new();
+        let mut items: Vec<(usize, usize, u64)> = Vec::new();
         for (kind, defs) in [("tool", tools), ("prompt", prompts)] {
             for (name, hash) in defs.map(|d| d.items.as_slice()).unwrap_or_default() {
-                let label = match name {
-                    Some(n) => format!("{kind}:{n}"),
-                    None => format!("{kind}:#{hash:016x}"),
-                };
-                entries.push((finish(7, |h| label.hash(h)), *hash, label));
+                let start = text.len();
+                text.push_str(kind);
+                text.push(':');
+                match name {
+                    Some(n) => text.extend(n.chars().map(|c| if c == SEP { ' ' } else { c })),
+                    None => {
+                        let _ = write!(text, "#{hash:016x}");
+                    }
+                }
+                items.push((start, text.len(), *hash));
             }
         }
-        entries.sort_unstable_by_key(|e| e.0);
-        entries.dedup_by_key(|e| e.0);
-        let names: String = entries
-            .iter()
-            .map(|e| e.2.replace(SEP, " "))
-            .collect::<Vec<_>>()
-            .join(&SEP.to_string());
+        let label = |&(a, b, _): &(usize, usize, u64)| &text[a..b];
+        items.sort_by(|x, y| label(x).cmp(label(y)));
+        items.dedup_by(|b, a| label(a) == label(b));
+        let names: usize = items.iter().map(|(a, b, _)| b - a + 1).sum();
+        let mut data = Vec::with_capacity(4 + 8 * items.len() + names);
+        let count = u32::try_from(items.len()).unwrap_or(u32::MAX);
+        data.extend_from_slice(&count.to_le_bytes());
+        for (_, _, hash) in items.iter().take(count as usize) {
+            data.extend_from_slice(&hash.to_le_bytes());
+        }
+        for (i, item) in items.iter().take(count as usize).enumerate() {
+            if i > 0 {
+                data.push(SEP as u8);
+            }
+            data.extend_from_slice(label(item).as_bytes());
+        }
         Self {
-            entries: entries.iter().map(|e| (e.0, e.1)).collect(),
-            names: names.into_boxed_str(),
+            data: data.into_boxed_slice(),
         }
     }
 
-    fn name(&self, i: usize) -> String {
-        self.names.split(SEP).nth(i).unwrap_or("?").to_owned()
+    /// How many definitions.
+    fn count(&self) -> usize {
+        self.data
+            .first_chunk::<4>()
+            .map_or(0, |c| u32::from_le_bytes(*c) as usize)
+    }
+
+    /// Each definition's name and hash, in name order.
+    fn entries(&self) -> impl Iterator<Item = (&str, u64)> {
+        let n = self.count();
+        let hashes = self.data.get(4..4 + 8 * n).unwrap_or_default();
+        let names = self.data.get(4 + 8 * n..).unwrap_or_default();
+        let names = std::str::from_utf8(names).unwrap_or_default();
+        let hashes = hashes.chunks_exact(8).map(|c| {
+            let mut b = [0; 8];
+            b.copy_from_slice(c);
+            u64::from_le_bytes(b)
+        });
+        names.split(SEP).zip(hashes)
     }
 
     /// What changed from `before` to `self`.
     pub fn diff(&self, before: &Capabilities) -> Change {
         let mut c = Change::default();
-        let (a, b) = (&before.entries, &self.entries);
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() || j < b.len() {
-            match (a.get(i), b.get(j)) {
+        let (mut old, mut now) = (before.entries().peekable(), self.entries().peekable());
+        loop {
+            match (old.peek(), now.peek()) {
                 (Some(x), Some(y)) if x.0 == y.0 => {
                     if x.1 != y.1 {
-                        c.changed.push(self.name(j));
+                        c.changed.push(y.0.to_owned());
                     }
-                    i += 1;
-                    j += 1;
+                    old.next();
+                    now.next();
                 }
                 (Some(x), Some(y)) if x.0 < y.0 => {
-                    c.removed.push(before.name(i));
-                    i += 1;
+                    c.removed.push(x.0.to_owned());
+                    old.next();
                 }
-                (Some(_), None) => {
-                    c.removed.push(before.name(i));
-                    i += 1;
+                (Some(x), None) => {
+                    c.removed.push(x.0.to_owned());
+                    old.next();
                 }
-                _ => {
-                    c.added.push(self.name(j));
-                    j += 1;
+                (_, Some(y)) => {
+                    c.added.push(y.0.to_owned());
+                    now.next();
                 }
+                (None, None) => return c,
             }
         }
-        c
     }
 }
 
@@ -394,6 +427,34 @@ mod tests {
                 changed: vec!["tool:a".into()],
             }
         );
+    }
+
+    #[test]
+    fn tools_and_prompts_are_apart_a_repeated_name_counts_once_and_unnamed_ones_by_content() {
+        let defs = |json: &str| {
+            let mut de = serde_json::Deserializer::from_str(json);
+            defs(&mut de).expect("decodes")
+        };
+        let tools = defs(r#"[{"name":"a","v":1},{"name":"a","v":2},{"v":3},{"name":"z\u001fy"}]"#);
+        let prompts = defs(r#"[{"name":"a"}]"#);
+        let before = Capabilities::new(tools.as_ref(), prompts.as_ref());
+        let names: Vec<&str> = before.entries().map(|(n, _)| n).collect();
+        assert_eq!(names.len(), 4);
+        assert_eq!(names[0], "prompt:a");
+        assert!(names[1].starts_with("tool:#"), "{names:?}");
+        assert_eq!(names[2..], ["tool:a", "tool:z y"]);
+        let tools = defs(r#"[{"name":"a","v":1},{"v":4},{"name":"z\u001fy"}]"#);
+        let after = Capabilities::new(tools.as_ref(), None);
+        let change = after.diff(&before);
+        assert_eq!(
+            change.changed,
+            Vec::<String>::new(),
+            "the first `a` is the one kept"
+        );
+        assert_eq!(change.removed.len(), 2, "{change:?}");
+        assert_eq!(change.removed[0], "prompt:a");
+        assert_eq!(change.added.len(), 1, "{change:?}");
+        assert!(change.added[0].starts_with("tool:#"));
     }
 
     #[test]
