@@ -6,6 +6,9 @@ use std::ops::Index;
 
 use super::{Listed, ServerState};
 
+/// Servers moved from the listing between two shrinks of it.
+const RELIST_BATCH: usize = 1024;
+
 /// The servers of one account, by id.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Servers(Vec<ServerState>);
@@ -19,14 +22,23 @@ impl Servers {
         mut old: Servers,
         fresh: impl Fn(&mut ServerState),
     ) -> Self {
+        let mut listed = listed;
         let mut all = Vec::with_capacity(listed.len());
-        for l in listed {
-            let mut s = old.get_mut(&l.id).map(std::mem::take).unwrap_or_default();
-            s.info = l;
-            fresh(&mut s);
-            all.push(s);
+        // Taken from the end, the listing shrinking as the servers grow, so that a large
+        // account does not hold both vectors whole (the allocator returns a large vector's
+        // freed tail at once).
+        while !listed.is_empty() {
+            let from = listed.len().saturating_sub(RELIST_BATCH);
+            for l in listed.drain(from..).rev() {
+                let mut s = old.get_mut(&l.id).map(std::mem::take).unwrap_or_default();
+                s.info = l;
+                fresh(&mut s);
+                all.push(s);
+            }
+            listed.shrink_to_fit();
         }
         drop(old);
+        all.reverse();
         all.sort_by(|a, b| a.info.id.cmp(&b.info.id));
         all.dedup_by(|b, a| a.info.id == b.info.id);
         Self(all)
