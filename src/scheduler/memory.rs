@@ -30,12 +30,43 @@ pub struct WalkMemory {
     pub proven_at: Option<Instant>,
 }
 
+/// A set of ids in one string: an account's last complete listing, kept between cycles in
+/// one allocation rather than one per id.
+#[derive(Debug, Default)]
+struct IdSet {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl IdSet {
+    fn new(ids: &HashSet<String>) -> Self {
+        let mut sorted: Vec<&str> = ids.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        let mut set = Self {
+            text: String::with_capacity(sorted.iter().map(|id| id.len()).sum()),
+            ends: Vec::with_capacity(sorted.len()),
+        };
+        for id in sorted {
+            set.text.push_str(id);
+            set.ends.push(set.text.len());
+        }
+        set
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(a, b)| self.text.get(a..b).unwrap_or_default())
+    }
+}
+
 /// Every account's memory: its servers', and its walks'.
 #[derive(Debug, Default)]
 pub struct Memory {
     servers: Mutex<HashMap<String, HashMap<String, ServerMemory>>>,
     walks: Mutex<HashMap<String, WalkMemory>>,
-    known: Mutex<HashMap<String, HashSet<String>>>,
+    known: Mutex<HashMap<String, IdSet>>,
     capabilities: Mutex<HashMap<String, HashMap<String, Capabilities>>>,
 }
 
@@ -56,12 +87,19 @@ impl Memory {
     pub fn vanished(&self, account: &str, now: &HashSet<String>, max: usize) -> Vec<String> {
         let all = self.known.lock().unwrap_or_else(|e| e.into_inner());
         all.get(account)
-            .map(|old| old.difference(now).take(max).cloned().collect())
+            .map(|old| {
+                old.iter()
+                    .filter(|id| !now.contains(*id))
+                    .take(max)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// Remembers the ids of the account's last complete listing.
-    pub fn set_known(&self, account: &str, ids: HashSet<String>) {
+    pub fn set_known(&self, account: &str, ids: &HashSet<String>) {
+        let ids = IdSet::new(ids);
         let mut all = self.known.lock().unwrap_or_else(|e| e.into_inner());
         all.insert(account.to_owned(), ids);
     }
@@ -155,6 +193,22 @@ mod tests {
         );
         m.succeeded("a", "s");
         assert_eq!(m.get("a", "s"), ServerMemory::default());
+    }
+
+    #[test]
+    fn the_ids_gone_since_the_last_complete_listing_are_the_vanished_ones() {
+        let m = Memory::default();
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<HashSet<_>>();
+        assert!(
+            m.vanished("a", &ids(&["x"]), 20).is_empty(),
+            "nothing known yet"
+        );
+        m.set_known("a", &ids(&["b", "", "a", "gone", "c\u{0}d", "also-gone"]));
+        let mut gone = m.vanished("a", &ids(&["a", "b", "", "c\u{0}d", "new"]), 20);
+        gone.sort();
+        assert_eq!(gone, ["also-gone", "gone"]);
+        assert_eq!(m.vanished("a", &ids(&[]), 2).len(), 2, "at most `max`");
+        assert!(m.vanished("other", &ids(&[]), 20).is_empty());
     }
 
     #[test]

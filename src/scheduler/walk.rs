@@ -79,7 +79,7 @@ impl Scheduler {
             .vanished(account, &ids, MAX_VANISHED_CHECKS);
         self.check_vanished(client, account, &vanished, shutdown)
             .await?;
-        self.inner.memory.set_known(account, ids);
+        self.inner.memory.set_known(account, &ids);
         Ok(servers)
     }
 
