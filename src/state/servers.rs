@@ -15,8 +15,8 @@ pub struct Servers(Vec<ServerState>);
 
 impl Servers {
     /// The servers of a complete listing, each keeping what `old` knew of it under the same
-    /// id (its counters); the listing's verdicts replace the rest. A repeated id keeps its
-    /// first entry.
+    /// id (its counters); the listing's verdicts replace the rest. Ids are unique (the walk
+    /// drops repeats); were one repeated, one entry would be kept.
     pub fn relisted(
         listed: Vec<Listed>,
         mut old: Servers,
@@ -38,8 +38,8 @@ impl Servers {
             listed.shrink_to_fit();
         }
         drop(old);
-        all.reverse();
-        all.sort_by(|a, b| a.info.id.cmp(&b.info.id));
+        // In place: a stable sort would borrow half the vector again.
+        all.sort_unstable_by(|a, b| a.info.id.cmp(&b.info.id));
         all.dedup_by(|b, a| a.info.id == b.info.id);
         Self(all)
     }
