@@ -322,73 +322,128 @@ impl Capabilities {
         let label = |&(a, b, _): &(usize, usize, u64)| &text[a..b];
         items.sort_by(|x, y| label(x).cmp(label(y)));
         items.dedup_by(|b, a| label(a) == label(b));
-        let names: usize = items.iter().map(|(a, b, _)| b - a + 1).sum();
+        let items = &items[..items.len().min(u32::MAX as usize)];
+        let labels = || {
+            let mut prev = "";
+            items.iter().map(move |item| {
+                let l = label(item);
+                let mut shared = l
+                    .bytes()
+                    .zip(prev.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                shared = shared.min(u8::MAX as usize);
+                while !l.is_char_boundary(shared) {
+                    shared -= 1;
+                }
+                prev = l;
+                (shared, &l.as_bytes()[shared..])
+            })
+        };
+        let names: usize = labels().map(|(_, rest)| rest.len() + 2).sum();
         let mut data = Vec::with_capacity(4 + 8 * items.len() + names);
-        let count = u32::try_from(items.len()).unwrap_or(u32::MAX);
-        data.extend_from_slice(&count.to_le_bytes());
-        for (_, _, hash) in items.iter().take(count as usize) {
+        data.extend_from_slice(&(items.len() as u32).to_le_bytes());
+        for (_, _, hash) in items {
             data.extend_from_slice(&hash.to_le_bytes());
         }
-        for (i, item) in items.iter().take(count as usize).enumerate() {
-            if i > 0 {
-                data.push(SEP as u8);
-            }
-            data.extend_from_slice(label(item).as_bytes());
+        for (shared, rest) in labels() {
+            data.push(shared as u8);
+            data.extend_from_slice(rest);
+            data.push(SEP as u8);
         }
         Self {
             data: data.into_boxed_slice(),
         }
     }
 
-    /// How many definitions.
-    fn count(&self) -> usize {
-        self.data
-            .first_chunk::<4>()
-            .map_or(0, |c| u32::from_le_bytes(*c) as usize)
-    }
-
-    /// Each definition's name and hash, in name order.
-    fn entries(&self) -> impl Iterator<Item = (&str, u64)> {
-        let n = self.count();
-        let hashes = self.data.get(4..4 + 8 * n).unwrap_or_default();
-        let names = self.data.get(4 + 8 * n..).unwrap_or_default();
-        let names = std::str::from_utf8(names).unwrap_or_default();
-        let hashes = hashes.chunks_exact(8).map(|c| {
-            let mut b = [0; 8];
-            b.copy_from_slice(c);
-            u64::from_le_bytes(b)
-        });
-        names.split(SEP).zip(hashes)
-    }
-
     /// What changed from `before` to `self`.
     pub fn diff(&self, before: &Capabilities) -> Change {
         let mut c = Change::default();
-        let (mut old, mut now) = (before.entries().peekable(), self.entries().peekable());
+        if self.data == before.data {
+            return c;
+        }
+        let (mut old, mut now) = (Cursor::new(before), Cursor::new(self));
         loop {
-            match (old.peek(), now.peek()) {
+            let (left, right) = match (old.current(), now.current()) {
                 (Some(x), Some(y)) if x.0 == y.0 => {
                     if x.1 != y.1 {
                         c.changed.push(y.0.to_owned());
                     }
-                    old.next();
-                    now.next();
+                    (true, true)
                 }
                 (Some(x), Some(y)) if x.0 < y.0 => {
                     c.removed.push(x.0.to_owned());
-                    old.next();
+                    (true, false)
                 }
                 (Some(x), None) => {
                     c.removed.push(x.0.to_owned());
-                    old.next();
+                    (true, false)
                 }
                 (_, Some(y)) => {
                     c.added.push(y.0.to_owned());
-                    now.next();
+                    (false, true)
                 }
                 (None, None) => return c,
+            };
+            if left {
+                old.advance();
+            }
+            if right {
+                now.advance();
             }
         }
+    }
+}
+
+/// Reads a fingerprint's definitions in name order. The names are front-coded (each is the
+/// number of bytes it shares with the one before, at most 255, then the rest, then
+/// [`SEP`]): sorted names share long prefixes, `tool:` at least.
+struct Cursor<'a> {
+    hashes: &'a [u8],
+    names: &'a [u8],
+    name: Vec<u8>,
+    hash: Option<u64>,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(c: &'a Capabilities) -> Self {
+        let n = c
+            .data
+            .first_chunk::<4>()
+            .map_or(0, |b| u32::from_le_bytes(*b) as usize);
+        let mut cursor = Self {
+            hashes: c.data.get(4..4 + 8 * n).unwrap_or_default(),
+            names: c.data.get(4 + 8 * n..).unwrap_or_default(),
+            name: Vec::new(),
+            hash: None,
+        };
+        cursor.advance();
+        cursor
+    }
+
+    fn advance(&mut self) {
+        let (Some((hash, hashes)), Some((&shared, names))) = (
+            self.hashes.split_first_chunk::<8>(),
+            self.names.split_first(),
+        ) else {
+            self.hash = None;
+            return;
+        };
+        let end = names
+            .iter()
+            .position(|&b| b == SEP as u8)
+            .unwrap_or(names.len());
+        self.name.truncate(usize::from(shared));
+        self.name.extend_from_slice(&names[..end]);
+        self.names = names.get(end + 1..).unwrap_or_default();
+        self.hashes = hashes;
+        self.hash = Some(u64::from_le_bytes(*hash));
+    }
+
+    /// The definition at the cursor: its name and hash.
+    fn current(&self) -> Option<(&str, u64)> {
+        let hash = self.hash?;
+        Some((std::str::from_utf8(&self.name).unwrap_or("?"), hash))
     }
 }
 
@@ -438,7 +493,12 @@ mod tests {
         let tools = defs(r#"[{"name":"a","v":1},{"name":"a","v":2},{"v":3},{"name":"z\u001fy"}]"#);
         let prompts = defs(r#"[{"name":"a"}]"#);
         let before = Capabilities::new(tools.as_ref(), prompts.as_ref());
-        let names: Vec<&str> = before.entries().map(|(n, _)| n).collect();
+        let mut cursor = Cursor::new(&before);
+        let mut names = Vec::new();
+        while let Some((name, _)) = cursor.current() {
+            names.push(name.to_owned());
+            cursor.advance();
+        }
         assert_eq!(names.len(), 4);
         assert_eq!(names[0], "prompt:a");
         assert!(names[1].starts_with("tool:#"), "{names:?}");
@@ -528,6 +588,24 @@ mod tests {
             changed[i]["input_schema"] = serde_json::json!({"changed": true, "was": schemas[i].clone()});
             let after = caps(&serde_json::Value::from(changed).to_string());
             prop_assert_eq!(after.diff(&caps(&forward)).changed, vec![format!("tool:t{i}")]);
+        }
+
+        #[test]
+        fn front_coded_names_diff_as_the_sets_of_names_do(
+            a in prop::collection::btree_map("(x{0,300}|é{0,3})[a-cé]{0,3}", 0..3u64, 0..12),
+            b in prop::collection::btree_map("(x{0,300}|é{0,3})[a-cé]{0,3}", 0..3u64, 0..12),
+        ) {
+            let fp = |m: &std::collections::BTreeMap<String, u64>| {
+                let defs = Defs { items: m.iter().map(|(n, h)| (Some(n.clone()), *h)).collect() };
+                Capabilities::new(Some(&defs), None)
+            };
+            let names = |keep: &dyn Fn(&String) -> bool, m: &std::collections::BTreeMap<String, u64>| {
+                m.keys().filter(|k| keep(k)).map(|k| format!("tool:{k}")).collect::<Vec<_>>()
+            };
+            let change = fp(&b).diff(&fp(&a));
+            prop_assert_eq!(change.added, names(&|k| !a.contains_key(k), &b));
+            prop_assert_eq!(change.removed, names(&|k| !b.contains_key(k), &a));
+            prop_assert_eq!(change.changed, names(&|k| a.get(k).is_some_and(|h| b[k] != *h), &b));
         }
     }
 }
