@@ -30,7 +30,7 @@ impl Servers {
         while !listed.is_empty() {
             let from = listed.len().saturating_sub(RELIST_BATCH);
             for l in listed.drain(from..).rev() {
-                let mut s = old.get_mut(&l.id).map(std::mem::take).unwrap_or_default();
+                let mut s = old.take(&l.id);
                 s.info = l;
                 fresh(&mut s);
                 all.push(s);
@@ -42,6 +42,17 @@ impl Servers {
         all.sort_unstable_by(|a, b| a.info.id.cmp(&b.info.id));
         all.dedup_by(|b, a| a.info.id == b.info.id);
         Self(all)
+    }
+
+    /// What is known of the server with this id, taken out; its id stays, so the rest can
+    /// still be found.
+    fn take(&mut self, id: &str) -> ServerState {
+        let Some(old) = self.get_mut(id) else {
+            return ServerState::default();
+        };
+        let mut s = std::mem::take(old);
+        old.info.id = std::mem::take(&mut s.info.id);
+        s
     }
 
     fn position(&self, id: &str) -> Option<usize> {
@@ -150,6 +161,29 @@ mod tests {
         assert_eq!(now["a"].syncs_total, 0);
         assert!(now.values().all(|s| s.last_attempts == 1));
         assert!(now.get("gone").is_none());
+    }
+
+    #[test]
+    fn every_server_keeps_its_counters_whatever_the_listing_order() {
+        let ids: Vec<String> = (0..3000).map(|i| format!("s{i:04}")).collect();
+        let mut old = Servers::relisted(
+            ids.iter().map(|id| listed(id)).collect(),
+            Servers::default(),
+            |_| {},
+        );
+        for (i, id) in ids.iter().enumerate() {
+            if let Some(s) = old.get_mut(id) {
+                s.syncs_total = i as u64;
+            }
+        }
+        let mut shuffled = ids.clone();
+        shuffled.reverse();
+        shuffled.rotate_left(1234);
+        let now = Servers::relisted(shuffled.iter().map(|id| listed(id)).collect(), old, |_| {});
+        assert!(ids
+            .iter()
+            .enumerate()
+            .all(|(i, id)| now.get(id).map(|s| s.syncs_total) == Some(i as u64)));
     }
 
     #[test]
