@@ -23,10 +23,11 @@
 //! - [`commands`]: `run`, `once`, `demo`, `check-config`, `healthcheck` and their one exit
 //!   code type; `main.rs` only parses the command line and calls one of them.
 //! - [`telemetry`] (logging), [`secret`] (values that never print), [`shutdown`] (the stop
-//!   signal).
+//!   signal), [`allocator`] (glibc's settings, and giving a listing's freed pages back).
 //! - `fake` (cargo feature `fake`, on by default): the simulated Cloudflare API behind
 //!   `demo`, the tests and the benchmark; the daemon's own path never reaches it.
 
+pub mod allocator;
 pub mod app;
 pub mod cloudflare;
 pub mod commands;

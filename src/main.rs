@@ -37,31 +37,8 @@ enum Command {
     },
 }
 
-/// One glibc malloc arena instead of one per thread: the daemon allocates little and
-/// rarely, and per-thread arenas kept a quarter of its peak memory as fragmentation
-/// (measured by the benchmark). And a fixed mmap threshold: a large block (a rendering of
-/// `/metrics`, a list page) is mapped on its own and returned to the system when freed,
-/// instead of glibc raising the threshold and keeping such blocks on its heap after a burst
-/// of scrapes. `MALLOC_ARENA_MAX` / `MALLOC_MMAP_THRESHOLD_` in the environment still win.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn tune_allocator() {
-    // SAFETY: mallopt only sets allocator parameters; it is called before any other thread
-    // exists and a failure (a zero return) is harmless.
-    unsafe {
-        if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-            libc::mallopt(libc::M_ARENA_MAX, 1);
-        }
-        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
-        }
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn tune_allocator() {}
-
 fn main() -> ExitCode {
-    tune_allocator();
+    mcp_sync_monitor::allocator::tune();
     let cli = Cli::parse();
     let env = config::process_env();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

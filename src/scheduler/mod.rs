@@ -357,6 +357,8 @@ impl Scheduler {
                 state.set_action(account, &id, action);
             }
         });
+        // The previous listing is gone: its pages go back too, not kept for the next one.
+        crate::allocator::release_free();
         for (id, name, change) in changes {
             self.inner
                 .state

@@ -80,6 +80,9 @@ impl Scheduler {
         self.check_vanished(client, account, &vanished, shutdown)
             .await?;
         self.inner.memory.set_known(account, &ids);
+        drop(ids);
+        // The pages, merged, are free: give them back before the listing is published.
+        crate::allocator::release_free();
         Ok(servers)
     }
 
