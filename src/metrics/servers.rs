@@ -45,13 +45,13 @@ const SERVER_FAMILIES: &[(&str, &str, &str, ServerValue)] = &[
         "server_tools",
         "gauge",
         "Number of tools the server exposes.",
-        |s| s.info.tools.map(|n| n as f64),
+        |s| s.info.tools.map(f64::from),
     ),
     (
         "server_prompts",
         "gauge",
         "Number of prompts the server exposes.",
-        |s| s.info.prompts.map(|n| n as f64),
+        |s| s.info.prompts.map(f64::from),
     ),
     (
         "server_consecutive_sync_failures",

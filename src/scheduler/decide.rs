@@ -60,7 +60,7 @@ pub fn judge(
         cfg.stale_after,
     );
     let backed_off = memory
-        .get(&l.id)
+        .get(&*l.id)
         .and_then(|m| m.backoff_until)
         .is_some_and(|until| !backoff_expired(now, until, cfg.interval));
     let action = match (stale, backed_off, cfg.dry_run) {
@@ -279,7 +279,7 @@ mod tests {
             p.listed
                 .into_iter()
                 .zip(p.actions)
-                .map(|(l, a)| (l.id, l.stale, a))
+                .map(|(l, a)| (l.id.into(), l.stale, a))
                 .collect()
         };
         let got = summary(plan(fleet(), &memory, wall, now, &cfg));

@@ -320,7 +320,7 @@ impl Scheduler {
         let plan = decide::plan(listed, &basis.memory, basis.wall, basis.now, cfg);
         // Servers that left the listing leave the memory (their back-off and fingerprint):
         // one that comes back under the same id starts from a baseline.
-        let ids: HashSet<&str> = plan.listed.iter().map(|l| l.id.as_str()).collect();
+        let ids: HashSet<&str> = plan.listed.iter().map(|l| &*l.id).collect();
         memory.retain(account, |id| ids.contains(id));
         drop(ids);
         let mut plan = plan;
@@ -330,7 +330,7 @@ impl Scheduler {
             .filter_map(|l| {
                 let caps = l.capabilities.take()?;
                 let change = memory.capabilities_changed(account, &l.id, caps)?;
-                Some((l.id.clone(), l.name.clone(), change))
+                Some((l.id.to_string(), l.name.to_string(), change))
             })
             .collect();
         report.servers = plan.listed.len();
@@ -339,7 +339,7 @@ impl Scheduler {
         for (l, action) in plan.listed.iter().zip(&plan.actions) {
             report.stale += usize::from(l.stale);
             match action {
-                Action::Synced => to_sync.push((l.id.clone(), l.name.clone())),
+                Action::Synced => to_sync.push((l.id.to_string(), l.name.to_string())),
                 Action::BackedOff => report.backed_off += 1,
                 Action::WouldSync => {
                     report.dry_run += 1;

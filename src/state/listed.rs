@@ -53,11 +53,11 @@ pub fn shared(v: String) -> Arc<str> {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Listed {
     /// Server id.
-    pub id: String,
+    pub id: Box<str>,
     /// Name, bounded to [`MAX_NAME_CHARS`].
-    pub name: String,
+    pub name: Box<str>,
     /// Hostname, bounded to [`MAX_HOSTNAME_CHARS`].
-    pub hostname: String,
+    pub hostname: Box<str>,
     /// Auth type, bounded (shared: see [`shared`]).
     pub auth_type: Arc<str>,
     /// `status`, bounded, shared.
@@ -72,10 +72,10 @@ pub struct Listed {
     pub error: bool,
     /// `error_details.retryable`.
     pub error_retryable: Option<bool>,
-    /// Tool count.
-    pub tools: Option<u64>,
+    /// Tool count (a page holds fewer than 2^32 of anything).
+    pub tools: Option<u32>,
     /// Prompt count.
-    pub prompts: Option<u64>,
+    pub prompts: Option<u32>,
     /// The fingerprint of the tool and prompt definitions, on its way from the page to the
     /// scheduler's memory (the state never keeps it).
     pub capabilities: Option<Capabilities>,
@@ -87,9 +87,9 @@ impl Listed {
     /// Keeps what the state needs of `server`.
     pub fn new(server: Server, stale: bool) -> Self {
         Self {
-            id: server.id,
-            name: bounded(server.name, MAX_NAME_CHARS),
-            hostname: bounded(server.hostname, MAX_HOSTNAME_CHARS),
+            id: server.id.into(),
+            name: bounded(server.name, MAX_NAME_CHARS).into(),
+            hostname: bounded(server.hostname, MAX_HOSTNAME_CHARS).into(),
             auth_type: shared(bounded(server.auth_type, MAX_ENUM_CHARS)),
             status: server
                 .status
@@ -101,13 +101,17 @@ impl Listed {
             last_synced: server.last_synced,
             error: server.error.as_deref().is_some_and(|e| !e.is_empty()),
             error_retryable: server.error_details.and_then(|d| d.retryable),
-            tools: server.tools.as_ref().map(Defs::count),
-            prompts: server.prompts.as_ref().map(Defs::count),
+            tools: server.tools.as_ref().map(count),
+            prompts: server.prompts.as_ref().map(count),
             capabilities: (server.tools.is_some() || server.prompts.is_some())
                 .then(|| Capabilities::new(server.tools.as_ref(), server.prompts.as_ref())),
             stale,
         }
     }
+}
+
+fn count(d: &Defs) -> u32 {
+    u32::try_from(d.count()).unwrap_or(u32::MAX)
 }
 
 impl crate::cloudflare::pagination::Keyed for Listed {

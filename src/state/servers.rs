@@ -56,7 +56,7 @@ impl Servers {
     }
 
     fn position(&self, id: &str) -> Option<usize> {
-        self.0.binary_search_by(|s| s.info.id.as_str().cmp(id)).ok()
+        self.0.binary_search_by(|s| (*s.info.id).cmp(id)).ok()
     }
 
     /// The server with this id.
@@ -90,13 +90,13 @@ impl Servers {
     }
 
     /// `(id, server)` in id order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &ServerState)> {
-        self.0.iter().map(|s| (&s.info.id, s))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &ServerState)> {
+        self.0.iter().map(|s| (&*s.info.id, s))
     }
 
     /// The ids in order.
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|s| &s.info.id)
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|s| &*s.info.id)
     }
 
     /// Whether there is a server with this id.
@@ -106,14 +106,14 @@ impl Servers {
 }
 
 impl<'a> IntoIterator for &'a Servers {
-    type Item = (&'a String, &'a ServerState);
+    type Item = (&'a str, &'a ServerState);
     type IntoIter = std::iter::Map<
         std::slice::Iter<'a, ServerState>,
-        fn(&'a ServerState) -> (&'a String, &'a ServerState),
+        fn(&'a ServerState) -> (&'a str, &'a ServerState),
     >;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|s| (&s.info.id, s))
+        self.0.iter().map(|s| (&*s.info.id, s))
     }
 }
 
@@ -155,7 +155,7 @@ mod tests {
             old,
             |s| s.last_attempts = 1,
         );
-        let ids: Vec<&str> = now.keys().map(String::as_str).collect();
+        let ids: Vec<&str> = now.keys().collect();
         assert_eq!(ids, ["a", "b", "c"]);
         assert_eq!(now["b"].syncs_total, 7);
         assert_eq!(now["a"].syncs_total, 0);

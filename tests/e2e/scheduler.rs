@@ -345,7 +345,7 @@ async fn include_and_exclude_filters_are_respected() {
     let ids: Vec<String> = state.read().accounts[fake::ACCOUNT]
         .servers
         .keys()
-        .cloned()
+        .map(str::to_owned)
         .collect();
     assert_eq!(
         ids,
@@ -512,7 +512,7 @@ async fn concurrent_listing_gives_the_same_result_as_a_sequential_walk() {
     let concurrent: Vec<String> = state.read().accounts[fake::ACCOUNT]
         .servers
         .keys()
-        .cloned()
+        .map(str::to_owned)
         .collect();
     let pages: Vec<Instant> = api
         .requests()
@@ -540,7 +540,7 @@ async fn concurrent_listing_gives_the_same_result_as_a_sequential_walk() {
     let sequential: Vec<String> = state.read().accounts[fake::ACCOUNT]
         .servers
         .keys()
-        .cloned()
+        .map(str::to_owned)
         .collect();
     assert_eq!(concurrent, sequential);
     assert_eq!(concurrent.len(), 450);
