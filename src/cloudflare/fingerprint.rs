@@ -199,13 +199,9 @@ impl<'de> Visitor<'de> for Canonical {
         let (mut sum, mut n, mut name) = (0u64, 0u64, None);
         while let Some(key) = map.next_key_seed(Key)? {
             let value = if self.top && key.is_name {
-                let v: serde_json::Value = map.next_value()?;
-                let hash = Canonical { top: false }
-                    .deserialize(&v)
-                    .map_err(de::Error::custom)?
-                    .hash;
-                name = v.as_str().map(str::to_owned);
-                hash
+                let v = map.next_value_seed(Name)?;
+                name = v.name;
+                v.hash
             } else {
                 map.next_value_seed(Canonical { top: false })?.hash
             };
@@ -222,6 +218,58 @@ impl<'de> Visitor<'de> for Canonical {
             }),
             name,
         })
+    }
+}
+
+/// A definition's `name`: hashed as any value is, and kept when it is a string.
+struct Name;
+
+impl<'de> DeserializeSeed<'de> for Name {
+    type Value = Hashed;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Hashed, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Name {
+    type Value = Hashed;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Hashed, E> {
+        Ok(Hashed {
+            hash: Canonical { top: false }.visit_str::<E>(v)?.hash,
+            name: Some(v.to_owned()),
+        })
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Hashed, E> {
+        Canonical { top: false }.visit_unit()
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Hashed, E> {
+        Canonical { top: false }.visit_none()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Hashed, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Hashed, E> {
+        Canonical { top: false }.visit_bool(v)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Hashed, E> {
+        Canonical { top: false }.visit_i64(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Hashed, E> {
+        Canonical { top: false }.visit_u64(v)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Hashed, E> {
+        Canonical { top: false }.visit_f64(v)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Hashed, A::Error> {
+        Canonical { top: false }.visit_seq(seq)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Hashed, A::Error> {
+        Canonical { top: false }.visit_map(map)
     }
 }
 
