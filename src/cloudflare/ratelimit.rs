@@ -89,11 +89,12 @@ pub struct SlidingWindow {
 impl SlidingWindow {
     /// At most `capacity` requests in any window of `per`.
     pub fn new(capacity: u32, per: Duration) -> Self {
-        let capacity = capacity.max(1) as usize;
+        // Not reserved for the whole budget: a large one (a million a second) would be
+        // touched page by page as the window moves through it, and stay resident.
         Self {
-            capacity,
+            capacity: capacity.max(1) as usize,
             per,
-            sent: VecDeque::with_capacity(capacity),
+            sent: VecDeque::new(),
         }
     }
 
