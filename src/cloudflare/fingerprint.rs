@@ -6,11 +6,11 @@
 //! any order and any whitespace give the same hash; arrays inside a definition keep their
 //! order (a JSON schema's `enum` or `required` list is data). Definitions are keyed by their
 //! `name`; the order of the list does not matter. What is kept per server is one hash pair
-//! per definition and its names, joined in one string. A 64-bit hash can collide, so a
-//! fingerprint says "changed" with certainty and "unchanged" with overwhelming probability;
-//! it cannot say what changed inside a definition, only which one.
+//! per definition and its name (`capabilities` keeps them between listings). A 64-bit hash can
+//! collide, so a fingerprint says "changed" with certainty and "unchanged" with overwhelming
+//! probability; it cannot say what changed inside a definition, only which one.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -317,187 +317,10 @@ fn number(v: f64) -> u64 {
     })
 }
 
-/// What is kept of a server's definitions between listings, in one allocation: the number
-/// of definitions (4 bytes), the hash of each (8 bytes, in the order of their names), then
-/// their names (`tool:x`, `prompt:y`) sorted and joined, for the log line of a change. A
-/// definition without a name is named by its hash; of two with the same name the first
-/// counts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Capabilities {
-    data: Box<[u8]>,
-}
-
-/// The definitions that differ between two fingerprints, by name (`tool:x`, `prompt:y`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Change {
-    /// New definitions.
-    pub added: Vec<String>,
-    /// Definitions that are gone.
-    pub removed: Vec<String>,
-    /// Definitions whose content changed.
-    pub changed: Vec<String>,
-}
-
-impl Change {
-    /// Whether anything changed.
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
-    }
-}
-
-const SEP: char = '\u{1f}';
-
-impl Capabilities {
-    /// The fingerprint of a server's tools and prompts (either may be unknown).
-    pub fn new(tools: Option<&Defs>, prompts: Option<&Defs>) -> Self {
-        // Every name in one buffer, each definition a range of it and its hash.
-        let mut text = String::new();
-        let mut items: Vec<(usize, usize, u64)> = Vec::new();
-        for (kind, defs) in [("tool", tools), ("prompt", prompts)] {
-            for (name, hash) in defs.map(|d| d.items.as_slice()).unwrap_or_default() {
-                let start = text.len();
-                text.push_str(kind);
-                text.push(':');
-                match name {
-                    Some(n) => text.extend(n.chars().map(|c| if c == SEP { ' ' } else { c })),
-                    None => {
-                        let _ = write!(text, "#{hash:016x}");
-                    }
-                }
-                items.push((start, text.len(), *hash));
-            }
-        }
-        let label = |&(a, b, _): &(usize, usize, u64)| &text[a..b];
-        items.sort_by(|x, y| label(x).cmp(label(y)));
-        items.dedup_by(|b, a| label(a) == label(b));
-        let items = &items[..items.len().min(u32::MAX as usize)];
-        let labels = || {
-            let mut prev = "";
-            items.iter().map(move |item| {
-                let l = label(item);
-                let mut shared = l
-                    .bytes()
-                    .zip(prev.bytes())
-                    .take_while(|(a, b)| a == b)
-                    .count();
-                shared = shared.min(u8::MAX as usize);
-                while !l.is_char_boundary(shared) {
-                    shared -= 1;
-                }
-                prev = l;
-                (shared, &l.as_bytes()[shared..])
-            })
-        };
-        let names: usize = labels().map(|(_, rest)| rest.len() + 2).sum();
-        let mut data = Vec::with_capacity(4 + 8 * items.len() + names);
-        data.extend_from_slice(&(items.len() as u32).to_le_bytes());
-        for (_, _, hash) in items {
-            data.extend_from_slice(&hash.to_le_bytes());
-        }
-        for (shared, rest) in labels() {
-            data.push(shared as u8);
-            data.extend_from_slice(rest);
-            data.push(SEP as u8);
-        }
-        Self {
-            data: data.into_boxed_slice(),
-        }
-    }
-
-    /// What changed from `before` to `self`.
-    pub fn diff(&self, before: &Capabilities) -> Change {
-        let mut c = Change::default();
-        if self.data == before.data {
-            return c;
-        }
-        let (mut old, mut now) = (Cursor::new(before), Cursor::new(self));
-        loop {
-            let (left, right) = match (old.current(), now.current()) {
-                (Some(x), Some(y)) if x.0 == y.0 => {
-                    if x.1 != y.1 {
-                        c.changed.push(y.0.to_owned());
-                    }
-                    (true, true)
-                }
-                (Some(x), Some(y)) if x.0 < y.0 => {
-                    c.removed.push(x.0.to_owned());
-                    (true, false)
-                }
-                (Some(x), None) => {
-                    c.removed.push(x.0.to_owned());
-                    (true, false)
-                }
-                (_, Some(y)) => {
-                    c.added.push(y.0.to_owned());
-                    (false, true)
-                }
-                (None, None) => return c,
-            };
-            if left {
-                old.advance();
-            }
-            if right {
-                now.advance();
-            }
-        }
-    }
-}
-
-/// Reads a fingerprint's definitions in name order. The names are front-coded (each is the
-/// number of bytes it shares with the one before, at most 255, then the rest, then
-/// [`SEP`]): sorted names share long prefixes, `tool:` at least.
-struct Cursor<'a> {
-    hashes: &'a [u8],
-    names: &'a [u8],
-    name: Vec<u8>,
-    hash: Option<u64>,
-}
-
-impl<'a> Cursor<'a> {
-    fn new(c: &'a Capabilities) -> Self {
-        let n = c
-            .data
-            .first_chunk::<4>()
-            .map_or(0, |b| u32::from_le_bytes(*b) as usize);
-        let mut cursor = Self {
-            hashes: c.data.get(4..4 + 8 * n).unwrap_or_default(),
-            names: c.data.get(4 + 8 * n..).unwrap_or_default(),
-            name: Vec::new(),
-            hash: None,
-        };
-        cursor.advance();
-        cursor
-    }
-
-    fn advance(&mut self) {
-        let (Some((hash, hashes)), Some((&shared, names))) = (
-            self.hashes.split_first_chunk::<8>(),
-            self.names.split_first(),
-        ) else {
-            self.hash = None;
-            return;
-        };
-        let end = names
-            .iter()
-            .position(|&b| b == SEP as u8)
-            .unwrap_or(names.len());
-        self.name.truncate(usize::from(shared));
-        self.name.extend_from_slice(&names[..end]);
-        self.names = names.get(end + 1..).unwrap_or_default();
-        self.hashes = hashes;
-        self.hash = Some(u64::from_le_bytes(*hash));
-    }
-
-    /// The definition at the cursor: its name and hash.
-    fn current(&self) -> Option<(&str, u64)> {
-        let hash = self.hash?;
-        Some((std::str::from_utf8(&self.name).unwrap_or("?"), hash))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloudflare::capabilities::Capabilities;
     use proptest::prelude::*;
 
     fn caps(tools: &str) -> Capabilities {
@@ -516,53 +339,6 @@ mod tests {
         );
         assert_eq!(a, b);
         assert!(a.diff(&b).is_empty());
-    }
-
-    #[test]
-    fn a_changed_schema_an_added_and_a_removed_tool_are_named() {
-        let before = caps(r#"[{"name":"a","description":"x"},{"name":"gone"}]"#);
-        let after = caps(r#"[{"name":"a","description":"y"},{"name":"new"}]"#);
-        assert_eq!(
-            after.diff(&before),
-            Change {
-                added: vec!["tool:new".into()],
-                removed: vec!["tool:gone".into()],
-                changed: vec!["tool:a".into()],
-            }
-        );
-    }
-
-    #[test]
-    fn tools_and_prompts_are_apart_a_repeated_name_counts_once_and_unnamed_ones_by_content() {
-        let defs = |json: &str| {
-            let mut de = serde_json::Deserializer::from_str(json);
-            defs(&mut de).expect("decodes")
-        };
-        let tools = defs(r#"[{"name":"a","v":1},{"name":"a","v":2},{"v":3},{"name":"z\u001fy"}]"#);
-        let prompts = defs(r#"[{"name":"a"}]"#);
-        let before = Capabilities::new(tools.as_ref(), prompts.as_ref());
-        let mut cursor = Cursor::new(&before);
-        let mut names = Vec::new();
-        while let Some((name, _)) = cursor.current() {
-            names.push(name.to_owned());
-            cursor.advance();
-        }
-        assert_eq!(names.len(), 4);
-        assert_eq!(names[0], "prompt:a");
-        assert!(names[1].starts_with("tool:#"), "{names:?}");
-        assert_eq!(names[2..], ["tool:a", "tool:z y"]);
-        let tools = defs(r#"[{"name":"a","v":1},{"v":4},{"name":"z\u001fy"}]"#);
-        let after = Capabilities::new(tools.as_ref(), None);
-        let change = after.diff(&before);
-        assert_eq!(
-            change.changed,
-            Vec::<String>::new(),
-            "the first `a` is the one kept"
-        );
-        assert_eq!(change.removed.len(), 2, "{change:?}");
-        assert_eq!(change.removed[0], "prompt:a");
-        assert_eq!(change.added.len(), 1, "{change:?}");
-        assert!(change.added[0].starts_with("tool:#"));
     }
 
     #[test]
@@ -638,22 +414,5 @@ mod tests {
             prop_assert_eq!(after.diff(&caps(&forward)).changed, vec![format!("tool:t{i}")]);
         }
 
-        #[test]
-        fn front_coded_names_diff_as_the_sets_of_names_do(
-            a in prop::collection::btree_map("(x{0,300}|é{0,3})[a-cé]{0,3}", 0..3u64, 0..12),
-            b in prop::collection::btree_map("(x{0,300}|é{0,3})[a-cé]{0,3}", 0..3u64, 0..12),
-        ) {
-            let fp = |m: &std::collections::BTreeMap<String, u64>| {
-                let defs = Defs { items: m.iter().map(|(n, h)| (Some(n.clone()), *h)).collect() };
-                Capabilities::new(Some(&defs), None)
-            };
-            let names = |keep: &dyn Fn(&String) -> bool, m: &std::collections::BTreeMap<String, u64>| {
-                m.keys().filter(|k| keep(k)).map(|k| format!("tool:{k}")).collect::<Vec<_>>()
-            };
-            let change = fp(&b).diff(&fp(&a));
-            prop_assert_eq!(change.added, names(&|k| !a.contains_key(k), &b));
-            prop_assert_eq!(change.removed, names(&|k| !b.contains_key(k), &a));
-            prop_assert_eq!(change.changed, names(&|k| a.get(k).is_some_and(|h| b[k] != *h), &b));
-        }
     }
 }

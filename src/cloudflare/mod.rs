@@ -5,6 +5,7 @@
 //! The client knows nothing of the daemon's state or metrics: it returns typed results and
 //! errors, and reports each request to an observer its caller supplies.
 
+pub mod capabilities;
 mod client;
 mod error;
 pub mod fingerprint;

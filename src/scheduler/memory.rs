@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::cloudflare::fingerprint::{Capabilities, Change};
+use crate::cloudflare::capabilities::{Capabilities, Change};
 
 /// One server's memory.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use crate::cloudflare::fingerprint::Change;
+use crate::cloudflare::capabilities::Change;
 use crate::cloudflare::model::sanitize;
 use crate::cloudflare::BuildError;
 use crate::cloudflare::{Client, ClientOptions, Observer, RateLimiter};

@@ -4,7 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use crate::cloudflare::fingerprint::{Capabilities, Defs};
+use crate::cloudflare::capabilities::Capabilities;
+use crate::cloudflare::fingerprint::Defs;
 use crate::cloudflare::Server;
 
 /// Longest name kept (Cloudflare's schema allows 350); longer ones are cut, so that a
