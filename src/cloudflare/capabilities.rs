@@ -185,17 +185,19 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The fingerprint of a JSON list of tool definitions (tests).
+#[cfg(test)]
+pub(super) fn caps(tools: &str) -> Capabilities {
+    let mut de = serde_json::Deserializer::from_str(tools);
+    let d = super::fingerprint::defs(&mut de).expect("decodes");
+    Capabilities::new(d.as_ref(), None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cloudflare::fingerprint::defs;
     use proptest::prelude::*;
-
-    fn caps(tools: &str) -> Capabilities {
-        let mut de = serde_json::Deserializer::from_str(tools);
-        let d = defs(&mut de).expect("decodes");
-        Capabilities::new(d.as_ref(), None)
-    }
 
     #[test]
     fn a_changed_schema_an_added_and_a_removed_tool_are_named() {

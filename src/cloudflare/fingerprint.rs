@@ -319,15 +319,8 @@ fn number(v: f64) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::cloudflare::capabilities::Capabilities;
+    use crate::cloudflare::capabilities::caps;
     use proptest::prelude::*;
-
-    fn caps(tools: &str) -> Capabilities {
-        let mut de = serde_json::Deserializer::from_str(tools);
-        let d = defs(&mut de).expect("decodes");
-        Capabilities::new(d.as_ref(), None)
-    }
 
     #[test]
     fn key_order_whitespace_and_list_order_do_not_matter() {
