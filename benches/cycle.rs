@@ -10,7 +10,9 @@
 //!     cargo bench --bench cycle -- accounts          # 100 accounts x 100 servers, one token
 //!
 //! `BENCH_DAEMON=<wrapper>` runs the daemon through a wrapper (a heap profiler, say), and
-//! `BENCH_FIRST_CYCLE_ONLY=1` stops the default mode after the first cycle's syncs.
+//! `BENCH_FIRST_CYCLE_ONLY=1` stops the default mode after the first cycle's syncs;
+//! `BENCH_LATER_CYCLES=k` then lets k more cycles run (2 s apart) and prints the peak RSS
+//! through them, when the previous listing and the new one are both held.
 //!
 //! Defaults: 20 tools per server with input schemas (a page is megabytes), 50 ms API
 //! latency, 1 % stale. It prints time to the first complete cycle, API requests by kind,
@@ -196,7 +198,9 @@ async fn main_bench() {
     });
     let port = free_port();
     let started = Instant::now();
-    let daemon = spawn_daemon(&api, port, "5m", &[]);
+    let later = env_usize("BENCH_LATER_CYCLES", 0);
+    let interval = if later > 0 { "2s" } else { "5m" };
+    let daemon = spawn_daemon(&api, port, interval, &[]);
     // The end of the first cycle's syncs, seen from the fake: no scrape disturbs the
     // daemon's memory before its peak for the cycle is read.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -214,6 +218,19 @@ async fn main_bench() {
             "first cycle's syncs done; peak RSS {:.1} MiB",
             hwm_after_cycle as f64 / 1024.0
         );
+        if later > 0 {
+            let pages = api.count(Endpoint::List, None);
+            while api.count(Endpoint::List, None) < pages * (later + 1) {
+                assert!(Instant::now() < deadline, "the later cycles did not list");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            // The last listing is fetched; its publication follows within milliseconds.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            println!(
+                "{later} later cycles done; peak RSS {:.1} MiB",
+                daemon.status_kib("VmHWM:") as f64 / 1024.0
+            );
+        }
         if let Ok(path) = std::env::var("BENCH_SMAPS") {
             let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", daemon.0.id()));
             let _ = std::fs::write(path, smaps.unwrap_or_default());

@@ -119,6 +119,25 @@ impl Memory {
         change.filter(|c| !c.is_empty())
     }
 
+    /// Drops each fingerprint that equals the one remembered for its server (from one
+    /// listing to the next, nearly all), so that a walk does not hold a second copy of every
+    /// server's; a dropped one is unchanged, as one that is absent is.
+    pub fn drop_unchanged_capabilities<'a>(
+        &self,
+        account: &str,
+        items: impl Iterator<Item = (&'a str, &'a mut Option<Capabilities>)>,
+    ) {
+        let all = self.capabilities.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(known) = all.get(account) else {
+            return;
+        };
+        for (id, caps) in items {
+            if caps.is_some() && known.get(id) == caps.as_ref() {
+                *caps = None;
+            }
+        }
+    }
+
     /// Remembers the account's walk.
     pub fn set_walk(&self, account: &str, walk: WalkMemory) {
         let mut all = self.walks.lock().unwrap_or_else(|e| e.into_inner());
@@ -209,6 +228,30 @@ mod tests {
         assert_eq!(gone, ["also-gone", "gone"]);
         assert_eq!(m.vanished("a", &ids(&[]), 2).len(), 2, "at most `max`");
         assert!(m.vanished("other", &ids(&[]), 20).is_empty());
+    }
+
+    #[test]
+    fn only_fingerprints_equal_to_the_remembered_ones_are_dropped() {
+        use crate::cloudflare::fingerprint::Defs;
+        let fp = |hash: u64| {
+            let defs = Defs {
+                items: vec![(Some("t".into()), hash)],
+            };
+            Capabilities::new(Some(&defs), None)
+        };
+        let m = Memory::default();
+        let mut none = [Some(fp(1))];
+        m.drop_unchanged_capabilities("a", none.iter_mut().map(|c| ("s", c)));
+        assert!(none[0].is_some(), "nothing remembered yet");
+        assert_eq!(m.capabilities_changed("a", "same", fp(1)), None);
+        assert_eq!(m.capabilities_changed("a", "changed", fp(1)), None);
+        let mut now = [Some(fp(1)), Some(fp(2)), Some(fp(1)), None];
+        let ids = ["same", "changed", "new", "unknown"];
+        m.drop_unchanged_capabilities("a", ids.into_iter().zip(now.iter_mut()));
+        assert_eq!(now, [None, Some(fp(2)), Some(fp(1)), None]);
+        let mut other = [Some(fp(1))];
+        m.drop_unchanged_capabilities("b", other.iter_mut().map(|c| ("same", c)));
+        assert!(other[0].is_some(), "accounts are apart");
     }
 
     #[test]

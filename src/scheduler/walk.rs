@@ -311,7 +311,15 @@ impl Scheduler {
         )
         .await;
         match end {
-            Ended::Answered { result: Ok(p), .. } => Ok(reduce(account, page, p)),
+            Ended::Answered { result: Ok(p), .. } => {
+                let mut page = reduce(account, page, p);
+                let items = page.items.iter_mut();
+                self.inner.memory.drop_unchanged_capabilities(
+                    account,
+                    items.map(|l| (&*l.id, &mut l.capabilities)),
+                );
+                Ok(page)
+            }
             Ended::Answered {
                 result: Err(e),
                 class,

@@ -78,7 +78,8 @@ pub struct Listed {
     /// Prompt count.
     pub prompts: Option<u32>,
     /// The fingerprint of the tool and prompt definitions, on its way from the page to the
-    /// scheduler's memory (the state never keeps it).
+    /// scheduler's memory (the state never keeps it); `None` when unknown, or when the walk
+    /// found it equal to the one remembered.
     pub capabilities: Option<Capabilities>,
     /// Whether it is stale.
     pub stale: bool,
