@@ -8,7 +8,8 @@
 //! - [`config`]: load the file, merge it with the environment and the flags (each key
 //!   declared once), validate; accounts, credentials, filters.
 //! - [`cloudflare`]: the HTTP client (list, sync, read — nothing else), the lenient API
-//!   models, the pagination rule, the per-credential rate limiter. It knows nothing of the
+//!   models, the pagination rule, the per-credential rate limiter, and the fingerprints of
+//!   tool and prompt definitions (made while a page is decoded, compared by the scheduler). It knows nothing of the
 //!   state, the metrics or shutdown: its caller records what happened and cancels it by
 //!   dropping it.
 //! - [`scheduler`]: the cycle — walk the pages, plan, sync, retry, back off — and its own

@@ -1,6 +1,7 @@
 //! Everything about talking to Cloudflare: the HTTP client, the API's data model, the
-//! pagination rule, the per-credential request budget, and the list page's decoder that reads
-//! a page as its bytes arrive (`stream`).
+//! pagination rule, the per-credential request budget, the list page's decoder that reads
+//! a page as its bytes arrive (`stream`), and the fingerprints of the tool and prompt
+//! definitions it carries (`fingerprint` hashes them, `capabilities` keeps and compares them).
 //!
 //! The client knows nothing of the daemon's state or metrics: it returns typed results and
 //! errors, and reports each request to an observer its caller supplies.
