@@ -40,7 +40,7 @@ pub fn defs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Defs>, D::Error> {
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut items = Vec::new();
-            while let Some(item) = seq.next_element_seed(Canonical { top: true })? {
+            while let Some(item) = seq.next_element_seed(Canonical::DEFINITION)? {
                 items.push((item.name, item.hash));
             }
             Ok(Some(Defs { items }))
@@ -88,7 +88,25 @@ struct Hashed {
 
 /// Hashes any JSON value canonically; at the top of a definition it also picks the name.
 struct Canonical {
+    /// A definition: the value of its `name` is kept.
     top: bool,
+    /// The value of a definition's `name`: kept when it is a string.
+    keep: bool,
+}
+
+impl Canonical {
+    const DEFINITION: Self = Self {
+        top: true,
+        keep: false,
+    };
+    const NAME: Self = Self {
+        top: false,
+        keep: true,
+    };
+    const VALUE: Self = Self {
+        top: false,
+        keep: false,
+    };
 }
 
 /// A fast 64-bit hasher for fingerprints: eight bytes at a time, multiply and rotate, with
@@ -181,13 +199,16 @@ impl<'de> Visitor<'de> for Canonical {
         Ok(plain(number(v)))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Hashed, E> {
-        Ok(plain(finish(3, |h| v.hash(h))))
+        Ok(Hashed {
+            hash: finish(3, |h| v.hash(h)),
+            name: self.keep.then(|| v.to_owned()),
+        })
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Hashed, A::Error> {
         let mut h = Mix::default();
         4u8.hash(&mut h);
         let mut n = 0u64;
-        while let Some(item) = seq.next_element_seed(Canonical { top: false })? {
+        while let Some(item) = seq.next_element_seed(Canonical::VALUE)? {
             item.hash.hash(&mut h);
             n += 1;
         }
@@ -199,11 +220,11 @@ impl<'de> Visitor<'de> for Canonical {
         let (mut sum, mut n, mut name) = (0u64, 0u64, None);
         while let Some(key) = map.next_key_seed(Key)? {
             let value = if self.top && key.is_name {
-                let v = map.next_value_seed(Name)?;
+                let v = map.next_value_seed(Canonical::NAME)?;
                 name = v.name;
                 v.hash
             } else {
-                map.next_value_seed(Canonical { top: false })?.hash
+                map.next_value_seed(Canonical::VALUE)?.hash
             };
             sum = sum.wrapping_add(finish(6, |h| {
                 key.hash.hash(h);
@@ -218,58 +239,6 @@ impl<'de> Visitor<'de> for Canonical {
             }),
             name,
         })
-    }
-}
-
-/// A definition's `name`: hashed as any value is, and kept when it is a string.
-struct Name;
-
-impl<'de> DeserializeSeed<'de> for Name {
-    type Value = Hashed;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Hashed, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Name {
-    type Value = Hashed;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a name")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Hashed, E> {
-        Ok(Hashed {
-            hash: Canonical { top: false }.visit_str::<E>(v)?.hash,
-            name: Some(v.to_owned()),
-        })
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Hashed, E> {
-        Canonical { top: false }.visit_unit()
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Hashed, E> {
-        Canonical { top: false }.visit_none()
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Hashed, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Hashed, E> {
-        Canonical { top: false }.visit_bool(v)
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Hashed, E> {
-        Canonical { top: false }.visit_i64(v)
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Hashed, E> {
-        Canonical { top: false }.visit_u64(v)
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Hashed, E> {
-        Canonical { top: false }.visit_f64(v)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Hashed, A::Error> {
-        Canonical { top: false }.visit_seq(seq)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Hashed, A::Error> {
-        Canonical { top: false }.visit_map(map)
     }
 }
 
