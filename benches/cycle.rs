@@ -13,6 +13,8 @@
 //! `BENCH_FIRST_CYCLE_ONLY=1` stops the default mode after the first cycle's syncs;
 //! `BENCH_LATER_CYCLES=k` then lets k more cycles run (2 s apart) and prints the peak RSS
 //! through them, when the previous listing and the new one are both held.
+//! `BENCH_TIMELINE=1` prints, after the first cycle, when the simulated API answered each
+//! request (ms from the first answer): where the cycle's time goes, round by round.
 //!
 //! Defaults: 20 tools per server with input schemas (a page is megabytes), 50 ms API
 //! latency, 1 % stale. It prints time to the first complete cycle, API requests by kind,
@@ -212,6 +214,20 @@ async fn main_bench() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let hwm_after_cycle = daemon.status_kib("VmHWM:");
+    if std::env::var_os("BENCH_TIMELINE").is_some() {
+        api.with(|w| {
+            let t0 = w.requests.first().map(|r| r.at);
+            for r in &w.requests {
+                let ms = t0
+                    .map(|t| r.at.duration_since(t).as_secs_f64() * 1000.0)
+                    .unwrap_or(0.0);
+                println!(
+                    "TL {ms:8.1} {:?} {:?} {:?}",
+                    r.endpoint, r.page, r.server_id
+                );
+            }
+        });
+    }
     if std::env::var_os("BENCH_FIRST_CYCLE_ONLY").is_some() {
         // For a heap profiler wrapping the daemon (BENCH_DAEMON): stop before any scrape.
         println!(

@@ -118,13 +118,37 @@ struct Mix(u64);
 
 const K: u64 = 0x9e37_79b9_7f4a_7c15;
 
+/// Reads eight bytes as a word.
+fn word(c: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&c[..8]);
+    u64::from_le_bytes(w)
+}
+
 impl Hasher for Mix {
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
+        // Long strings (tool descriptions, schemas) are most of a page: four independent
+        // lanes over 32-byte blocks keep the multiplier busy instead of waiting on one chain.
+        let mut blocks = bytes.chunks_exact(32);
+        if bytes.len() >= 64 {
+            let mut lanes = [K, K.rotate_left(16), K.rotate_left(32), K.rotate_left(48)];
+            for b in &mut blocks {
+                for (i, lane) in lanes.iter_mut().enumerate() {
+                    *lane = (*lane ^ word(&b[i * 8..])).wrapping_mul(K).rotate_left(29);
+                }
+            }
+            for lane in lanes {
+                self.write_u64(lane);
+            }
+        }
+        let rest = if bytes.len() >= 64 {
+            blocks.remainder()
+        } else {
+            bytes
+        };
+        let mut chunks = rest.chunks_exact(8);
         for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.write_u64(u64::from_le_bytes(w));
+            self.write_u64(word(c));
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
@@ -290,6 +314,36 @@ fn number(v: f64) -> u64 {
 mod tests {
     use crate::cloudflare::capabilities::caps;
     use proptest::prelude::*;
+
+    fn mix(bytes: &[u8]) -> u64 {
+        use std::hash::Hasher;
+        let mut h = super::Mix::default();
+        h.write(bytes);
+        h.finish()
+    }
+
+    #[test]
+    fn every_byte_of_a_long_string_counts_and_so_does_its_place() {
+        let base: Vec<u8> = (0..200u8).collect();
+        let mut seen = std::collections::HashSet::from([mix(&base)]);
+        for i in 0..base.len() {
+            let mut b = base.clone();
+            b[i] ^= 1;
+            assert!(
+                seen.insert(mix(&b)),
+                "flipping byte {i} left the hash unchanged"
+            );
+        }
+        // The lanes are not interchangeable: swapping two words changes the hash.
+        let mut swapped = base.clone();
+        swapped[0..8].copy_from_slice(&base[8..16]);
+        swapped[8..16].copy_from_slice(&base[0..8]);
+        assert_ne!(mix(&swapped), mix(&base));
+        // A prefix is not the string.
+        for n in [63, 64, 65, 96, 199] {
+            assert!(seen.insert(mix(&base[..n])), "the prefix of {n} bytes");
+        }
+    }
 
     #[test]
     fn key_order_whitespace_and_list_order_do_not_matter() {
