@@ -10,8 +10,10 @@
 //! collide, so a fingerprint says "changed" with certainty and "unchanged" with overwhelming
 //! probability; it cannot say what changed inside a definition, only which one.
 
+use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::OnceLock;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -110,11 +112,26 @@ impl Canonical {
 }
 
 /// A fast 64-bit hasher for fingerprints: eight bytes at a time, multiply and rotate, with
-/// a final avalanche (MurmurHash3's). Fingerprints only tell one version of a definition from
-/// the next; every definition of every page is hashed, so speed matters and a keyed hash
-/// (SipHash, several times slower here) buys nothing: its key would be fixed anyway.
-#[derive(Default)]
+/// a final avalanche (MurmurHash3's). Every definition of every page is hashed, so speed
+/// matters (SipHash was several times slower here). It starts from the process's secret
+/// [`key`]: the author of an upstream MCP server writes the definitions, and with a known
+/// start they could pad a changed description until it hashed like the old one (each step
+/// of this mix can be inverted). Not a cryptographic MAC, but such a change can no longer be
+/// worked out ahead.
 struct Mix(u64);
+
+impl Default for Mix {
+    fn default() -> Self {
+        Self(key())
+    }
+}
+
+/// A random key drawn once per process. Fingerprints are compared only within one run (the
+/// remembered ones live in memory), so a new key at each start changes nothing else.
+fn key() -> u64 {
+    static KEY: OnceLock<u64> = OnceLock::new();
+    *KEY.get_or_init(|| RandomState::new().hash_one(K))
+}
 
 const K: u64 = 0x9e37_79b9_7f4a_7c15;
 
@@ -131,7 +148,8 @@ impl Hasher for Mix {
         // lanes over 32-byte blocks keep the multiplier busy instead of waiting on one chain.
         let mut blocks = bytes.chunks_exact(32);
         if bytes.len() >= 64 {
-            let mut lanes = [K, K.rotate_left(16), K.rotate_left(32), K.rotate_left(48)];
+            let k = self.0;
+            let mut lanes = [k, k.rotate_left(16), k.rotate_left(32), k.rotate_left(48)];
             for b in &mut blocks {
                 for (i, lane) in lanes.iter_mut().enumerate() {
                     *lane = (*lane ^ word(&b[i * 8..])).wrapping_mul(K).rotate_left(29);
@@ -312,6 +330,7 @@ fn number(v: f64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::K;
     use crate::cloudflare::capabilities::caps;
     use proptest::prelude::*;
 
@@ -343,6 +362,49 @@ mod tests {
         for n in [63, 64, 65, 96, 199] {
             assert!(seen.insert(mix(&base[..n])), "the prefix of {n} bytes");
         }
+    }
+
+    #[test]
+    fn a_change_forged_to_hash_like_the_original_needs_the_secret_start() {
+        use std::hash::Hasher;
+        let hash_from = |start: u64, words: &[u64]| {
+            let mut h = super::Mix(start);
+            for w in words {
+                h.write_u64(*w);
+            }
+            h.finish()
+        };
+        // One step is `s' = rotl((s ^ w) * K, 29)`: invertible, so whoever knows the start
+        // can change a word and pick the next one to land on the original state again.
+        let k_inv = (0..6).fold(1u64, |x, _| {
+            x.wrapping_mul(2u64.wrapping_sub(K.wrapping_mul(x)))
+        });
+        let step = |s: u64, w: u64| (s ^ w).wrapping_mul(K).rotate_left(29);
+        let forge = |start: u64, original: &[u64]| {
+            let mut forged = original.to_vec();
+            forged[1] ^= 0x2020_2020_2020_2020; // the changed text
+            let s1 = step(step(start, original[0]), original[1]);
+            let s2 = step(s1, original[2]);
+            let s1_forged = step(step(start, forged[0]), forged[1]);
+            forged[2] = s1_forged ^ s2.rotate_right(29).wrapping_mul(k_inv);
+            forged
+        };
+        let original = [1u64, 2, 3, 4, 5];
+        let known_start = K;
+        let forged = forge(known_start, &original);
+        assert_ne!(forged, original);
+        assert_eq!(
+            hash_from(known_start, &forged),
+            hash_from(known_start, &original),
+            "the forgery works against a known start"
+        );
+        let secret = super::key();
+        assert_ne!(secret, known_start);
+        assert_ne!(
+            hash_from(secret, &forged),
+            hash_from(secret, &original),
+            "the same forgery against the process's secret start"
+        );
     }
 
     #[test]
