@@ -21,10 +21,10 @@ FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 # Dependencies first, in their own layer: it is rebuilt only when Cargo.toml/Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src benches \
+RUN mkdir -p src benches/cycle \
  && echo 'fn main() {}' > src/main.rs \
  && touch src/lib.rs \
- && echo 'fn main() {}' > benches/cycle.rs \
+ && echo 'fn main() {}' > benches/cycle/main.rs \
  && cargo build --release --locked \
  && rm -rf src benches
 COPY src ./src

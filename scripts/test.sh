@@ -77,5 +77,6 @@ cargo test --locked
 
 say "benchmark smoke run (500 servers; the full run is: cargo bench --bench cycle)"
 BENCH_SERVERS=500 cargo bench --locked --bench cycle
+DECODE_ROUNDS=20 cargo bench --locked --bench cycle -- decode
 
 say "all checks passed"

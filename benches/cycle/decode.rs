@@ -1,0 +1,63 @@
+//! `decode`: one list page as the simulated API serves it (100 servers, 20 tools with
+//! schemas each), decoded again and again in the daemon's own decoder, fed in 16 KiB chunks
+//! as a socket delivers it. Beside it, serde_json merely walking the same bytes
+//! (`IgnoredAny`): the floor any JSON decoder of this page starts from.
+
+use std::time::{Duration, Instant};
+
+use mcp_sync_monitor::cloudflare::stream::PageDecoder;
+use mcp_sync_monitor::fake::{self, FakeApi, World};
+
+use crate::support::*;
+
+pub async fn decode() {
+    let mut world = World::new(fake::uniform_fleet(100, 20, 10));
+    world.tool_schema_bytes = 1024;
+    let api = FakeApi::start(world).await.expect("fake");
+    let body = reqwest::Client::new()
+        .get(format!(
+            "{}/accounts/{}/access/ai-controls/mcp/servers?page=1&per_page=100",
+            api.base_url(),
+            fake::ACCOUNT
+        ))
+        .bearer_auth(fake::TOKEN)
+        .send()
+        .await
+        .expect("page")
+        .bytes()
+        .await
+        .expect("page body");
+    let rounds = env_usize("DECODE_ROUNDS", 500);
+    let per_page = |elapsed: Duration| elapsed.as_secs_f64() * 1000.0 / rounds as f64;
+
+    let t = Instant::now();
+    for _ in 0..rounds {
+        let mut d = PageDecoder::new();
+        for chunk in body.chunks(16 * 1024) {
+            d.feed(chunk);
+        }
+        let (_, page) = d.finish().expect("the page decodes");
+        assert_eq!(page.servers.len(), 100, "every server decoded");
+    }
+    let ours = per_page(t.elapsed());
+
+    let t = Instant::now();
+    for _ in 0..rounds {
+        let walked: Result<serde::de::IgnoredAny, _> = serde_json::from_slice(&body);
+        assert!(walked.is_ok(), "the page is JSON");
+    }
+    let floor = per_page(t.elapsed());
+
+    let mib = body.len() as f64 / (1024.0 * 1024.0);
+    println!("page decode: {mib:.2} MiB page of 100 servers, {rounds} rounds");
+    println!("| decoder | ms per page | MiB/s |");
+    println!("|---|---|---|");
+    println!(
+        "| the daemon's (scan, decode, fingerprint every definition) | {ours:.2} | {:.0} |",
+        mib * 1000.0 / ours
+    );
+    println!(
+        "| serde_json walking the bytes (`IgnoredAny`, nothing kept) | {floor:.2} | {:.0} |",
+        mib * 1000.0 / floor
+    );
+}

@@ -1,0 +1,164 @@
+//! The default mode: the first complete cycle at 10,000 servers, then scrapes and idle CPU.
+
+use std::time::{Duration, Instant};
+
+use mcp_sync_monitor::cloudflare::Endpoint;
+use mcp_sync_monitor::fake::{self, FakeApi, World};
+
+use crate::support::*;
+
+pub async fn main_bench() {
+    let n = env_usize("BENCH_SERVERS", 10_000);
+    let tools = env_usize("BENCH_TOOLS", 20);
+    let latency = env_usize("BENCH_LATENCY_MS", 50);
+    let mut world = World::new(fake::uniform_fleet(n, tools, 10));
+    world.latency = Duration::from_millis(latency as u64);
+    world.tool_schema_bytes = 1024;
+    let api = FakeApi::start(world).await.expect("fake");
+    let stale = api.with(|w| {
+        let now = std::time::SystemTime::now();
+        w.servers()
+            .iter()
+            .filter(|s| {
+                s.last_successful_sync.is_some_and(|t| {
+                    now.duration_since(t)
+                        .is_ok_and(|a| a > Duration::from_secs(3 * 3600))
+                })
+            })
+            .count()
+    });
+    let port = free_port();
+    let started = Instant::now();
+    let later = env_usize("BENCH_LATER_CYCLES", 0);
+    let interval = if later > 0 { "2s" } else { "5m" };
+    let daemon = spawn_daemon(&api, port, interval, &[]);
+    // The end of the first cycle's syncs, seen from the fake: no scrape disturbs the
+    // daemon's memory before its peak for the cycle is read.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while api.count(Endpoint::Sync, None) < stale {
+        assert!(
+            Instant::now() < deadline,
+            "the first cycle did not sync every stale server"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let hwm_after_cycle = daemon.status_kib("VmHWM:");
+    if std::env::var_os("BENCH_TIMELINE").is_some() {
+        api.with(|w| {
+            let t0 = w.requests.first().map(|r| r.at);
+            for r in &w.requests {
+                let ms = t0
+                    .map(|t| r.at.duration_since(t).as_secs_f64() * 1000.0)
+                    .unwrap_or(0.0);
+                println!(
+                    "TL {ms:8.1} {:?} {:?} {:?}",
+                    r.endpoint, r.page, r.server_id
+                );
+            }
+        });
+    }
+    if std::env::var_os("BENCH_FIRST_CYCLE_ONLY").is_some() {
+        // For a heap profiler wrapping the daemon (BENCH_DAEMON): stop before any scrape.
+        println!(
+            "first cycle's syncs done; peak RSS {:.1} MiB",
+            hwm_after_cycle as f64 / 1024.0
+        );
+        if later > 0 {
+            let pages = api.count(Endpoint::List, None);
+            while api.count(Endpoint::List, None) < pages * (later + 1) {
+                assert!(Instant::now() < deadline, "the later cycles did not list");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            // The last listing is fetched; its publication follows within milliseconds.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            println!(
+                "{later} later cycles done; peak RSS {:.1} MiB",
+                daemon.status_kib("VmHWM:") as f64 / 1024.0
+            );
+        }
+        if let Ok(path) = std::env::var("BENCH_SMAPS") {
+            let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", daemon.0.id()));
+            let _ = std::fs::write(path, smaps.unwrap_or_default());
+        }
+        return;
+    }
+    let m = wait_cycles(port, 1.0, Duration::from_secs(120)).await;
+    let first_cycle_wall = started.elapsed();
+    let cycle_sum = value(
+        &m,
+        &format!(
+            "cloudflare_mcp_cycle_duration_seconds_sum{{account_id=\"{}\"}} ",
+            fake::ACCOUNT
+        ),
+    )
+    .unwrap_or(f64::NAN);
+    let lists = api.count(Endpoint::List, None);
+    let syncs = api.count(Endpoint::Sync, None);
+    let reads = api.count(Endpoint::Read, None);
+    let cpu_after_cycle = daemon.cpu_seconds();
+
+    // 20 scrapes as Prometheus makes them (gzip) first, then 20 plain ones.
+    let client = reqwest::Client::new();
+    let (_, gzip_bytes) = timed_scrapes(&client, port, true, 20).await;
+    let hwm_after_gzip = daemon.status_kib("VmHWM:");
+    let (mut times, size) = timed_scrapes(&client, port, false, 20).await;
+    times.sort();
+    let cpu_before_idle = daemon.cpu_seconds();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let idle_cpu = daemon.cpu_seconds() - cpu_before_idle;
+    let page_bytes = {
+        let c = reqwest::Client::new();
+        let r = c
+            .get(format!(
+                "{}/accounts/{}/access/ai-controls/mcp/servers?page=1&per_page=100",
+                api.base_url(),
+                fake::ACCOUNT
+            ))
+            .bearer_auth(fake::TOKEN)
+            .send()
+            .await
+            .expect("page");
+        r.bytes().await.map(|b| b.len()).unwrap_or(0)
+    };
+
+    println!("mcp-sync-monitor benchmark: {n} servers, {tools} tools each ({} KiB per page of 100), {latency} ms API latency, {stale} stale", page_bytes / 1024);
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| first complete cycle (cycle histogram sum) | {cycle_sum:.2} s |");
+    println!(
+        "| first complete cycle (from process start, wall) | {:.2} s |",
+        first_cycle_wall.as_secs_f64()
+    );
+    println!("| API requests | {lists} list (⌈{n}/100⌉ = {}), {syncs} sync ({stale} stale), {reads} read |", n.div_ceil(100));
+    println!(
+        "| peak RSS (VmHWM) through the first cycle | {:.1} MiB |",
+        hwm_after_cycle as f64 / 1024.0
+    );
+    println!(
+        "| peak RSS (VmHWM) after 20 gzip scrapes of /metrics (as Prometheus scrapes) | {:.1} MiB |",
+        hwm_after_gzip as f64 / 1024.0
+    );
+    println!(
+        "| peak RSS (VmHWM) after 20 more, plain | {:.1} MiB |",
+        daemon.status_kib("VmHWM:") as f64 / 1024.0
+    );
+    println!("| CPU to the end of the first cycle | {cpu_after_cycle:.2} s |");
+    println!(
+        "| /metrics gzip body | {:.2} MiB |",
+        gzip_bytes as f64 / (1024.0 * 1024.0)
+    );
+    println!(
+        "| /metrics plain scrape, median of 20 | {:.1} ms |",
+        times[times.len() / 2].as_secs_f64() * 1000.0
+    );
+    println!(
+        "| /metrics plain scrape, max of 20 | {:.1} ms |",
+        times[times.len() - 1].as_secs_f64() * 1000.0
+    );
+    println!(
+        "| /metrics size | {:.1} MiB ({} lines) |",
+        size as f64 / (1024.0 * 1024.0),
+        scrape(port).await.lines().count()
+    );
+    println!("| idle CPU between cycles (10 s window) | {idle_cpu:.2} s |");
+}

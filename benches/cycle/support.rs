@@ -1,0 +1,182 @@
+//! What every mode shares: the daemon as a child process, its memory and CPU read from
+//! `/proc`, and scrapes of its `/metrics`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mcp_sync_monitor::fake::{self, FakeApi};
+
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // A graceful stop first (SIGTERM), so profilers wrapping the daemon can write out.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        for _ in 0..200 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    pub fn status_kib(&self, field: &str) -> u64 {
+        let s =
+            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
+        s.lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// User + system CPU seconds (clock ticks of 1/100 s).
+    pub fn cpu_seconds(&self) -> f64 {
+        let s = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).unwrap_or_default();
+        let after = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (ticks(11) + ticks(12)) / 100.0
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(19999)
+}
+
+/// The release daemon against `api`, with the token, base URL, interval and `env`; the
+/// account comes from `env` (a variable or a configuration file).
+pub fn spawn_with_env(api: &FakeApi, port: u16, interval: &str, env: &[(&str, &str)]) -> Proc {
+    let exe = std::env::var("BENCH_DAEMON")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mcp-sync-monitor").to_owned());
+    let child = Command::new(exe)
+        .env_clear()
+        .env("CLOUDFLARE_API_TOKEN", fake::TOKEN)
+        .env("CLOUDFLARE_BASE_URL", api.base_url())
+        .env("MCP_SYNC_INTERVAL", interval)
+        .env("RUST_LOG", "warn")
+        .envs(std::env::vars().filter(|(k, _)| k.starts_with("MALLOC_")))
+        .envs(env.iter().copied())
+        .args(["run", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the daemon starts");
+    Proc(child)
+}
+
+/// The daemon on the fake's default account.
+pub fn spawn_daemon(api: &FakeApi, port: u16, interval: &str, extra: &[(&str, &str)]) -> Proc {
+    let mut env = vec![("CLOUDFLARE_ACCOUNT_ID", fake::ACCOUNT)];
+    env.extend_from_slice(extra);
+    spawn_with_env(api, port, interval, &env)
+}
+
+/// `n` scrapes one after another: their durations and the size of the last body.
+pub async fn timed_scrapes(
+    client: &reqwest::Client,
+    port: u16,
+    gzip: bool,
+    n: usize,
+) -> (Vec<Duration>, usize) {
+    let (mut times, mut size) = (Vec::with_capacity(n), 0);
+    for _ in 0..n {
+        let mut req = client.get(format!("http://127.0.0.1:{port}/metrics"));
+        if gzip {
+            req = req.header("accept-encoding", "gzip");
+        }
+        let t = Instant::now();
+        let body = req
+            .send()
+            .await
+            .expect("scrape")
+            .bytes()
+            .await
+            .expect("body");
+        times.push(t.elapsed());
+        size = body.len();
+    }
+    (times, size)
+}
+
+/// A scrape as Prometheus makes it (gzip), decompressed.
+pub async fn scrape(port: u16) -> String {
+    use std::io::Read as _;
+    let r = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await;
+    let Ok(r) = r else {
+        return String::new();
+    };
+    let body = r.bytes().await.unwrap_or_default();
+    let mut text = String::new();
+    let _ = flate2::read::MultiGzDecoder::new(&body[..]).read_to_string(&mut text);
+    text
+}
+
+pub fn value(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
+}
+
+pub async fn wait_cycles(port: u16, n: f64, timeout: Duration) -> String {
+    let key = format!(
+        "cloudflare_mcp_cycle_duration_seconds_count{{account_id=\"{}\"}} ",
+        fake::ACCOUNT
+    );
+    let deadline = Instant::now() + timeout;
+    loop {
+        let m = scrape(port).await;
+        if value(&m, &key).is_some_and(|c| c >= n) {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {n} cycles within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The daemon with the accounts `ids` in a configuration file, one token for all.
+pub fn spawn_with_accounts(api: &FakeApi, port: u16, interval: &str, ids: &[String]) -> Proc {
+    let dir = std::env::temp_dir().join(format!("mcp-bench-accounts-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let cfg = dir.join("config.toml");
+    let body: String = ids
+        .iter()
+        .map(|id| format!("[[accounts]]\nid = \"{id}\"\n"))
+        .collect();
+    std::fs::write(&cfg, body).expect("config");
+    let cfg = cfg.to_string_lossy().into_owned();
+    spawn_with_env(api, port, interval, &[("MCP_SYNC_CONFIG", &cfg)])
+}
+
+pub fn rss_kib_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
