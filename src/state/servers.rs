@@ -17,42 +17,57 @@ impl Servers {
     /// The servers of a complete listing, each keeping what `old` knew of it under the same
     /// id (its counters); the listing's verdicts replace the rest. Ids are unique (the walk
     /// drops repeats); were one repeated, one entry would be kept.
+    ///
+    /// Built inside `old`'s own vector: a server listed again is updated where it is, a new
+    /// one is added at the end, the ones no longer listed are dropped, then it is sorted. So a
+    /// later cycle never holds two vectors of the account's servers, only the one plus the
+    /// listing, which shrinks as its servers are taken.
     pub fn relisted(
         listed: Vec<Listed>,
         mut old: Servers,
         fresh: impl Fn(&mut ServerState),
     ) -> Self {
         let mut listed = listed;
-        let mut all = Vec::with_capacity(listed.len());
-        // Taken from the end, the listing shrinking as the servers grow, so that a large
-        // account does not hold both vectors whole (the allocator returns a large vector's
-        // freed tail at once).
+        let known = old.0.len();
+        let added = listed
+            .iter()
+            .filter(|l| old.position(&l.id).is_none())
+            .count();
+        old.0.reserve_exact(added);
+        let mut seen = vec![false; known];
         while !listed.is_empty() {
             let from = listed.len().saturating_sub(RELIST_BATCH);
-            for l in listed.drain(from..).rev() {
-                let mut s = old.take(&l.id);
+            for l in listed.drain(from..) {
+                let at = old.0[..known].binary_search_by(|s| s.info.id.cmp(&l.id));
+                let s = match at {
+                    Ok(i) => {
+                        seen[i] = true;
+                        &mut old.0[i]
+                    }
+                    Err(_) => {
+                        old.0.push(ServerState::default());
+                        let last = old.0.len() - 1;
+                        &mut old.0[last]
+                    }
+                };
                 s.info = l;
-                fresh(&mut s);
-                all.push(s);
+                fresh(s);
             }
             listed.shrink_to_fit();
         }
-        drop(old);
+        let mut i = 0;
+        old.0.retain(|_| {
+            let keep = seen.get(i).copied().unwrap_or(true);
+            i += 1;
+            keep
+        });
         // In place: a stable sort would borrow half the vector again.
-        all.sort_unstable_by(|a, b| a.info.id.cmp(&b.info.id));
-        all.dedup_by(|b, a| a.info.id == b.info.id);
-        Self(all)
-    }
-
-    /// What is known of the server with this id, taken out; its id stays, so the rest can
-    /// still be found.
-    fn take(&mut self, id: &str) -> ServerState {
-        let Some(old) = self.get_mut(id) else {
-            return ServerState::default();
-        };
-        let mut s = std::mem::take(old);
-        old.info.id = std::mem::take(&mut s.info.id);
-        s
+        old.0.sort_unstable_by(|a, b| a.info.id.cmp(&b.info.id));
+        old.0.dedup_by(|b, a| a.info.id == b.info.id);
+        if old.0.capacity() > old.0.len() + old.0.len() / 4 {
+            old.0.shrink_to_fit();
+        }
+        old
     }
 
     fn position(&self, id: &str) -> Option<usize> {
