@@ -111,29 +111,59 @@ impl Canonical {
     };
 }
 
-/// A fast 64-bit hasher for fingerprints: eight bytes at a time, multiply and rotate, with
-/// a final avalanche (MurmurHash3's). Every definition of every page is hashed, so speed
-/// matters (SipHash was several times slower here). It starts from the process's secret
-/// [`key`]: the author of an upstream MCP server writes the definitions, and with a known
-/// start they could pad a changed description until it hashed like the old one (each step
-/// of this mix can be inverted). Not a cryptographic MAC, but such a change can no longer be
-/// worked out ahead.
-struct Mix(u64);
+/// A fast 64-bit hasher for fingerprints. Every definition of every page is hashed, so
+/// speed matters (SipHash was several times slower here), but the author of an upstream MCP
+/// server writes the definitions, so a change must not be made to hash like the old version.
+/// Each step multiplies the input by a value derived from a key drawn at random when the
+/// process starts ([`Keys`]) and folds the 128-bit product (wyhash's construction): how a
+/// difference in the input spreads depends on that secret, so it cannot be cancelled by a
+/// second change worked out ahead. The multiply–rotate mix this replaces passed a flipped bit
+/// through unchanged half the time, whatever its start, so two edited characters went unseen
+/// in one listing of two (a unit test keeps the demonstration). Fast, not a cryptographic MAC.
+struct Mix {
+    h: u64,
+    /// The secret multiplier of each step.
+    m: u64,
+}
 
 impl Default for Mix {
     fn default() -> Self {
-        Self(key())
+        let k = Keys::get();
+        Self {
+            h: k.start,
+            m: k.mul,
+        }
     }
 }
 
-/// A random key drawn once per process. Fingerprints are compared only within one run (the
-/// remembered ones live in memory), so a new key at each start changes nothing else.
-fn key() -> u64 {
-    static KEY: OnceLock<u64> = OnceLock::new();
-    *KEY.get_or_init(|| RandomState::new().hash_one(K))
+/// The process's secret keys: fingerprints are compared only within one run (the remembered
+/// ones live in memory), so new keys at each start change nothing else.
+#[derive(Clone, Copy)]
+struct Keys {
+    start: u64,
+    mul: u64,
+}
+
+impl Keys {
+    fn get() -> Self {
+        static KEYS: OnceLock<Keys> = OnceLock::new();
+        *KEYS.get_or_init(|| {
+            let s = RandomState::new();
+            Keys {
+                start: s.hash_one(1u8),
+                mul: s.hash_one(2u8) | 1,
+            }
+        })
+    }
 }
 
 const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The 128-bit product of `a` and `b`, its halves folded together.
+fn fold(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
 
 /// Reads eight bytes as a word.
 fn word(c: &[u8]) -> u64 {
@@ -144,15 +174,16 @@ fn word(c: &[u8]) -> u64 {
 
 impl Hasher for Mix {
     fn write(&mut self, bytes: &[u8]) {
-        // Long strings (tool descriptions, schemas) are most of a page: four independent
-        // lanes over 32-byte blocks keep the multiplier busy instead of waiting on one chain.
+        // Long strings (tool descriptions, schemas) are most of a page: two independent lanes
+        // of 16 bytes per step keep the multiplier busy instead of waiting on one chain.
         let mut blocks = bytes.chunks_exact(32);
         if bytes.len() >= 64 {
-            let k = self.0;
-            let mut lanes = [k, k.rotate_left(16), k.rotate_left(32), k.rotate_left(48)];
+            let (h, m) = (self.h, self.m);
+            let pads = [m, m.rotate_left(32) ^ K];
+            let mut lanes = [h, h.rotate_left(32) ^ K];
             for b in &mut blocks {
                 for (i, lane) in lanes.iter_mut().enumerate() {
-                    *lane = (*lane ^ word(&b[i * 8..])).wrapping_mul(K).rotate_left(29);
+                    *lane = fold(word(&b[i * 16..]) ^ pads[i], word(&b[i * 16 + 8..]) ^ *lane);
                 }
             }
             for lane in lanes {
@@ -181,7 +212,7 @@ impl Hasher for Mix {
     }
 
     fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0 ^ v).wrapping_mul(K).rotate_left(29);
+        self.h = fold(self.h ^ v, self.m).wrapping_add(K);
     }
 
     fn write_usize(&mut self, v: usize) {
@@ -189,7 +220,7 @@ impl Hasher for Mix {
     }
 
     fn finish(&self) -> u64 {
-        let mut h = self.0 ^ K;
+        let mut h = self.h ^ K;
         h ^= h >> 33;
         h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
         h ^= h >> 33;
@@ -330,13 +361,13 @@ fn number(v: f64) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::K;
+    use super::{word, Mix, K};
     use crate::cloudflare::capabilities::caps;
     use proptest::prelude::*;
 
     fn mix(bytes: &[u8]) -> u64 {
         use std::hash::Hasher;
-        let mut h = super::Mix::default();
+        let mut h = Mix::default();
         h.write(bytes);
         h.finish()
     }
@@ -364,47 +395,51 @@ mod tests {
         }
     }
 
+    /// Keys for the tests, from a counter (splitmix64).
+    fn keys(i: u64) -> (u64, u64) {
+        let mix = |mut z: u64| {
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        (mix(2 * i + 1), mix(2 * i + 2) | 1)
+    }
+
     #[test]
-    fn a_change_forged_to_hash_like_the_original_needs_the_secret_start() {
+    fn two_edited_characters_are_seen_whatever_the_key() {
         use std::hash::Hasher;
-        let hash_from = |start: u64, words: &[u64]| {
-            let mut h = super::Mix(start);
-            for w in words {
-                h.write_u64(*w);
-            }
+        // "a" -> "!" flips bit 62 of the first word, "a" -> "i" bit 27 of the second.
+        let original = *b"abcdefgaabcaefgh";
+        let mut edited = original;
+        edited[7] = b'!';
+        edited[11] = b'i';
+        // The multiply-rotate step used before: the flipped bit comes out of the multiply
+        // and the rotation as bit 27 (or bits 27 and 28) whatever the start, so the second
+        // edit cancels it for about half of all starts.
+        let old = |start: u64, bytes: &[u8; 16]| {
+            let step = |s: u64, w: u64| (s ^ w).wrapping_mul(K).rotate_left(29);
+            step(step(start, word(&bytes[..8])), word(&bytes[8..]))
+        };
+        let old_missed = (0..1000)
+            .filter(|i| old(keys(*i).0, &original) == old(keys(*i).0, &edited))
+            .count();
+        assert!(old_missed > 300, "the old step missed {old_missed} of 1000");
+        let hash = |(start, mul): (u64, u64), bytes: &[u8]| {
+            let mut h = Mix { h: start, m: mul };
+            h.write(bytes);
             h.finish()
         };
-        // One step is `s' = rotl((s ^ w) * K, 29)`: invertible, so whoever knows the start
-        // can change a word and pick the next one to land on the original state again.
-        let k_inv = (0..6).fold(1u64, |x, _| {
-            x.wrapping_mul(2u64.wrapping_sub(K.wrapping_mul(x)))
-        });
-        let step = |s: u64, w: u64| (s ^ w).wrapping_mul(K).rotate_left(29);
-        let forge = |start: u64, original: &[u64]| {
-            let mut forged = original.to_vec();
-            forged[1] ^= 0x2020_2020_2020_2020; // the changed text
-            let s1 = step(step(start, original[0]), original[1]);
-            let s2 = step(s1, original[2]);
-            let s1_forged = step(step(start, forged[0]), forged[1]);
-            forged[2] = s1_forged ^ s2.rotate_right(29).wrapping_mul(k_inv);
-            forged
-        };
-        let original = [1u64, 2, 3, 4, 5];
-        let known_start = K;
-        let forged = forge(known_start, &original);
-        assert_ne!(forged, original);
-        assert_eq!(
-            hash_from(known_start, &forged),
-            hash_from(known_start, &original),
-            "the forgery works against a known start"
-        );
-        let secret = super::key();
-        assert_ne!(secret, known_start);
-        assert_ne!(
-            hash_from(secret, &forged),
-            hash_from(secret, &original),
-            "the same forgery against the process's secret start"
-        );
+        for i in 0..1000 {
+            assert_ne!(hash(keys(i), &original), hash(keys(i), &edited), "key {i}");
+            let long_original = original.repeat(5);
+            let mut long_edited = long_original.clone();
+            long_edited[32..48].copy_from_slice(&edited);
+            assert_ne!(
+                hash(keys(i), &long_original),
+                hash(keys(i), &long_edited),
+                "key {i}, the lanes"
+            );
+        }
     }
 
     #[test]
