@@ -215,4 +215,43 @@ mod tests {
             .filter(|i| *i != 17)
             .all(|i| s.get(&format!("s{i:02}")).is_some()));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn relisting_is_the_listing_with_the_old_counters(
+            old_ids in proptest::collection::btree_set(0u32..80, 0..60),
+            new_ids in proptest::collection::btree_set(0u32..80, 0..60),
+            rotate in 0usize..60,
+        ) {
+            let name = |i: &u32| format!("s{i:02}");
+            let mut old = Servers::relisted(
+                old_ids.iter().map(|i| listed(&name(i))).collect(),
+                Servers::default(),
+                |_| {},
+            );
+            for i in &old_ids {
+                if let Some(s) = old.get_mut(&name(i)) {
+                    s.syncs_total = u64::from(*i) + 1;
+                }
+            }
+            let mut order: Vec<u32> = new_ids.iter().copied().collect();
+            if !order.is_empty() {
+                let by = rotate % order.len();
+                order.rotate_left(by);
+            }
+            let now = Servers::relisted(
+                order.iter().map(|i| listed(&name(i))).collect(),
+                old,
+                |s| s.last_attempts = 1,
+            );
+            let expected: Vec<(String, u64)> = new_ids
+                .iter()
+                .map(|i| (name(i), if old_ids.contains(i) { u64::from(*i) + 1 } else { 0 }))
+                .collect();
+            let got: Vec<(String, u64)> =
+                now.iter().map(|(id, s)| (id.to_owned(), s.syncs_total)).collect();
+            proptest::prop_assert_eq!(got, expected);
+            proptest::prop_assert!(now.values().all(|s| s.last_attempts == 1));
+        }
+    }
 }
