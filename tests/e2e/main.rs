@@ -7,6 +7,7 @@ mod capabilities;
 mod cli;
 mod client;
 mod common;
+mod daemon;
 mod faults;
 mod http_metrics;
 mod load;

@@ -4,6 +4,7 @@
 //! and the requests stay bounded.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use mcp_sync_monitor::cloudflare::pagination::Anomaly;
 use mcp_sync_monitor::cloudflare::Endpoint;
@@ -223,5 +224,65 @@ async fn the_page_cap_ends_a_runaway_walk() {
         listed(&state),
         0,
         "nothing published from an incomplete walk"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_listing_gives_the_same_result_as_a_sequential_walk() {
+    let servers: Vec<FakeServer> = (0..450)
+        .map(|i| FakeServer::fresh(format!("s{i:04}")))
+        .collect();
+    let api = fake_with(servers).await;
+    api.with(|w| w.latency = Duration::from_millis(150));
+    let mut cfg = test_config(&api);
+    cfg.list_concurrency = 4;
+    let (s, state) = scheduler(cfg.clone());
+    s.cycle(fake::ACCOUNT, &Shutdown::new()).await;
+    let concurrent: Vec<String> = state.read().accounts[fake::ACCOUNT]
+        .servers
+        .keys()
+        .map(str::to_owned)
+        .collect();
+    let pages: Vec<Instant> = api
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.endpoint == Some(Endpoint::List) && r.page.is_some_and(|p| (2..=5).contains(&p))
+        })
+        .map(|r| r.at)
+        .collect();
+    assert_eq!(pages.len(), 4);
+    let spread = pages
+        .iter()
+        .max()
+        .expect("max")
+        .duration_since(*pages.iter().min().expect("min"));
+    assert!(
+        spread < Duration::from_millis(150),
+        "pages 2-5 were in flight together ({spread:?} apart, latency 150 ms)"
+    );
+
+    api.clear_requests();
+    api.with(|w| w.result_info = false);
+    let (s, state) = scheduler(cfg);
+    s.cycle(fake::ACCOUNT, &Shutdown::new()).await;
+    let sequential: Vec<String> = state.read().accounts[fake::ACCOUNT]
+        .servers
+        .keys()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(concurrent, sequential);
+    assert_eq!(concurrent.len(), 450);
+    assert_eq!(
+        api.count(Endpoint::List, None),
+        6,
+        "the first walk without result_info proves its short page 5 with an empty page 6"
+    );
+    api.clear_requests();
+    s.cycle(fake::ACCOUNT, &Shutdown::new()).await;
+    assert_eq!(
+        api.count(Endpoint::List, None),
+        5,
+        "within the hour, the walk stops at the short page"
     );
 }
