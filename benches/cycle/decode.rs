@@ -14,19 +14,7 @@ pub async fn decode() {
     let mut world = World::new(fake::uniform_fleet(100, 20, 10));
     world.tool_schema_bytes = 1024;
     let api = FakeApi::start(world).await.expect("fake");
-    let body = reqwest::Client::new()
-        .get(format!(
-            "{}/accounts/{}/access/ai-controls/mcp/servers?page=1&per_page=100",
-            api.base_url(),
-            fake::ACCOUNT
-        ))
-        .bearer_auth(fake::TOKEN)
-        .send()
-        .await
-        .expect("page")
-        .bytes()
-        .await
-        .expect("page body");
+    let body = first_page(&api).await;
     let rounds = env_usize("DECODE_ROUNDS", 500);
     let per_page = |elapsed: Duration| elapsed.as_secs_f64() * 1000.0 / rounds as f64;
 

@@ -106,20 +106,7 @@ pub async fn main_bench() {
     let cpu_before_idle = daemon.cpu_seconds();
     tokio::time::sleep(Duration::from_secs(10)).await;
     let idle_cpu = daemon.cpu_seconds() - cpu_before_idle;
-    let page_bytes = {
-        let c = reqwest::Client::new();
-        let r = c
-            .get(format!(
-                "{}/accounts/{}/access/ai-controls/mcp/servers?page=1&per_page=100",
-                api.base_url(),
-                fake::ACCOUNT
-            ))
-            .bearer_auth(fake::TOKEN)
-            .send()
-            .await
-            .expect("page");
-        r.bytes().await.map(|b| b.len()).unwrap_or(0)
-    };
+    let page_bytes = first_page(&api).await.len();
 
     println!("mcp-sync-monitor benchmark: {n} servers, {tools} tools each ({} KiB per page of 100), {latency} ms API latency, {stale} stale", page_bytes / 1024);
     println!("| measure | value |");

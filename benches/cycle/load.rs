@@ -1,6 +1,6 @@
 //! `load`: `/metrics` under 1 to 64 concurrent scrapers, plain and gzip.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mcp_sync_monitor::fake::{self, FakeApi, World};
 
@@ -48,21 +48,7 @@ pub async fn load() {
                 let mut set = tokio::task::JoinSet::new();
                 for _ in 0..p {
                     let (client, url) = (client.clone(), url.clone());
-                    set.spawn(async move {
-                        let mut req = client.get(&url);
-                        if gzip {
-                            req = req.header("accept-encoding", "gzip");
-                        }
-                        let t = Instant::now();
-                        let body = req
-                            .send()
-                            .await
-                            .expect("scrape")
-                            .bytes()
-                            .await
-                            .expect("body");
-                        (t.elapsed(), body.len())
-                    });
+                    set.spawn(async move { timed_scrape(&client, &url, gzip).await });
                 }
                 while let Some(r) = set.join_next().await {
                     let (d, len) = r.expect("task");

@@ -97,21 +97,11 @@ pub async fn timed_scrapes(
     n: usize,
 ) -> (Vec<Duration>, usize) {
     let (mut times, mut size) = (Vec::with_capacity(n), 0);
+    let url = format!("http://127.0.0.1:{port}/metrics");
     for _ in 0..n {
-        let mut req = client.get(format!("http://127.0.0.1:{port}/metrics"));
-        if gzip {
-            req = req.header("accept-encoding", "gzip");
-        }
-        let t = Instant::now();
-        let body = req
-            .send()
-            .await
-            .expect("scrape")
-            .bytes()
-            .await
-            .expect("body");
-        times.push(t.elapsed());
-        size = body.len();
+        let (took, len) = timed_scrape(client, &url, gzip).await;
+        times.push(took);
+        size = len;
     }
     (times, size)
 }
@@ -179,4 +169,39 @@ pub fn rss_kib_of(pid: u32) -> u64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// One scrape of `url`: how long it took and the size of the body.
+pub async fn timed_scrape(client: &reqwest::Client, url: &str, gzip: bool) -> (Duration, usize) {
+    let mut req = client.get(url);
+    if gzip {
+        req = req.header("accept-encoding", "gzip");
+    }
+    let t = Instant::now();
+    let body = req
+        .send()
+        .await
+        .expect("scrape")
+        .bytes()
+        .await
+        .expect("body");
+    (t.elapsed(), body.len())
+}
+
+/// The first list page of the fake's default account, 100 servers, as the daemon receives it.
+pub async fn first_page(api: &FakeApi) -> Vec<u8> {
+    reqwest::Client::new()
+        .get(format!(
+            "{}/accounts/{}/access/ai-controls/mcp/servers?page=1&per_page=100",
+            api.base_url(),
+            fake::ACCOUNT
+        ))
+        .bearer_auth(fake::TOKEN)
+        .send()
+        .await
+        .expect("page")
+        .bytes()
+        .await
+        .expect("page body")
+        .to_vec()
 }
