@@ -39,7 +39,7 @@ GRAFANA_OVERRIDES = {
     },
 }
 # Annotations that need Prometheus's `query` template function, which Grafana lacks.
-PROMETHEUS_ONLY_ANNOTATIONS = {"stale_servers"}
+PROMETHEUS_ONLY_ANNOTATIONS = {"stale_servers", "servers"}
 
 
 class Dumper(yaml.SafeDumper):

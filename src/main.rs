@@ -23,7 +23,9 @@ struct Cli {
 enum Command {
     /// Run the daemon (the default).
     Run,
-    /// Run one cycle, print a table, exit 0 (healthy), 1 (stale or failing) or 2 (config/auth).
+    /// Run one cycle, print a table, exit 0 (healthy), 1 (a syncable server stale or
+    /// failing) or 2 (config/auth). Servers a sync cannot refresh (manual OAuth, sign-in
+    /// required) are shown with their reason and alone do not exit 1: a rerun cannot change them.
     Once,
     /// Run against a built-in simulated Cloudflare API; no account needed.
     Demo,

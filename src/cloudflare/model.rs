@@ -204,6 +204,13 @@ pub struct SyncResult {
     /// The server's status after the sync.
     #[serde(default, deserialize_with = "lenient_string")]
     pub status: Option<String>,
+    /// The server's `last_successful_sync` after the sync, when the answer carries it (the
+    /// OpenAPI extract does not promise it).
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub last_successful_sync: Option<SystemTime>,
+    /// The server's `last_synced` after the sync, when carried.
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub last_synced: Option<SystemTime>,
 }
 
 /// A server object of a page that could not be decoded.

@@ -8,7 +8,7 @@ use super::Exit;
 use crate::cloudflare::model::sanitize;
 use crate::config::{Env, Flags};
 use crate::scheduler::{CycleReport, ListingOutcome, Scheduler};
-use crate::state::{Action, Outcome, Snapshot, State};
+use crate::state::{Action, Snapshot, State};
 
 /// Runs one cycle for every account, prints the table, and says how it went.
 pub async fn once(flags: &Flags, env: &Env) -> Exit {
@@ -25,13 +25,16 @@ pub async fn once(flags: &Flags, env: &Env) -> Exit {
         }
     };
     let reports = scheduler.run_once(&sd).await;
+    // No later listing comes to judge the syncs that answered success: a read of each does.
+    scheduler.confirm_by_read(&sd).await;
     let snap = state.read();
     print!("{}", table(&reports, &snap, SystemTime::now()));
     exit_code(&reports, &snap)
 }
 
 /// `once`'s exit code from the cycle reports and the state after them: configuration or
-/// authentication error, a server still stale or failing (or a listing failed), or healthy.
+/// authentication error, a syncable server still stale or failing (or a listing failed), or
+/// healthy. A blocked server alone is not a failure: a rerun cannot change it.
 pub fn exit_code(reports: &[CycleReport], snap: &Snapshot) -> Exit {
     if reports
         .iter()
@@ -46,7 +49,7 @@ pub fn exit_code(reports: &[CycleReport], snap: &Snapshot) -> Exit {
         .accounts
         .values()
         .flat_map(|a| a.servers.values())
-        .any(|s| s.info.stale || s.consecutive_failures > 0);
+        .any(|s| (s.info.stale && s.last_action.blocked().is_none()) || s.consecutive_failures > 0);
     if listing_failed || unhealthy {
         Exit::Failure
     } else {
@@ -85,10 +88,12 @@ pub fn table(reports: &[CycleReport], snap: &Snapshot, now: SystemTime) -> Strin
             "SERVER", "NAME", "LAST SUCCESSFUL SYNC", "STALE", "ACTION", "ATTEMPTS"
         );
         for (id, s) in &a.servers {
-            let outcome = match &s.last_outcome {
+            let outcome = match &s.last_sync {
                 _ if s.last_action != Action::Synced => "-".to_owned(),
-                Some(Outcome::Success) => "success".into(),
-                Some(Outcome::Failed(why)) => format!("failed: {why}"),
+                Some(l) => match &l.error {
+                    Some(why) => format!("{}: {why}", l.outcome.as_str()),
+                    None => l.outcome.as_str().to_owned(),
+                },
                 None => "-".into(),
             };
             let _ = writeln!(
@@ -113,8 +118,8 @@ pub fn table(reports: &[CycleReport], snap: &Snapshot, now: SystemTime) -> Strin
         };
         let _ = writeln!(
             out,
-            "account {}: listing {listing}; {} servers, {} stale, {} synced, {} failed, {} backed off, {} dry run, {:.1}s",
-            r.account, r.servers, r.stale, r.synced, r.failed, r.backed_off, r.dry_run, r.duration.as_secs_f64()
+            "account {}: listing {listing}; {} servers, {} stale, {} synced, {} failed ({} without effect), {} backed off, {} blocked, {} dry run, {:.1}s",
+            r.account, r.servers, r.stale, r.synced, r.failed, r.no_effect, r.backed_off, r.blocked, r.dry_run, r.duration.as_secs_f64()
         );
     }
     out
@@ -136,6 +141,8 @@ mod tests {
             failed: 0,
             backed_off: 0,
             dry_run: 0,
+            blocked: 0,
+            no_effect: 0,
             auth_failed,
             duration: Duration::ZERO,
         }
@@ -159,6 +166,7 @@ mod tests {
                     status: None,
                     retryable: None,
                     api_error: true,
+                    rate_limited: false,
                     consecutive_failures: 1,
                 },
                 SystemTime::now(),

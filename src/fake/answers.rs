@@ -186,6 +186,7 @@ pub(super) fn raw_owned(status: StatusCode, body: String) -> Response {
 
 pub(super) fn sync_answer(w: &mut World, req: &Req, id: &str) -> Response {
     let now = SystemTime::now();
+    let w_sync_answer_timestamps = w.sync_answer_timestamps;
     let Some(s) = w
         .accounts
         .get_mut(&req.account)
@@ -196,12 +197,14 @@ pub(super) fn sync_answer(w: &mut World, req: &Req, id: &str) -> Response {
     };
     enum Outcome {
         Ok,
+        Unchanged,
         Fail(Option<bool>),
         Http500,
         Http429(u64),
     }
     let outcome = match &mut s.behavior {
         SyncBehavior::Succeed | SyncBehavior::Slow(_) => Outcome::Ok,
+        SyncBehavior::NoEffect => Outcome::Unchanged,
         SyncBehavior::RetryableThen(k) if *k > 0 => {
             *k -= 1;
             Outcome::Fail(Some(true))
@@ -223,12 +226,21 @@ pub(super) fn sync_answer(w: &mut World, req: &Req, id: &str) -> Response {
         }
         SyncBehavior::RateLimitedThen { .. } => Outcome::Ok,
     };
+    let carry = w_sync_answer_timestamps;
+    let result = |s: &FakeServer| {
+        let mut r = json!({"status": s.status});
+        if carry {
+            r["last_successful_sync"] = ts(s.last_successful_sync);
+            r["last_synced"] = ts(s.last_synced);
+        }
+        json!({"success": true, "errors": [], "messages": [], "result": r})
+    };
     let resp = match outcome {
         Outcome::Ok => {
             s.succeed(now);
-            Some(json!({"success": true, "errors": [], "messages": [],
-                "result": {"status": s.status}}))
+            Some(result(s))
         }
+        Outcome::Unchanged => Some(result(s)),
         Outcome::Fail(retryable) => {
             let msg = if retryable == Some(true) {
                 "upstream MCP server timed out"

@@ -4,6 +4,10 @@ use std::time::{Duration, SystemTime};
 
 use super::{FakeServer, SyncBehavior};
 
+/// The demo's mix: mostly fresh, then stale, never synced, flaky (retryable errors),
+/// failing, rate-limited and sign-in-required servers, and, at fixed places so a newcomer
+/// finds them, one of each kind a sync cannot refresh or does not refresh:
+/// [`MANUAL_OAUTH`], [`SIGN_IN`] and [`FUTILE`].
 pub fn mixed_fleet(n: usize, fresh_max_age: Duration) -> Vec<FakeServer> {
     let max_age = fresh_max_age.as_secs().max(2);
     let mut rng = fastrand::Rng::with_seed(7);
@@ -45,10 +49,24 @@ pub fn mixed_fleet(n: usize, fresh_max_age: Duration) -> Vec<FakeServer> {
             );
             s.tools = rng.usize(0..25);
             s.prompts = rng.usize(0..4);
-            s
+            match s.id.as_str() {
+                MANUAL_OAUTH => FakeServer::manual_oauth(&s.id).named(s.name),
+                SIGN_IN => FakeServer::needs_sign_in(&s.id).named(s.name),
+                FUTILE => FakeServer::stale(&s.id)
+                    .behaving(SyncBehavior::NoEffect)
+                    .named(s.name),
+                _ => s,
+            }
         })
         .collect()
 }
+
+/// The demo's manual-OAuth server: `waiting`, never synced, blocked (`manual_oauth`).
+pub const MANUAL_OAUTH: &str = "mcp-0001";
+/// The demo's server whose administrator must sign in: blocked (`sign_in_required`).
+pub const SIGN_IN: &str = "mcp-0002";
+/// The demo's server whose syncs answer success and change nothing (`no_effect`).
+pub const FUTILE: &str = "mcp-0003";
 
 /// A uniform fleet for the benchmark: `n` servers with `tools` tools each, of which
 /// `stale_per_mille`/1000 are stale and the rest fresh.

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::cloudflare::Endpoint;
 use crate::shutdown::Shutdown;
 
-pub use fleets::{mixed_fleet, uniform_fleet};
+pub use fleets::{mixed_fleet, uniform_fleet, FUTILE, MANUAL_OAUTH, SIGN_IN};
 pub use world::{FakeRateLimit, FakeServer, Fault, ListHook, RecordedRequest, SyncBehavior, World};
 
 /// The token the fake accepts unless told otherwise.

@@ -34,6 +34,9 @@ pub enum SyncBehavior {
     },
     /// Succeeds after this long.
     Slow(Duration),
+    /// Answers success and changes nothing, as Cloudflare does for a server with manual
+    /// OAuth credentials (its capabilities refresh only when a user authorizes again).
+    NoEffect,
 }
 
 /// One simulated server.
@@ -112,6 +115,33 @@ impl FakeServer {
         s.last_synced = None;
         s.status = "waiting".into();
         s
+    }
+
+    /// User-managed OAuth (`authentication_status: manual`) before any user authorized it:
+    /// `waiting`, never synced, and its syncs answer success without effect.
+    pub fn manual_oauth(id: impl Into<String>) -> Self {
+        let mut s = Self::never_synced(id).behaving(SyncBehavior::NoEffect);
+        s.auth_type = "oauth".into();
+        s.authentication_status = Some("manual".into());
+        s
+    }
+
+    /// An OAuth server whose administrator must authenticate (`authentication_status:
+    /// required`), stale, its syncs failing.
+    pub fn needs_sign_in(id: impl Into<String>) -> Self {
+        let mut s = Self::stale(id).behaving(SyncBehavior::Permanent);
+        s.auth_type = "oauth".into();
+        s.authentication_status = Some("required".into());
+        s
+    }
+
+    /// A user completes the upstream OAuth of this server at `now`: its capabilities are
+    /// captured, as the first authorization of a manual-OAuth server does.
+    pub fn authorize(&mut self, now: SystemTime) {
+        self.succeed(now);
+        if self.authentication_status.as_deref() == Some("manual") {
+            self.behavior = SyncBehavior::NoEffect;
+        }
     }
 
     /// Sets the sync behaviour.
@@ -240,6 +270,9 @@ pub struct World {
     pub page_size: Option<u32>,
     /// Answer page 1 whatever page is asked (an API that ignores the page number).
     pub ignore_page: bool,
+    /// Whether a sync answer carries the server's `last_successful_sync` and `last_synced`
+    /// (the OpenAPI extract promises only `status`, `error` and `error_details`).
+    pub sync_answer_timestamps: bool,
     /// Bytes of input schema per tool (to make pages as large as real ones).
     pub tool_schema_bytes: usize,
     /// Every request, in order.
@@ -270,6 +303,7 @@ impl World {
             rate_limit: None,
             ratelimit_header: true,
             list_hook: None,
+            sync_answer_timestamps: false,
             tool_schema_bytes: 64,
             requests: Vec::new(),
             record: true,

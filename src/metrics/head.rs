@@ -8,7 +8,7 @@ use super::text::{family, histograms, labels};
 use super::NS;
 use crate::cloudflare::pagination::Anomaly;
 use crate::process::ProcessStats;
-use crate::state::Snapshot;
+use crate::state::{BlockReason, Snapshot};
 
 /// Unix seconds (negative before 1970).
 pub(super) fn ts(t: SystemTime) -> f64 {
@@ -64,6 +64,31 @@ fn render_accounts(out: &mut String, snap: &Snapshot) {
         "gauge",
         "Of the servers in the last complete listing, those that are stale.",
         per_account(&|a| a.listed.then_some(a.stale_count() as f64)),
+    );
+    // Every reason from 0: a dashboard and an alert see the first blocked server.
+    let blocked = snap
+        .accounts
+        .iter()
+        .filter(|(_, a)| a.listed)
+        .flat_map(|(id, a)| {
+            BlockReason::ALL.iter().map(move |r| {
+                let count = a
+                    .servers
+                    .values()
+                    .filter(|s| s.last_action.blocked() == Some(*r))
+                    .count();
+                (
+                    labels(&[("account_id", id), ("reason", r.as_str())]),
+                    count as f64,
+                )
+            })
+        });
+    family(
+        out,
+        &n("servers_sync_blocked"),
+        "gauge",
+        "Of the stale servers, those not synced because a sync cannot refresh them, by reason: manual_oauth, sign_in_required.",
+        blocked,
     );
     family(
         out,

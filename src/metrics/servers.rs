@@ -14,13 +14,13 @@ const SERVER_FAMILIES: &[(&str, &str, &str, ServerValue)] = &[
     (
         "server_last_successful_sync_timestamp_seconds",
         "gauge",
-        "Unix time of the server's last successful sync; absent if never.",
+        "Unix time of the server's last successful sync as Cloudflare reports it; absent if never.",
         |s| s.info.last_successful_sync.map(ts),
     ),
     (
         "server_last_synced_timestamp_seconds",
         "gauge",
-        "Unix time of the server's last sync attempt; absent if never.",
+        "Unix time of the server's last sync (by anyone) as Cloudflare reports it; absent if never.",
         |s| s.info.last_synced.map(ts),
     ),
     (
@@ -54,6 +54,12 @@ const SERVER_FAMILIES: &[(&str, &str, &str, ServerValue)] = &[
         |s| s.info.prompts.map(f64::from),
     ),
     (
+        "server_last_sync_attempt_timestamp_seconds",
+        "gauge",
+        "Unix time the daemon last sent a sync of the server (its own clock); absent before the first.",
+        |s| s.last_sync.as_ref().map(|l| ts(l.at)),
+    ),
+    (
         "server_consecutive_sync_failures",
         "gauge",
         "Syncs of the server that failed in a row; resets on success.",
@@ -68,7 +74,7 @@ const SERVER_FAMILIES: &[(&str, &str, &str, ServerValue)] = &[
     (
         "sync_failures_total",
         "counter",
-        "Syncs that failed after their retries.",
+        "Syncs that failed after their retries, or answered success without effect.",
         |s| Some(s.failures_total as f64),
     ),
     (
@@ -93,6 +99,8 @@ pub(super) struct Row {
     info: String,
     status: Option<std::sync::Arc<str>>,
     auth_status: Option<std::sync::Arc<str>>,
+    outcome: Option<&'static str>,
+    blocked: Option<&'static str>,
     values: [Option<f64>; SERVER_FAMILIES.len()],
     retries: [u64; 3],
 }
@@ -123,6 +131,8 @@ pub(super) fn rows(snap: &Snapshot) -> Vec<Row> {
                 info,
                 status: s.info.status.clone(),
                 auth_status: s.info.authentication_status.clone(),
+                outcome: s.last_sync.as_ref().map(|l| l.outcome.as_str()),
+                blocked: s.last_action.blocked().map(|r| r.as_str()),
                 values,
                 retries: [
                     s.retries.retryable,
@@ -134,6 +144,41 @@ pub(super) fn rows(snap: &Snapshot) -> Vec<Row> {
     }
     rows
 }
+
+/// The per-server families whose value is a label (always 1): name, label, help, value.
+type Labelled = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&Row) -> Option<&str>,
+);
+
+const LABELLED: [Labelled; 4] = [
+    (
+        "server_status",
+        "status",
+        "The server's current status as Cloudflare reports it (always 1).",
+        |r| r.status.as_deref(),
+    ),
+    (
+        "server_authentication_status",
+        "status",
+        "The server's authentication_status as Cloudflare reports it (always 1); required or stale needs a person to sign in again.",
+        |r| r.auth_status.as_deref(),
+    ),
+    (
+        "server_last_sync_outcome",
+        "outcome",
+        "How the daemon's last sync of the server ended (always 1): success (its last_successful_sync advanced), no_effect, pending (the next listing judges it), failed, rate_limited, interrupted; absent before the first.",
+        |r| r.outcome,
+    ),
+    (
+        "server_sync_blocked",
+        "reason",
+        "1 when the server is stale and not synced because a sync cannot refresh it: manual_oauth, sign_in_required; absent otherwise.",
+        |r| r.blocked,
+    ),
+];
 
 fn sample_start(out: &mut String, name: &str, labels: &str) {
     out.push_str(NS);
@@ -162,10 +207,7 @@ pub(super) fn write(rows: &[Row], out: &mut String, mut flush: impl FnMut(&mut S
             }
         }
     }
-    for (name, help, pick) in [
-        ("server_status", "The server's current status as Cloudflare reports it (always 1).", (|r: &Row| r.status.as_deref()) as fn(&Row) -> Option<&str>),
-        ("server_authentication_status", "The server's authentication_status (always 1); required or stale needs a person to sign in again.", |r: &Row| r.auth_status.as_deref()),
-    ] {
+    for (name, key, help, pick) in LABELLED {
         if rows.iter().all(|r| pick(r).is_none()) {
             continue;
         }
@@ -174,7 +216,7 @@ pub(super) fn write(rows: &[Row], out: &mut String, mut flush: impl FnMut(&mut S
             if let Some(v) = pick(r) {
                 sample_start(out, name, &r.labels);
                 out.push(',');
-                label(out, "status", v);
+                label(out, key, v);
                 out.push_str("} 1\n");
                 if !flush(out) {
                     return;

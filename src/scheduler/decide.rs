@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::memory::{ServerMemory, WalkMemory};
 use crate::cloudflare::{ApiError, SyncResult};
 use crate::config::Config;
-use crate::state::{Action, Listed, RetryReason};
+use crate::state::{Action, BlockReason, Listed, Outcome, RetryReason};
 
 /// What a cycle does with the servers of a complete listing (SPEC §3 steps 2-3).
 #[derive(Debug)]
@@ -63,13 +63,49 @@ pub fn judge(
         .get(&*l.id)
         .and_then(|m| m.backoff_until)
         .is_some_and(|until| !backoff_expired(now, until, cfg.interval));
+    let blocked = blocked_reason(l.authentication_status.as_deref());
     let action = match (stale, backed_off, cfg.dry_run) {
         (false, _, _) => Action::None,
+        (true, _, _) if blocked.is_some() => blocked.map_or(Action::None, Action::Blocked),
         (true, true, _) => Action::BackedOff,
         (true, false, true) => Action::WouldSync,
         (true, false, false) => Action::Synced,
     };
     (stale, action)
+}
+
+/// Why a sync cannot refresh a server with this `authentication_status`: `manual` (user-managed
+/// OAuth: syncs answer success and change nothing) or `required` (an administrator must
+/// authenticate first). Every other value, `stale` included, leaves the server syncable: its
+/// syncs are judged by their effect and back off when they have none.
+pub fn blocked_reason(authentication_status: Option<&str>) -> Option<BlockReason> {
+    match authentication_status {
+        Some("manual") => Some(BlockReason::ManualOauth),
+        Some("required") => Some(BlockReason::SignInRequired),
+        _ => None,
+    }
+}
+
+/// Whether Cloudflare's `last_successful_sync` moved forward from `before` to `after`: the
+/// only proof that a sync took effect. Both are Cloudflare's, so the daemon's clock (and
+/// its skew) plays no part.
+pub fn advanced(before: Option<SystemTime>, after: Option<SystemTime>) -> bool {
+    match (before, after) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(b), Some(a)) => a > b,
+    }
+}
+
+/// The verdict on a sync that answered success: `Success` when the answer carries a
+/// `last_successful_sync` newer than `before`, `NoEffect` when it carries one that is not,
+/// `Pending` when it carries none (the next listing judges it, with [`advanced`]).
+pub fn answered(before: Option<SystemTime>, carried: Option<SystemTime>) -> Outcome {
+    match carried {
+        None => Outcome::Pending,
+        Some(_) if advanced(before, carried) => Outcome::Success,
+        Some(_) => Outcome::NoEffect,
+    }
 }
 
 /// How often a short last page is proven by fetching the page after it.
@@ -259,6 +295,22 @@ mod tests {
                 listed("failing", "d", None, wall),
                 listed("recovering", "e", None, wall),
                 listed("hidden", "internal-x", None, wall),
+                Listed {
+                    authentication_status: Some("manual".into()),
+                    ..listed("manual", "f", None, wall)
+                },
+                Listed {
+                    authentication_status: Some("required".into()),
+                    ..listed("sign-in", "g", Some(4 * H), wall)
+                },
+                Listed {
+                    authentication_status: Some("manual".into()),
+                    ..listed("manual-fresh", "h", Some(H), wall)
+                },
+                Listed {
+                    authentication_status: Some("stale".into()),
+                    ..listed("auth-stale", "i", Some(4 * H), wall)
+                },
             ]
         };
         let memory: HashMap<String, ServerMemory> = [
@@ -270,6 +322,7 @@ mod tests {
             let m = ServerMemory {
                 failures: 1,
                 backoff_until: Some(until),
+                ..ServerMemory::default()
             };
             (id.to_owned(), m)
         })
@@ -291,6 +344,19 @@ mod tests {
                 ("failing".to_owned(), true, Action::BackedOff),
                 // Its back-off ends within a fifth of the interval: due now.
                 ("recovering".to_owned(), true, dry),
+                // A sync cannot refresh these: never synced, whatever dry_run says.
+                (
+                    "manual".to_owned(),
+                    true,
+                    Action::Blocked(BlockReason::ManualOauth),
+                ),
+                (
+                    "sign-in".to_owned(),
+                    true,
+                    Action::Blocked(BlockReason::SignInRequired),
+                ),
+                ("manual-fresh".to_owned(), false, Action::None),
+                ("auth-stale".to_owned(), true, dry),
             ]
         };
         assert_eq!(got, want(Action::Synced));
@@ -320,6 +386,48 @@ mod tests {
             !proof_due(until_empty, now),
             "every walk already goes to an empty page"
         );
+    }
+
+    #[test]
+    fn only_manual_and_required_authentication_block_a_sync() {
+        assert_eq!(
+            blocked_reason(Some("manual")),
+            Some(BlockReason::ManualOauth)
+        );
+        assert_eq!(
+            blocked_reason(Some("required")),
+            Some(BlockReason::SignInRequired)
+        );
+        for syncable in [
+            None,
+            Some("not_required"),
+            Some("connected"),
+            Some("stale"),
+            Some("x"),
+        ] {
+            assert_eq!(blocked_reason(syncable), None, "{syncable:?}");
+        }
+    }
+
+    #[test]
+    fn a_sync_took_effect_only_when_cloudflares_timestamp_advanced() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert!(advanced(None, Some(t)));
+        assert!(advanced(Some(t), Some(t + Duration::from_millis(1))));
+        assert!(!advanced(Some(t), Some(t)));
+        assert!(!advanced(Some(t), Some(t - H)), "older: not an effect");
+        assert!(!advanced(Some(t), None));
+        assert!(!advanced(None, None));
+    }
+
+    #[test]
+    fn a_success_answer_is_confirmed_refuted_or_left_to_the_next_listing() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(answered(Some(t), Some(t + H)), Outcome::Success);
+        assert_eq!(answered(None, Some(t)), Outcome::Success);
+        assert_eq!(answered(Some(t), Some(t)), Outcome::NoEffect);
+        assert_eq!(answered(Some(t), None), Outcome::Pending);
+        assert_eq!(answered(None, None), Outcome::Pending);
     }
 
     #[test]
@@ -362,6 +470,7 @@ mod tests {
                 ..ErrorDetails::default()
             }),
             status: Some("error".into()),
+            ..SyncResult::default()
         })
     }
 

@@ -6,11 +6,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 use crate::cloudflare::capabilities::{Capabilities, Change};
+use crate::state::BlockReason;
 
 /// One server's memory.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -19,6 +20,18 @@ pub struct ServerMemory {
     pub failures: u32,
     /// Not to be synced again before this.
     pub backoff_until: Option<Instant>,
+    /// A sync answered success without saying whether it took effect: Cloudflare's
+    /// `last_successful_sync` before it, for the next listing to be judged against.
+    pub pending: Option<Pending>,
+    /// Why the last complete listing's plan left it alone, when blocked.
+    pub blocked: Option<BlockReason>,
+}
+
+/// A sync that answered success and awaits the next listing's judgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    /// Cloudflare's `last_successful_sync` when the sync was decided.
+    pub before: Option<SystemTime>,
 }
 
 /// What the scheduler remembers of an account's walks.
@@ -161,6 +174,59 @@ impl Memory {
         });
     }
 
+    /// A sync answered success without saying whether it took effect: the next listing
+    /// judges it against `before`. The streak and back-off stay until then.
+    pub fn await_effect(&self, account: &str, id: &str, before: Option<SystemTime>) -> u32 {
+        self.with(account, |m| {
+            let s = m.entry(id.to_owned()).or_default();
+            s.pending = Some(Pending { before });
+            s.failures
+        })
+    }
+
+    /// The servers of the account whose syncs await judgement.
+    pub fn pending(&self, account: &str) -> Vec<String> {
+        self.with(account, |m| {
+            let mut ids: Vec<String> = m
+                .iter()
+                .filter(|(_, s)| s.pending.is_some())
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.sort_unstable();
+            ids
+        })
+    }
+
+    /// Takes the sync awaiting judgement, if any.
+    pub fn take_pending(&self, account: &str, id: &str) -> Option<Pending> {
+        self.with(account, |m| m.get_mut(id).and_then(|s| s.pending.take()))
+    }
+
+    /// Remembers why the server is blocked (or that it is not); returns the previous reason
+    /// when it changed.
+    pub fn set_blocked(
+        &self,
+        account: &str,
+        id: &str,
+        now: Option<BlockReason>,
+    ) -> Option<Option<BlockReason>> {
+        self.with(account, |m| {
+            let before = m.get(id).and_then(|s| s.blocked);
+            if before == now {
+                return None;
+            }
+            match now {
+                Some(_) => m.entry(id.to_owned()).or_default().blocked = now,
+                None => {
+                    if let Some(s) = m.get_mut(id) {
+                        s.blocked = None;
+                    }
+                }
+            }
+            Some(before)
+        })
+    }
+
     /// A sync failed after its retries: the streak grows and the server is left alone for
     /// `backoff(streak)`. Returns the new streak and back-off.
     pub fn failed(
@@ -252,6 +318,31 @@ mod tests {
         let mut other = [Some(fp(1))];
         m.drop_unchanged_capabilities("b", other.iter_mut().map(|c| ("same", c)));
         assert!(other[0].is_some(), "accounts are apart");
+    }
+
+    #[test]
+    fn a_blocked_reason_is_reported_only_when_it_changes() {
+        use crate::state::BlockReason::{ManualOauth, SignInRequired};
+        let m = Memory::default();
+        assert_eq!(m.set_blocked("a", "s", None), None, "never blocked");
+        assert_eq!(m.set_blocked("a", "s", Some(ManualOauth)), Some(None));
+        assert_eq!(m.set_blocked("a", "s", Some(ManualOauth)), None, "no news");
+        assert_eq!(
+            m.set_blocked("a", "s", Some(SignInRequired)),
+            Some(Some(ManualOauth))
+        );
+        assert_eq!(m.set_blocked("a", "s", None), Some(Some(SignInRequired)));
+        assert_eq!(m.set_blocked("a", "s", None), None);
+    }
+
+    #[test]
+    fn a_pending_sync_is_taken_once() {
+        let m = Memory::default();
+        assert_eq!(m.await_effect("a", "s", None), 0);
+        assert_eq!(m.pending("a"), ["s"]);
+        assert_eq!(m.take_pending("a", "s"), Some(Pending { before: None }));
+        assert_eq!(m.take_pending("a", "s"), None);
+        assert!(m.pending("a").is_empty());
     }
 
     #[test]

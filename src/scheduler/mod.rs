@@ -11,6 +11,7 @@
 //! `sync`, the one retry loop both use in `retry`. Shutdown is known here and nowhere below:
 //! the client and the rate limiter are cancelled by being dropped.
 
+mod confirm;
 pub mod decide;
 pub mod memory;
 mod pipeline;
@@ -70,6 +71,10 @@ pub struct CycleReport {
     pub backed_off: usize,
     /// Stale servers not synced because of `dry_run`.
     pub dry_run: usize,
+    /// Stale servers not synced because a sync cannot refresh them.
+    pub blocked: usize,
+    /// Of the failed syncs, those that answered success without effect.
+    pub no_effect: usize,
     /// Whether a sync hit an authentication error (401/403).
     pub auth_failed: bool,
     /// List to publish.
@@ -227,6 +232,8 @@ impl Scheduler {
             failed: 0,
             backed_off: 0,
             dry_run: 0,
+            blocked: 0,
+            no_effect: 0,
             auth_failed: false,
             duration: Duration::ZERO,
         };
@@ -248,6 +255,8 @@ impl Scheduler {
                 failed = report.failed,
                 backed_off = report.backed_off,
                 dry_run = report.dry_run,
+                blocked = report.blocked,
+                no_effect = report.no_effect,
                 duration_ms = report.duration.as_millis() as u64,
                 "cycle complete"
             );
@@ -265,7 +274,7 @@ impl Scheduler {
         report: &mut CycleReport,
     ) {
         let cfg = &self.inner.config;
-        let basis = Basis {
+        let mut basis = Basis {
             memory: self.inner.memory.of(account),
             wall: SystemTime::now(),
             now: Instant::now(),
@@ -273,12 +282,13 @@ impl Scheduler {
         let pipelined = self.inner.pipelined.load(Ordering::SeqCst);
         let mut syncs = Syncs::new(self, client.clone(), account, shutdown);
         let mut on_page = |items: &[Listed]| {
-            if !pipelined {
-                return;
-            }
             for l in items.iter().filter(|l| cfg.wants(&l.id, &l.name)) {
-                if decide::judge(l, &basis.memory, basis.wall, basis.now, cfg).1 == Action::Synced {
-                    syncs.queue(&l.id, &l.name);
+                self.judge_pending(account, l, &mut basis, syncs.outbox());
+                if pipelined
+                    && decide::judge(l, &basis.memory, basis.wall, basis.now, cfg).1
+                        == Action::Synced
+                {
+                    syncs.queue(&l.id, &l.name, l.last_successful_sync);
                 }
             }
         };
@@ -287,8 +297,8 @@ impl Scheduler {
             Ok(listed) => {
                 let to_sync =
                     self.plan_and_publish(account, listed, &basis, syncs.outbox(), report);
-                for (id, name) in to_sync {
-                    syncs.queue(&id, &name);
+                for (id, name, before) in to_sync {
+                    syncs.queue(&id, &name, before);
                 }
             }
             Err(f) => {
@@ -315,7 +325,7 @@ impl Scheduler {
         basis: &Basis,
         outbox: &Outbox,
         report: &mut CycleReport,
-    ) -> Vec<(String, String)> {
+    ) -> Vec<(String, String, Option<SystemTime>)> {
         let (cfg, memory) = (&self.inner.config, &self.inner.memory);
         let plan = decide::plan(listed, &basis.memory, basis.wall, basis.now, cfg);
         // Servers that left the listing leave the memory (their back-off and fingerprint):
@@ -338,8 +348,12 @@ impl Scheduler {
         let mut actions = Vec::new();
         for (l, action) in plan.listed.iter().zip(&plan.actions) {
             report.stale += usize::from(l.stale);
+            self.note_blocked(account, l, action.blocked());
             match action {
-                Action::Synced => to_sync.push((l.id.to_string(), l.name.to_string())),
+                Action::Synced => {
+                    to_sync.push((l.id.to_string(), l.name.to_string(), l.last_successful_sync))
+                }
+                Action::Blocked(_) => report.blocked += 1,
                 Action::BackedOff => report.backed_off += 1,
                 Action::WouldSync => {
                     report.dry_run += 1;
@@ -398,8 +412,8 @@ impl Scheduler {
 
 /// What a cycle decides from: the scheduler's memory and the clock at its start, the same
 /// for each page as it arrives and for the plan of the whole listing.
-struct Basis {
-    memory: HashMap<String, ServerMemory>,
-    wall: SystemTime,
-    now: Instant,
+pub(super) struct Basis {
+    pub(super) memory: HashMap<String, ServerMemory>,
+    pub(super) wall: SystemTime,
+    pub(super) now: Instant,
 }

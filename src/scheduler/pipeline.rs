@@ -13,6 +13,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -108,8 +109,9 @@ impl Syncs {
         &self.run.outbox
     }
 
-    /// Queues a sync of `id`, unless this cycle already has.
-    pub(super) fn queue(&mut self, id: &str, name: &str) {
+    /// Queues a sync of `id`, unless this cycle already has; `before` is Cloudflare's
+    /// `last_successful_sync` that the sync is judged against.
+    pub(super) fn queue(&mut self, id: &str, name: &str, before: Option<SystemTime>) {
         if !self.queued.insert(id.to_owned()) {
             return;
         }
@@ -125,13 +127,15 @@ impl Syncs {
             match permit {
                 Some(Ok(_permit)) if run.cancelled.load(Ordering::SeqCst) => SyncEnd::NotMade,
                 Some(Ok(_)) if run.stop.load(Ordering::SeqCst) => {
-                    let abandon: ServerWrite = Box::new(|s, a, i| s.abandon(a, i, 0));
+                    let abandon: ServerWrite =
+                        Box::new(|s, a, i| s.abandon(a, i, 0, SystemTime::now()));
                     run.outbox.write_server(state, &run.account, &id, abandon);
                     SyncEnd::Auth
                 }
-                Some(Ok(_permit)) => me.sync_one(&run, &id, &name).await,
+                Some(Ok(_permit)) => me.sync_one(&run, &id, &name, before).await,
                 _ => {
-                    let abandon: ServerWrite = Box::new(|s, a, i| s.abandon(a, i, 0));
+                    let abandon: ServerWrite =
+                        Box::new(|s, a, i| s.abandon(a, i, 0, SystemTime::now()));
                     run.outbox.write_server(state, &run.account, &id, abandon);
                     SyncEnd::Interrupted
                 }
@@ -154,6 +158,10 @@ impl Syncs {
             match r {
                 Ok(SyncEnd::Success) => report.synced += 1,
                 Ok(SyncEnd::Failed) => report.failed += 1,
+                Ok(SyncEnd::NoEffect) => {
+                    report.failed += 1;
+                    report.no_effect += 1;
+                }
                 Ok(SyncEnd::Auth) => report.auth_failed = true,
                 Ok(SyncEnd::Gone | SyncEnd::Interrupted | SyncEnd::NotMade) => {}
                 Err(e) => {

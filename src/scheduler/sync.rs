@@ -13,12 +13,15 @@ use super::retry::{retrying, Ended};
 use super::Scheduler;
 use crate::cloudflare::model::sanitize;
 use crate::cloudflare::{ApiError, SyncResult};
-use crate::state::SyncRecord;
+use crate::state::{Outcome, SyncRecord, NO_EFFECT};
 
 /// How one sync decision ended, for the cycle's report.
 #[derive(Debug)]
 pub(super) enum SyncEnd {
+    /// Answered success: confirmed, or awaiting the next listing's judgement.
     Success,
+    /// Answered success with a `last_successful_sync` that did not advance.
+    NoEffect,
     Failed,
     Gone,
     Auth,
@@ -31,11 +34,18 @@ impl Scheduler {
     /// Syncs one server with its retries; the run's `stop` is set (and obeyed) when an
     /// authentication error ends the account's cycle. What it teaches goes through the
     /// run's outbox.
-    pub(super) async fn sync_one(&self, run: &SyncRun, id: &str, name: &str) -> SyncEnd {
+    pub(super) async fn sync_one(
+        &self,
+        run: &SyncRun,
+        id: &str,
+        name: &str,
+        before: Option<SystemTime>,
+    ) -> SyncEnd {
         let (cfg, state) = (&self.inner.config, &self.inner.state);
         let account = run.account.as_str();
         let out = |f| run.outbox.write_server(state, account, id, f);
         let started = Instant::now();
+        let sent = SystemTime::now();
         let end = retrying(
             &cfg.retry,
             &run.shutdown,
@@ -57,21 +67,15 @@ impl Scheduler {
                 attempts,
             } => (result, class, attempts),
             Ended::Stopped { attempts } => {
-                out(Box::new(move |s, a, i| s.abandon(a, i, attempts)));
+                out(Box::new(move |s, a, i| s.abandon(a, i, attempts, sent)));
                 return SyncEnd::Interrupted;
             }
         };
         let elapsed = started.elapsed();
         match class {
             Class::Success => {
-                self.inner.memory.succeeded(account, id);
-                let status = r.ok().and_then(|s| s.status);
-                let at = SystemTime::now();
-                out(Box::new(move |s, a, i| {
-                    s.record_sync(a, i, attempts, SyncRecord::Success { status }, at)
-                }));
-                info!(account, server_id = %id, name = ?name, attempts, outcome = "success", duration_ms = elapsed.as_millis() as u64, "synced");
-                SyncEnd::Success
+                let answer = r.unwrap_or_default();
+                self.answered(run, id, name, attempts, answer, before, sent, elapsed)
             }
             Class::Gone => {
                 self.inner.memory.retain(account, |k| k != id);
@@ -81,15 +85,82 @@ impl Scheduler {
             }
             Class::Auth => {
                 run.stop.store(true, Ordering::SeqCst);
-                out(Box::new(move |s, a, i| s.abandon(a, i, attempts)));
+                out(Box::new(move |s, a, i| s.abandon(a, i, attempts, sent)));
                 error!(account, server_id = %id, error = %describe(&r), "Cloudflare refused the credentials for a sync; stopping this account's cycle");
                 SyncEnd::Auth
             }
             _ => {
-                self.sync_failed(run, id, name, attempts, &r, elapsed);
+                let rate_limited = matches!(class, Class::RateLimited(_));
+                let failed = Failed {
+                    attempts,
+                    sent,
+                    elapsed,
+                    rate_limited,
+                };
+                self.sync_failed(run, id, name, failed, &r);
                 SyncEnd::Failed
             }
         }
+    }
+
+    /// A sync that answered success, judged by what the answer carries: confirmed, without
+    /// effect (a failure in every respect), or left to the next listing.
+    #[allow(clippy::too_many_arguments)]
+    fn answered(
+        &self,
+        run: &SyncRun,
+        id: &str,
+        name: &str,
+        attempts: u32,
+        answer: SyncResult,
+        before: Option<SystemTime>,
+        sent: SystemTime,
+        elapsed: std::time::Duration,
+    ) -> SyncEnd {
+        let (cfg, account) = (&self.inner.config, run.account.as_str());
+        let memory = &self.inner.memory;
+        let outcome = decide::answered(before, answer.last_successful_sync);
+        let consecutive_failures = match outcome {
+            Outcome::Success => {
+                memory.succeeded(account, id);
+                0
+            }
+            Outcome::NoEffect => {
+                let (n, backoff) = memory.failed(account, id, Instant::now(), |n| {
+                    decide::failure_backoff(cfg.interval, n, cfg.failure_backoff_max)
+                });
+                warn!(account, server_id = %id, name = ?name, attempts, outcome = "no_effect", consecutive_failures = n, backoff_s = backoff.as_secs(), "{NO_EFFECT}");
+                n
+            }
+            _ => memory.await_effect(account, id, before),
+        };
+        let stale = answer.last_successful_sync.map(|t| {
+            decide::is_stale(
+                Some(t),
+                answer.status.as_deref(),
+                SystemTime::now(),
+                cfg.stale_after,
+            )
+        });
+        let record = SyncRecord::Answered {
+            outcome,
+            status: answer.status,
+            last_successful_sync: answer.last_successful_sync,
+            last_synced: answer.last_synced,
+            stale,
+            consecutive_failures,
+        };
+        run.outbox.write_server(
+            &self.inner.state,
+            account,
+            id,
+            Box::new(move |s, a, i| s.record_sync(a, i, attempts, record, sent)),
+        );
+        if outcome == Outcome::NoEffect {
+            return SyncEnd::NoEffect;
+        }
+        info!(account, server_id = %id, name = ?name, attempts, outcome = outcome.as_str(), duration_ms = elapsed.as_millis() as u64, "synced");
+        SyncEnd::Success
     }
 
     /// A sync that failed after its retries: the streak grows, the server backs off, and
@@ -99,10 +170,15 @@ impl Scheduler {
         run: &SyncRun,
         id: &str,
         name: &str,
-        attempts: u32,
+        f: Failed,
         r: &Result<SyncResult, ApiError>,
-        elapsed: std::time::Duration,
     ) {
+        let Failed {
+            attempts,
+            sent,
+            elapsed,
+            rate_limited,
+        } = f;
         let (cfg, account) = (&self.inner.config, run.account.as_str());
         let (failures, backoff) = self.inner.memory.failed(account, id, Instant::now(), |n| {
             decide::failure_backoff(cfg.interval, n, cfg.failure_backoff_max)
@@ -121,17 +197,30 @@ impl Scheduler {
             status,
             retryable,
             api_error,
+            rate_limited,
             consecutive_failures: failures,
         };
-        let at = SystemTime::now();
         run.outbox.write_server(
             &self.inner.state,
             account,
             id,
-            Box::new(move |s, a, i| s.record_sync(a, i, attempts, record, at)),
+            Box::new(move |s, a, i| s.record_sync(a, i, attempts, record, sent)),
         );
-        warn!(account, server_id = %id, name = ?name, attempts, outcome = "failed", error = %reason, consecutive_failures = failures, backoff_s = backoff.as_secs(), duration_ms = elapsed.as_millis() as u64, "sync failed");
+        let outcome = if rate_limited {
+            "rate_limited"
+        } else {
+            "failed"
+        };
+        warn!(account, server_id = %id, name = ?name, attempts, outcome, error = %reason, consecutive_failures = failures, backoff_s = backoff.as_secs(), duration_ms = elapsed.as_millis() as u64, "sync failed");
     }
+}
+
+/// How a failed sync went, for its record.
+struct Failed {
+    attempts: u32,
+    sent: SystemTime,
+    elapsed: std::time::Duration,
+    rate_limited: bool,
 }
 
 /// A one-line reason for a sync outcome, safe to print.

@@ -95,6 +95,41 @@ impl RetryReason {
     }
 }
 
+/// Why a stale server is not synced: a sync cannot refresh it (Cloudflare's documentation
+/// of MCP server portals, "Limitations"; `docs/design.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BlockReason {
+    /// `authentication_status: manual`: user-managed OAuth. The tools and prompts captured at
+    /// a user's first authorization are kept; background and manual syncs do not refresh them.
+    ManualOauth,
+    /// `authentication_status: required`: an administrator must authenticate before
+    /// capabilities can be synced.
+    SignInRequired,
+}
+
+impl BlockReason {
+    /// Every reason, in label order.
+    pub const ALL: [BlockReason; 2] = [BlockReason::ManualOauth, BlockReason::SignInRequired];
+
+    /// The metric's `reason` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockReason::ManualOauth => "manual_oauth",
+            BlockReason::SignInRequired => "sign_in_required",
+        }
+    }
+
+    /// What a person reads: the reason and what fixes it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BlockReason::ManualOauth => "manual OAuth: a user must re-authorize",
+            BlockReason::SignInRequired => {
+                "sign-in required: an administrator must re-authenticate"
+            }
+        }
+    }
+}
+
 /// What the last cycle did with a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Action {
@@ -107,6 +142,8 @@ pub enum Action {
     WouldSync,
     /// Stale, but in its failure back-off.
     BackedOff,
+    /// Stale, and a sync cannot refresh it: not synced.
+    Blocked(BlockReason),
     /// Stale, but the cycle stopped first (auth failure or shutdown).
     NotReached,
 }
@@ -119,18 +156,71 @@ impl Action {
             Action::Synced => "sync",
             Action::WouldSync => "would sync (dry run)",
             Action::BackedOff => "backed off",
+            Action::Blocked(BlockReason::ManualOauth) => "blocked: manual_oauth",
+            Action::Blocked(BlockReason::SignInRequired) => "blocked: sign_in_required",
             Action::NotReached => "not reached",
+        }
+    }
+
+    /// The reason a stale server is not synced, when it is blocked.
+    pub fn blocked(self) -> Option<BlockReason> {
+        match self {
+            Action::Blocked(r) => Some(r),
+            _ => None,
         }
     }
 }
 
-/// How the last sync of a server ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the daemon's last sync of a server ended (the `outcome` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// It succeeded.
+    /// Answered success, and Cloudflare's `last_successful_sync` advanced.
     Success,
-    /// It failed after its retries; the text says why.
-    Failed(String),
+    /// Answered success, but Cloudflare's `last_successful_sync` did not advance: a failure.
+    NoEffect,
+    /// Answered success; the next listing says whether it took effect.
+    Pending,
+    /// Failed after its retries.
+    Failed,
+    /// Still rate-limited (HTTP 429) when its retries ran out.
+    RateLimited,
+    /// Stopped before an outcome (authentication failure of the account, or shutdown).
+    Interrupted,
+}
+
+impl Outcome {
+    /// Every outcome, in label order.
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Success,
+        Outcome::NoEffect,
+        Outcome::Pending,
+        Outcome::Failed,
+        Outcome::RateLimited,
+        Outcome::Interrupted,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::NoEffect => "no_effect",
+            Outcome::Pending => "pending",
+            Outcome::Failed => "failed",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The daemon's own record of its last sync of a server (its clock, not Cloudflare's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastSync {
+    /// When the daemon sent it.
+    pub at: SystemTime,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why it failed, safe to print.
+    pub error: Option<String>,
 }
 
 /// Everything known about one server.
@@ -148,8 +238,8 @@ pub struct ServerState {
     pub retries: Retries,
     /// What the last cycle did.
     pub last_action: Action,
-    /// How the last sync ended.
-    pub last_outcome: Option<Outcome>,
+    /// The daemon's last sync of it.
+    pub last_sync: Option<LastSync>,
     /// Requests of the last sync.
     pub last_attempts: u32,
     /// Changes of its tool or prompt definitions seen between two listings.
@@ -244,10 +334,29 @@ pub struct Settings {
 /// What the end of one sync decision taught.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SyncRecord {
-    /// Succeeded; Cloudflare's new `status`.
-    Success {
+    /// Answered success. Cloudflare's fields as the answer carried them (absent: not
+    /// carried, the listing's value stays); `outcome` is the scheduler's judgement of the
+    /// effect: `Success`, `NoEffect`, or `Pending` until the next listing.
+    Answered {
+        /// The judgement.
+        outcome: Outcome,
         /// `result.status`.
         status: Option<String>,
+        /// `result.last_successful_sync`, when carried.
+        last_successful_sync: Option<SystemTime>,
+        /// `result.last_synced`, when carried.
+        last_synced: Option<SystemTime>,
+        /// Staleness from the carried `last_successful_sync` (`None`: not carried).
+        stale: Option<bool>,
+        /// Failed syncs in a row after this one (the scheduler keeps the count).
+        consecutive_failures: u32,
+    },
+    /// A pending sync judged by the next listing: `Success` or `NoEffect`.
+    Judged {
+        /// The judgement.
+        outcome: Outcome,
+        /// Failed syncs in a row after it.
+        consecutive_failures: u32,
     },
     /// Failed after its retries.
     Failure {
@@ -259,12 +368,17 @@ pub enum SyncRecord {
         retryable: Option<bool>,
         /// Whether Cloudflare reported a server error (vs. a request failure).
         api_error: bool,
+        /// Still HTTP 429 when the retries ran out.
+        rate_limited: bool,
         /// Failed syncs in a row, this one included (the scheduler keeps the count).
         consecutive_failures: u32,
     },
     /// Stopped before an outcome (authentication failure or shutdown): not a server failure.
     Abandoned,
 }
+
+/// The warning a sync without effect is logged and shown with.
+pub const NO_EFFECT: &str = "sync answered success but last_successful_sync did not advance";
 
 /// The published state behind a lock: the scheduler writes it, readers copy out briefly.
 #[derive(Debug)]
@@ -398,6 +512,12 @@ impl State {
         });
     }
 
+    /// What a read of one server said (Cloudflare's fields); the daemon's own records stay.
+    pub fn reread(&self, account: &str, listed: Listed) {
+        let id = listed.id.clone();
+        self.with_server(account, &id, |s| s.info = listed);
+    }
+
     /// Notes what the cycle decided for a server.
     pub fn set_action(&self, account: &str, id: &str, action: Action) {
         self.with_server(account, id, |s| s.last_action = action);
@@ -412,7 +532,8 @@ impl State {
         });
     }
 
-    /// Records the end of one sync decision.
+    /// Records the end of one sync decision, sent at `at` (the daemon's clock). Only what
+    /// Cloudflare's answer carried is written into Cloudflare's fields.
     pub fn record_sync(
         &self,
         account: &str,
@@ -422,27 +543,60 @@ impl State {
         at: SystemTime,
     ) {
         self.with_server(account, id, |s| {
-            s.last_attempts = attempts;
+            if !matches!(record, SyncRecord::Judged { .. }) {
+                s.last_attempts = attempts;
+            }
+            let last = |outcome, error: Option<String>| Some(LastSync { at, outcome, error });
             match record {
-                SyncRecord::Success { status } => {
+                SyncRecord::Answered {
+                    outcome,
+                    status,
+                    last_successful_sync,
+                    last_synced,
+                    stale,
+                    consecutive_failures,
+                } => {
                     s.syncs_total += 1;
-                    s.info.status = Some(shared(bounded(
-                        status.or(Some("ready".into())),
-                        MAX_ENUM_CHARS,
-                    )));
+                    if let Some(st) = status {
+                        s.info.status = Some(shared(bounded(Some(st), MAX_ENUM_CHARS)));
+                    }
                     s.info.error = false;
                     s.info.error_retryable = None;
-                    s.info.last_synced = Some(at);
-                    s.info.last_successful_sync = Some(at);
-                    s.info.stale = false;
-                    s.consecutive_failures = 0;
-                    s.last_outcome = Some(Outcome::Success);
+                    if last_successful_sync.is_some() {
+                        s.info.last_successful_sync = last_successful_sync;
+                    }
+                    if last_synced.is_some() {
+                        s.info.last_synced = last_synced;
+                    }
+                    if let Some(stale) = stale {
+                        s.info.stale = stale;
+                    }
+                    if outcome == Outcome::NoEffect {
+                        s.failures_total += 1;
+                    }
+                    s.consecutive_failures = consecutive_failures;
+                    let error = (outcome == Outcome::NoEffect).then(|| NO_EFFECT.to_owned());
+                    s.last_sync = last(outcome, error);
+                }
+                SyncRecord::Judged {
+                    outcome,
+                    consecutive_failures,
+                } => {
+                    if outcome == Outcome::NoEffect {
+                        s.failures_total += 1;
+                    }
+                    s.consecutive_failures = consecutive_failures;
+                    if let Some(l) = &mut s.last_sync {
+                        l.outcome = outcome;
+                        l.error = (outcome == Outcome::NoEffect).then(|| NO_EFFECT.to_owned());
+                    }
                 }
                 SyncRecord::Failure {
                     reason,
                     status,
                     retryable,
                     api_error,
+                    rate_limited,
                     consecutive_failures,
                 } => {
                     s.syncs_total += 1;
@@ -454,26 +608,27 @@ impl State {
                         }
                         s.info.error = true;
                         s.info.error_retryable = retryable;
-                        s.info.last_synced = Some(at);
                     }
-                    s.last_outcome = Some(Outcome::Failed(reason));
+                    let outcome = if rate_limited {
+                        Outcome::RateLimited
+                    } else {
+                        Outcome::Failed
+                    };
+                    s.last_sync = last(outcome, Some(reason));
                 }
                 SyncRecord::Abandoned => {
                     s.last_action = Action::NotReached;
+                    if attempts > 0 {
+                        s.last_sync = last(Outcome::Interrupted, None);
+                    }
                 }
             }
         });
     }
 
     /// Notes that a sync was stopped before an outcome (authentication failure or shutdown).
-    pub fn abandon(&self, account: &str, id: &str, attempts: u32) {
-        self.record_sync(
-            account,
-            id,
-            attempts,
-            SyncRecord::Abandoned,
-            SystemTime::now(),
-        );
+    pub fn abandon(&self, account: &str, id: &str, attempts: u32, sent: SystemTime) {
+        self.record_sync(account, id, attempts, SyncRecord::Abandoned, sent);
     }
 
     /// Forgets a server the API no longer knows (404 on sync).

@@ -53,7 +53,7 @@ async fn sigterm_during_a_long_retry_wait_exits_0_within_10_seconds() {
 }
 
 /// Runs `once` against `api` (off the runtime: the fake runs on it) with extra variables.
-async fn once(api: &fake::FakeApi, extra: &[(&str, &str)]) -> (i32, String, String) {
+pub(crate) async fn once(api: &fake::FakeApi, extra: &[(&str, &str)]) -> (i32, String, String) {
     let env = env_for(api);
     let extra: Vec<(String, String)> = extra
         .iter()

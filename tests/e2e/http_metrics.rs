@@ -110,7 +110,9 @@ fn l(server: &str) -> String {
 #[tokio::test]
 async fn every_metric_of_the_spec_is_present_with_its_labels() {
     let api = fake_with(every_kind()).await;
+    // Sync answers carry Cloudflare's timestamps, so one cycle shows their effect.
     api.with(|w| {
+        w.sync_answer_timestamps = true;
         w.rate_limit = Some(fake::FakeRateLimit {
             requests: 1000,
             per: Duration::from_secs(300),

@@ -18,4 +18,5 @@ mod scheduler;
 mod secrets;
 mod soak;
 mod tls;
+mod truth;
 mod walk;

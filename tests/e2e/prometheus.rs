@@ -93,6 +93,8 @@ impl Prometheus {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_prometheus_scrapes_the_daemon_and_promql_returns_the_expected_numbers() {
     let api = fake_with(every_kind()).await;
+    // Sync answers carry Cloudflare's timestamps, so one cycle shows their effect.
+    api.with(|w| w.sync_answer_timestamps = true);
     let d = Daemon::start(&api, Duration::from_secs(3600)).await;
     d.wait_for("the first cycle", first_cycle_done).await;
     let target = d.base.trim_start_matches("http://").to_owned();

@@ -6,7 +6,7 @@ use mcp_sync_monitor::cloudflare::Endpoint;
 use mcp_sync_monitor::fake::{self, FakeRateLimit, FakeServer, SyncBehavior};
 use mcp_sync_monitor::scheduler::ListingOutcome;
 use mcp_sync_monitor::shutdown::Shutdown;
-use mcp_sync_monitor::state::Action;
+use mcp_sync_monitor::state::{Action, Outcome};
 
 use crate::common::*;
 
@@ -37,13 +37,29 @@ async fn only_stale_servers_are_synced() {
         1,
         "Cloudflare's own status: stale counts"
     );
+    {
+        // The answers carried no timestamp: what Cloudflare listed stays until it says more.
+        let snap = state.read();
+        let old = &snap.accounts[fake::ACCOUNT].servers["old"];
+        assert!(old.info.stale, "not fresh on the daemon's word");
+        assert_eq!(
+            old.last_sync.as_ref().map(|l| l.outcome),
+            Some(Outcome::Pending)
+        );
+    }
+    let r = s.cycle(fake::ACCOUNT, &Shutdown::new()).await;
+    assert_eq!((r.servers, r.stale, r.synced), (4, 0, 0));
     let snap = state.read();
     let a = &snap.accounts[fake::ACCOUNT];
     assert!(
         a.servers.values().all(|s| !s.info.stale),
-        "synced servers are fresh afterwards"
+        "synced servers are fresh afterwards, as the next listing says"
     );
     assert_eq!(a.servers["old"].syncs_total, 1);
+    assert_eq!(
+        a.servers["old"].last_sync.as_ref().map(|l| l.outcome),
+        Some(Outcome::Success)
+    );
     assert_eq!(a.servers["fresh"].syncs_total, 0);
 }
 
@@ -177,6 +193,9 @@ async fn a_failing_server_is_not_synced_again_before_its_backoff_expires() {
     api.with(|w| w.server("bad").map(|s| s.behavior = SyncBehavior::Succeed));
     tokio::time::sleep(Duration::from_millis(4100)).await;
     s.cycle(fake::ACCOUNT, &sd).await;
+    // The next listing shows the sync took effect.
+    s.cycle(fake::ACCOUNT, &sd).await;
+    assert_eq!(syncs(&api, "bad"), 4);
     let snap = state.read();
     let bad = &snap.accounts[fake::ACCOUNT].servers["bad"];
     assert_eq!(
