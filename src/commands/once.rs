@@ -24,9 +24,9 @@ pub async fn once(flags: &Flags, env: &Env) -> Exit {
             return Exit::Failure;
         }
     };
-    let reports = scheduler.run_once(&sd).await;
+    let mut reports = scheduler.run_once(&sd).await;
     // No later listing comes to judge the syncs that answered success: a read of each does.
-    scheduler.confirm_by_read(&sd).await;
+    scheduler.confirm_by_read(&sd, &mut reports).await;
     let snap = state.read();
     print!("{}", table(&reports, &snap, SystemTime::now()));
     exit_code(&reports, &snap)

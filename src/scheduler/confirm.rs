@@ -10,7 +10,7 @@ use tracing::{debug, info, warn};
 
 use super::decide;
 use super::pipeline::Outbox;
-use super::{Basis, Scheduler};
+use super::{Basis, CycleReport, Scheduler};
 use crate::shutdown::Shutdown;
 use crate::state::{BlockReason, Listed, Outcome, SyncRecord, NO_EFFECT};
 
@@ -25,11 +25,12 @@ impl Scheduler {
         l: &Listed,
         basis: &mut Basis,
         outbox: &Outbox,
-    ) {
+    ) -> Option<Outcome> {
         let memory = &self.inner.memory;
-        let Some(pending) = basis.memory.get_mut(&*l.id).and_then(|m| m.pending.take()) else {
-            return;
-        };
+        let pending = basis
+            .memory
+            .get_mut(&*l.id)
+            .and_then(|m| m.pending.take())?;
         memory.take_pending(account, &l.id);
         let cfg = &self.inner.config;
         let (outcome, consecutive_failures) = if decide::advanced(
@@ -59,6 +60,7 @@ impl Scheduler {
             &l.id,
             Box::new(move |s, a, i| s.record_sync(a, i, 0, record, SystemTime::UNIX_EPOCH)),
         );
+        Some(outcome)
     }
 
     /// Logs once when a server becomes blocked or stops being blocked.
@@ -78,8 +80,9 @@ impl Scheduler {
 
     /// For `once`, which sees no later listing: reads each server whose sync still awaits
     /// its effect (one read call each) and judges the sync by what Cloudflare now says. A
-    /// read that fails leaves the sync pending.
-    pub async fn confirm_by_read(&self, shutdown: &Shutdown) {
+    /// read that fails leaves the sync pending. Adds the syncs found without effect to the
+    /// reports of their accounts.
+    pub async fn confirm_by_read(&self, shutdown: &Shutdown, reports: &mut [CycleReport]) {
         for (account, client) in &self.inner.clients {
             let pending = self.inner.memory.pending(account);
             if pending.is_empty() {
@@ -109,7 +112,13 @@ impl Scheduler {
                     basis.wall,
                     self.inner.config.stale_after,
                 );
-                self.judge_pending(account, &l, &mut basis, &outbox);
+                if self.judge_pending(account, &l, &mut basis, &outbox) == Some(Outcome::NoEffect) {
+                    for r in reports.iter_mut().filter(|r| r.account == *account) {
+                        r.failed += 1;
+                        r.no_effect += 1;
+                        r.synced = r.synced.saturating_sub(1);
+                    }
+                }
                 self.inner.state.reread(account, l);
             }
         }

@@ -34,7 +34,7 @@ use crate::cloudflare::BuildError;
 use crate::cloudflare::{Client, ClientOptions, Observer, RateLimiter};
 use crate::config::Config;
 use crate::shutdown::Shutdown;
-use crate::state::{Action, Listed, Settings, State};
+use crate::state::{Action, Listed, Outcome, Settings, State};
 use decide::Class;
 use memory::{Memory, ServerMemory};
 use pipeline::{Outbox, Syncs};
@@ -65,7 +65,8 @@ pub struct CycleReport {
     pub stale: usize,
     /// Syncs that succeeded.
     pub synced: usize,
-    /// Syncs that failed after their retries.
+    /// Syncs that failed after their retries, or were found without effect (by their answer,
+    /// or this cycle's listing for a sync of an earlier one).
     pub failed: usize,
     /// Stale servers left alone because of their failure back-off.
     pub backed_off: usize,
@@ -73,7 +74,7 @@ pub struct CycleReport {
     pub dry_run: usize,
     /// Stale servers not synced because a sync cannot refresh them.
     pub blocked: usize,
-    /// Of the failed syncs, those that answered success without effect.
+    /// Of the failed, those that answered success without effect.
     pub no_effect: usize,
     /// Whether a sync hit an authentication error (401/403).
     pub auth_failed: bool,
@@ -281,9 +282,11 @@ impl Scheduler {
         };
         let pipelined = self.inner.pipelined.load(Ordering::SeqCst);
         let mut syncs = Syncs::new(self, client.clone(), account, shutdown);
+        let mut judged_no_effect = 0;
         let mut on_page = |items: &[Listed]| {
             for l in items.iter().filter(|l| cfg.wants(&l.id, &l.name)) {
-                self.judge_pending(account, l, &mut basis, syncs.outbox());
+                let judged = self.judge_pending(account, l, &mut basis, syncs.outbox());
+                judged_no_effect += usize::from(judged == Some(Outcome::NoEffect));
                 if pipelined
                     && decide::judge(l, &basis.memory, basis.wall, basis.now, cfg).1
                         == Action::Synced
@@ -293,6 +296,8 @@ impl Scheduler {
             }
         };
         let listing = self.list(&client, account, shutdown, &mut on_page).await;
+        report.no_effect += judged_no_effect;
+        report.failed += judged_no_effect;
         match listing {
             Ok(listed) => {
                 let to_sync =
