@@ -116,7 +116,10 @@ def grafana_rule(r, title):
         "noDataState": o.get("noDataState", "OK"),
         "execErrState": "Error",
         "for": r.get("for", "0s"),
-        "labels": r.get("labels", {}),
+        # Grafana names the alert after the rule's title, which must be unique: the warning and
+        # critical twins of one Prometheus alert get two titles, so the Prometheus name is kept
+        # in a label for routing and silences that match it.
+        "labels": {**r.get("labels", {}), "prometheus_alertname": r["alert"]},
         "annotations": annotations,
         "isPaused": False,
     }

@@ -180,6 +180,48 @@ fn metric_names_with(expr: &str, prefix: &str) -> Vec<String> {
     out
 }
 
+/// A `query_result` variable's options as Grafana makes them: each series of the instant
+/// query becomes the line `name{k="v",…} value timestamp_ms` (labels in the answer's order,
+/// values unescaped); a regex with named groups `text` and `value` picks both from it, and a
+/// line it does not match gives no option.
+fn grafana_options(regex: &str, result: &[serde_json::Value]) -> Vec<(String, String)> {
+    let pattern = regex
+        .strip_prefix('/')
+        .and_then(|r| r.rsplit_once('/'))
+        .map_or(regex, |(body, _flags)| body);
+    let re = regex::Regex::new(pattern).expect("the variable's regex compiles");
+    result
+        .iter()
+        .filter_map(|series| {
+            let metric = series["metric"].as_object()?;
+            let labels: Vec<String> = metric
+                .iter()
+                .filter(|(k, _)| k.as_str() != "__name__")
+                .map(|(k, v)| format!("{k}=\"{}\"", v.as_str().unwrap_or_default()))
+                .collect();
+            let line = format!(
+                "{}{{{}}} {} {}",
+                metric
+                    .get("__name__")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or(""),
+                labels.join(","),
+                series["value"][1].as_str().unwrap_or(""),
+                series["value"][0].as_f64().unwrap_or(0.0) * 1000.0
+            );
+            if pattern.is_empty() {
+                return Some((line.clone(), line));
+            }
+            let c = re.captures(&line)?;
+            let text = c.name("text").or(c.name("value"))?.as_str().to_owned();
+            let value = c
+                .name("value")
+                .map_or(text.clone(), |m| m.as_str().to_owned());
+            Some((text, value))
+        })
+        .collect()
+}
+
 fn substitute(expr: &str) -> String {
     expr.replace("$__rate_interval", "1m")
         .replace("$account_id", ".*")
@@ -250,7 +292,7 @@ async fn every_dashboard_and_rule_expression_runs_against_the_demo_fleet() {
         }
     }
     for v in dash["templating"]["list"].as_array().expect("variables") {
-        if let Some(q) = v["definition"].as_str() {
+        if let Some(q) = v["query"]["query"].as_str() {
             if let Some(inner) = q
                 .strip_prefix("query_result(")
                 .and_then(|q| q.strip_suffix(')'))
@@ -287,6 +329,37 @@ async fn every_dashboard_and_rule_expression_runs_against_the_demo_fleet() {
             has_data,
             "dashboard panel {title:?}: {q} returned no data: {last:?}"
         );
+    }
+
+    // Each query variable's regex, applied as Grafana applies it: to the `query_result` lines
+    // Grafana builds from Prometheus's answer (labels in the order Prometheus returns them).
+    for v in dash["templating"]["list"].as_array().expect("variables") {
+        let Some(inner) = v["query"]["query"]
+            .as_str()
+            .and_then(|q| q.strip_prefix("query_result("))
+            .and_then(|q| q.strip_suffix(')'))
+        else {
+            continue;
+        };
+        let result = p.query(&substitute(inner)).await.expect("variable query");
+        let options = grafana_options(v["regex"].as_str().unwrap_or(""), &result);
+        assert_eq!(
+            options.len(),
+            result.len(),
+            "variable {}: every series gives an option",
+            v["name"]
+        );
+        if v["name"] == "server" {
+            for (series, (text, value)) in result.iter().zip(&options) {
+                assert_eq!(
+                    Some(text.as_str()),
+                    series["metric"]["name"].as_str(),
+                    "{series}"
+                );
+                assert_eq!(Some(value.as_str()), series["metric"]["server_id"].as_str());
+            }
+            assert!(options.iter().any(|(t, _)| t == "wiki 299"), "{options:?}");
+        }
     }
 
     // The rules: all loaded and evaluated without error, each expression runs, every
