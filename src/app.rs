@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::cloudflare::BuildError;
 use crate::config::Config;
 use crate::http::{self, AppState};
-use crate::scheduler::Scheduler;
+use crate::scheduler::{RunError, Scheduler};
 use crate::shutdown::Shutdown;
 use crate::state::State;
 
@@ -34,10 +34,21 @@ pub enum AppError {
     },
     /// The web configuration cannot be used.
     #[error(transparent)]
-    WebConfig(#[from] http::web::WebConfigError),
+    WebConfig(#[from] crate::web::WebConfigError),
     /// The HTTP server failed.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    /// The scheduler stopped with an error (an account's loop panicked).
+    #[error(transparent)]
+    Scheduler(#[from] RunError),
+    /// A task panicked.
+    #[error("the {task} panicked: {message}")]
+    Panicked {
+        /// Which task.
+        task: &'static str,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// A started daemon.
@@ -51,7 +62,7 @@ pub struct Running {
     /// The scheduler (e.g. to run a cycle by hand in tests).
     pub scheduler: Scheduler,
     http: JoinHandle<std::io::Result<()>>,
-    sched: JoinHandle<()>,
+    sched: JoinHandle<Result<(), RunError>>,
     shutdown: Shutdown,
 }
 
@@ -59,9 +70,7 @@ pub struct Running {
 pub async fn start(config: Config, shutdown: Shutdown) -> Result<Running, AppError> {
     let state = Arc::new(State::new(config.accounts.iter().map(|a| a.id.as_str())));
     let web = match &config.web_config_file {
-        Some(path) => Some(Arc::new(
-            http::web::Web::load(path)?.report_to(state.clone()),
-        )),
+        Some(path) => Some(Arc::new(crate::web::Web::load(path)?)),
         None => None,
     };
     let scheduler = Scheduler::new(config.clone(), state.clone())?;
@@ -77,7 +86,6 @@ pub async fn start(config: Config, shutdown: Shutdown) -> Result<Running, AppErr
     })?;
     let app = AppState {
         state: state.clone(),
-        scheduler_alive: scheduler.liveness(),
         renderings: Arc::default(),
         web: web.clone(),
     };
@@ -105,38 +113,66 @@ pub async fn start(config: Config, shutdown: Shutdown) -> Result<Running, AppErr
 }
 
 impl Running {
-    /// Waits for the stop signal (or an HTTP server failure), then gives in-flight work
-    /// [`GRACE`] to finish.
-    pub async fn wait(mut self) -> Result<(), AppError> {
-        let early = tokio::select! {
-            _ = self.shutdown.wait() => None,
-            r = &mut self.http => Some(r),
+    /// Waits for the stop signal, or for the HTTP server or the scheduler to end first (a
+    /// failure, or a panic), then gives in-flight work [`GRACE`] to finish. A failure or a
+    /// panic of either is the error returned, so the process exits non-zero and a
+    /// supervisor restarts it.
+    pub async fn wait(self) -> Result<(), AppError> {
+        supervise(self.http, self.sched, self.shutdown).await
+    }
+}
+
+/// How a task of the daemon ended.
+fn ended<T>(task: &'static str, r: Result<T, tokio::task::JoinError>) -> Result<T, AppError> {
+    r.map_err(|e| {
+        let message = crate::scheduler::panic_message(e);
+        error!(task, panic = %message, "a task of the daemon panicked; stopping");
+        AppError::Panicked { task, message }
+    })
+}
+
+/// Runs until `shutdown` or until either task ends, then stops both within [`GRACE`]; the
+/// first failure or panic is the result.
+async fn supervise(
+    mut http: JoinHandle<std::io::Result<()>>,
+    mut sched: JoinHandle<Result<(), RunError>>,
+    shutdown: Shutdown,
+) -> Result<(), AppError> {
+    let mut http_done = None;
+    let mut sched_done = None;
+    tokio::select! {
+        _ = shutdown.wait() => {}
+        r = &mut http => http_done = Some(r),
+        r = &mut sched => sched_done = Some(r),
+    }
+    shutdown.trigger();
+    let stop = async {
+        let h = match http_done {
+            Some(r) => r,
+            None => (&mut http).await,
         };
-        self.shutdown.trigger();
-        let stop = async {
-            let http = match early {
-                Some(r) => r,
-                None => (&mut self.http).await,
-            };
-            let _ = (&mut self.sched).await;
-            http
+        let s = match sched_done {
+            Some(r) => r,
+            None => (&mut sched).await,
         };
-        match tokio::time::timeout(GRACE, stop).await {
-            Ok(Ok(Ok(()))) => {
-                info!("stopped");
-                Ok(())
-            }
-            Ok(Ok(Err(e))) => Err(AppError::Serve(e)),
-            Ok(Err(_)) => Ok(()),
-            Err(_) => {
-                warn!(
-                    "in-flight work did not finish within {}s; abandoning it",
-                    GRACE.as_secs()
-                );
-                self.http.abort();
-                self.sched.abort();
-                Ok(())
-            }
+        (h, s)
+    };
+    match tokio::time::timeout(GRACE, stop).await {
+        Ok((h, s)) => {
+            let h = ended("HTTP server", h).and_then(|r| r.map_err(AppError::Serve));
+            let s = ended("scheduler", s).and_then(|r| r.map_err(AppError::from));
+            h.and(s)?;
+            info!("stopped");
+            Ok(())
+        }
+        Err(_) => {
+            warn!(
+                "in-flight work did not finish within {}s; abandoning it",
+                GRACE.as_secs()
+            );
+            http.abort();
+            sched.abort();
+            Ok(())
         }
     }
 }
@@ -144,4 +180,87 @@ impl Running {
 /// Runs the daemon until `shutdown`.
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), AppError> {
     start(config, shutdown).await?.wait().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quiet_panic(what: &'static str) -> ! {
+        std::panic::panic_any(what)
+    }
+
+    #[tokio::test]
+    async fn a_panicking_http_server_is_an_error_and_stops_the_scheduler() {
+        let sd = Shutdown::new();
+        let http = tokio::spawn(async { quiet_panic("boom in http") });
+        let s = sd.clone();
+        let sched = tokio::spawn(async move {
+            s.wait().await;
+            Ok(())
+        });
+        let r = supervise(http, sched, sd.clone()).await;
+        assert!(
+            matches!(&r, Err(AppError::Panicked { task: "HTTP server", message }) if message == "boom in http"),
+            "{r:?}"
+        );
+        assert!(sd.is_triggered(), "the other task was told to stop");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_scheduler_is_an_error_and_stops_the_http_server() {
+        let sd = Shutdown::new();
+        let s = sd.clone();
+        let http = tokio::spawn(async move {
+            s.wait().await;
+            Ok(())
+        });
+        let sched = tokio::spawn(async { quiet_panic("boom in a cycle") });
+        let r = supervise(http, sched, sd.clone()).await;
+        assert!(
+            matches!(
+                &r,
+                Err(AppError::Panicked {
+                    task: "scheduler",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        assert!(sd.is_triggered());
+    }
+
+    #[tokio::test]
+    async fn an_account_loop_that_panicked_is_an_error_too() {
+        let sd = Shutdown::new();
+        let s = sd.clone();
+        let http = tokio::spawn(async move {
+            s.wait().await;
+            Ok(())
+        });
+        let sched = tokio::spawn(async {
+            Err(RunError::Panicked {
+                account: "acc".into(),
+                message: "boom".into(),
+            })
+        });
+        let r = supervise(http, sched, sd).await;
+        assert!(matches!(r, Err(AppError::Scheduler(_))), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_stop_signal_ends_both_cleanly() {
+        let sd = Shutdown::new();
+        let (a, b) = (sd.clone(), sd.clone());
+        let http = tokio::spawn(async move {
+            a.wait().await;
+            Ok(())
+        });
+        let sched = tokio::spawn(async move {
+            b.wait().await;
+            Ok(())
+        });
+        sd.trigger();
+        assert!(supervise(http, sched, sd).await.is_ok());
+    }
 }

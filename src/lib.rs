@@ -3,28 +3,33 @@
 //!
 //! # Layout
 //!
-//! Data flows one way: Cloudflare → [`scheduler`] → [`state`] → [`metrics`] → [`http`].
+//! Data flows one way: Cloudflare → [`scheduler`] → [`state`] (a published snapshot) →
+//! [`metrics`] and the pages → [`http`].
 //!
 //! - [`config`]: load the file, merge it with the environment and the flags (each key
 //!   declared once), validate; accounts, credentials, filters.
 //! - [`cloudflare`]: the HTTP client (list, sync, read — nothing else), the lenient API
 //!   models, the pagination rule, the per-credential rate limiter, and the fingerprints of
-//!   tool and prompt definitions (made while a page is decoded, compared by the scheduler). It knows nothing of the
-//!   state, the metrics or shutdown: its caller records what happened and cancels it by
-//!   dropping it.
-//! - [`scheduler`]: the cycle — walk the pages, plan, sync, retry, back off — and its own
-//!   memory of failure streaks and back-offs. Its decisions are pure functions in
-//!   `scheduler::decide`.
-//! - [`state`]: what the daemon publishes. The scheduler writes it; `metrics`, `http` and
-//!   `once` read it; nothing reads it back to decide.
-//! - [`metrics`]: renders the state, and [`process`]'s figures, for Prometheus at scrape
+//!   tool and prompt definitions. It knows nothing of the state, the metrics or shutdown:
+//!   its caller records what happened and cancels it by dropping it.
+//! - [`scheduler`]: the cycle — walk the pages, plan, sync, retry, back off, judge each sync
+//!   by its effect — and its own memory of failure streaks, back-offs and fingerprints. Its
+//!   decisions are pure functions in `scheduler::decide`. It builds each account's view and
+//!   publishes it whole, once per cycle.
+//! - [`state`]: what the daemon publishes: one view per account, swapped whole (readers take
+//!   an `Arc`, never a lock a cycle holds), and the request counters beside it. It imports
+//!   nothing of `cloudflare`; the label words both use are in [`vocabulary`].
+//! - [`metrics`]: renders a snapshot, and [`process`]'s figures, for Prometheus at scrape
 //!   time.
+//! - [`web`]: the web configuration (TLS, users, headers, rate limit, reloads) that `http`
+//!   applies and `metrics` reports on.
 //! - [`http`]: the axum routes. A scrape never calls the API and never waits on a cycle.
-//! - [`app`]: starts the state, the scheduler and the HTTP server on one shutdown signal.
+//! - [`app`]: starts the state, the scheduler and the HTTP server on one shutdown signal,
+//!   and turns a failure or a panic of either into the error the process exits with.
 //! - [`commands`]: `run`, `once`, `demo`, `check-config`, `healthcheck` and their one exit
 //!   code type; `main.rs` only parses the command line and calls one of them.
 //! - [`telemetry`] (logging), [`secret`] (values that never print), [`shutdown`] (the stop
-//!   signal), [`allocator`] (glibc's settings, and giving a listing's freed pages back).
+//!   signal), [`allocator`] (glibc's settings, and giving freed pages back).
 //! - `fake` (cargo feature `fake`, on by default): the simulated Cloudflare API behind
 //!   `demo`, the tests and the benchmark; the daemon's own path never reaches it.
 
@@ -43,3 +48,5 @@ pub mod secret;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
+pub mod vocabulary;
+pub mod web;

@@ -45,21 +45,6 @@ pub fn read() -> ProcessStats {
     }
 }
 
-/// Gives the memory freed after a large piece of work (a rendering of `/metrics`: thousands
-/// of small label strings) back to the system, so that resident memory returns to its idle
-/// figure after a burst of scrapes instead of staying at the burst's high-water mark.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn release_free_memory() {
-    // SAFETY: malloc_trim only returns free heap pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Nothing to do where the allocator is not glibc's.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn release_free_memory() {}
-
 /// Clock ticks per second and the page size in bytes.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn units() -> (f64, f64) {

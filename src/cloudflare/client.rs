@@ -18,6 +18,7 @@ use super::model::{self, ListPage, Server, SyncResult};
 use super::ratelimit::{parse_ratelimit, parse_retry_after, RateLimitInfo, RateLimiter};
 use super::stream::PageDecoder;
 use crate::secret::Secret;
+pub use crate::vocabulary::Endpoint;
 
 /// The largest body read from Cloudflare; anything larger is refused as a decode error.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -42,37 +43,6 @@ impl fmt::Debug for Credentials {
             Credentials::Token(_) => f.write_str("Token(****)"),
             Credentials::Legacy { .. } => f.write_str("Legacy { email: ****, key: **** }"),
         }
-    }
-}
-
-/// Which call a request was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Endpoint {
-    /// `GET …/mcp/servers`
-    List,
-    /// `POST …/mcp/servers/{id}/sync`
-    Sync,
-    /// `GET …/mcp/servers/{id}`
-    Read,
-}
-
-impl Endpoint {
-    /// Every endpoint, for rendering.
-    pub const ALL: [Endpoint; 3] = [Endpoint::List, Endpoint::Sync, Endpoint::Read];
-
-    /// The metric label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Endpoint::List => "list",
-            Endpoint::Sync => "sync",
-            Endpoint::Read => "read",
-        }
-    }
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

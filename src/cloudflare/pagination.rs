@@ -22,49 +22,7 @@ use super::model::{ResultInfo, Server};
 /// default page size, far beyond a real account.
 pub const DEFAULT_PAGE_CAP: u32 = 1_000;
 
-/// What can go wrong with a walk, beyond a failed request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Anomaly {
-    /// A page shorter than `per_page` was followed by a page of new servers.
-    PageSizeNotHonoured,
-    /// A full page brought no server not already seen in this walk.
-    RepeatedPage,
-    /// The walk reached its page cap.
-    PageCapReached,
-    /// The list changed under the walk: `result_info.total_count` changed between pages, or
-    /// a server missing from the listing still exists.
-    ListChanged,
-}
-
-impl Anomaly {
-    /// Every kind, so that their counters start at 0.
-    pub const ALL: [Anomaly; 4] = [
-        Anomaly::PageSizeNotHonoured,
-        Anomaly::RepeatedPage,
-        Anomaly::PageCapReached,
-        Anomaly::ListChanged,
-    ];
-
-    /// The metric's `kind` label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Anomaly::PageSizeNotHonoured => "page_size_not_honoured",
-            Anomaly::RepeatedPage => "repeated_page",
-            Anomaly::PageCapReached => "page_cap_reached",
-            Anomaly::ListChanged => "list_changed",
-        }
-    }
-
-    /// What an operator reads in the log.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Anomaly::PageSizeNotHonoured => "a page shorter than per_page was followed by more servers: the API does not honour per_page; this account is now walked until an empty page",
-            Anomaly::RepeatedPage => "a full page brought no server not already seen: the API repeats pages; the listing is incomplete and the previous snapshot stays",
-            Anomaly::PageCapReached => "the walk reached its page cap; the listing is incomplete and the previous snapshot stays",
-            Anomaly::ListChanged => "the list changed while it was walked (its total_count changed between pages, or a server missing from it still exists); the listing is incomplete and the previous snapshot stays",
-        }
-    }
-}
+pub use crate::vocabulary::Anomaly;
 
 /// What the walk knows after one page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::Exit;
 use crate::cloudflare::Credentials;
 use crate::config::{self, Config, Env, Flags, LogFormat};
-use crate::http::web::Web;
+use crate::web::Web;
 
 /// Prints the effective configuration (exit 0), or the error naming the key (exit 2).
 pub fn check_config(flags: &Flags, env: &Env) -> Exit {

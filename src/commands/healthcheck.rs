@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::Exit;
 use crate::config::{self, Env, Flags};
-use crate::http::web::{self, client};
+use crate::web::{self, client};
 
 /// Which endpoint to ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -128,8 +128,7 @@ pub fn table(reports: &[CycleReport], snap: &Snapshot, now: SystemTime) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloudflare::Server;
-    use crate::state::{Listed, State, SyncRecord};
+    use crate::state::{AccountView, BlockReason, ServerInfo, ServerRecord, State, SyncRecord};
 
     fn report(listing: ListingOutcome, auth_failed: bool) -> CycleReport {
         CycleReport {
@@ -148,30 +147,46 @@ mod tests {
         }
     }
 
-    fn state(stale: bool, failures: u32) -> State {
+    fn one_server(name: &str, stale: bool, action: Action) -> State {
         let st = State::new(["a"]);
-        let server = Server {
+        let server = ServerInfo {
             id: "s1".into(),
-            name: Some("One".into()),
-            ..Server::default()
+            name: name.into(),
+            stale,
+            ..ServerInfo::default()
         };
-        st.listing_complete("a", vec![Listed::new(server, stale)], SystemTime::now());
+        let now = SystemTime::now();
+        st.publish(
+            "a",
+            AccountView::default().relisted(vec![(server, action)], now),
+        );
+        st
+    }
+
+    fn state(stale: bool, failures: u32) -> State {
+        let st = one_server("One", stale, Action::None);
+        let mut view = st.account("a").map(|v| (*v).clone()).unwrap_or_default();
         for _ in 0..failures {
-            st.record_sync(
-                "a",
+            let record = SyncRecord::Failure {
+                reason: "boom".into(),
+                status: None,
+                retryable: None,
+                api_error: true,
+                cause: None,
+                rate_limited: false,
+                consecutive_failures: 1,
+            };
+            let at = SystemTime::now();
+            view.apply(
                 "s1",
-                1,
-                SyncRecord::Failure {
-                    reason: "boom".into(),
-                    status: None,
-                    retryable: None,
-                    api_error: true,
-                    rate_limited: false,
-                    consecutive_failures: 1,
+                ServerRecord::Sync {
+                    attempts: 1,
+                    record,
+                    at,
                 },
-                SystemTime::now(),
             );
         }
+        st.publish("a", view);
         st
     }
 
@@ -198,14 +213,20 @@ mod tests {
     }
 
     #[test]
+    fn blocked_servers_alone_exit_0() {
+        let ok = [report(ListingOutcome::Complete, false)];
+        let blocked = Action::Blocked(BlockReason::ManualOauth);
+        assert_eq!(
+            exit_code(&ok, &one_server("m", true, blocked).read()),
+            Exit::Success
+        );
+        let stale = one_server("s", true, Action::Synced);
+        assert_eq!(exit_code(&ok, &stale.read()), Exit::Failure);
+    }
+
+    #[test]
     fn the_table_escapes_names_and_shows_every_column() {
-        let st = State::new(["a"]);
-        let server = Server {
-            id: "s1".into(),
-            name: Some("bad\u{1b}[31m".into()),
-            ..Server::default()
-        };
-        st.listing_complete("a", vec![Listed::new(server, true)], SystemTime::now());
+        let st = one_server("bad\u{1b}[31m", true, Action::None);
         let t = table(
             &[report(ListingOutcome::Complete, false)],
             &st.read(),

@@ -9,12 +9,10 @@
 
 mod scrape;
 mod serve;
-pub mod web;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -29,16 +27,15 @@ use tokio::net::TcpListener;
 use crate::metrics;
 use crate::shutdown::Shutdown;
 use crate::state::State;
+use crate::web;
 pub use scrape::{Encoding, Renderings};
 pub use serve::{Limits, HEADER_TIMEOUT, MAX_CONNECTIONS, WRITE_TIMEOUT};
 
 /// What the handlers read.
 #[derive(Clone)]
 pub struct AppState {
-    /// The daemon's knowledge.
+    /// What the daemon publishes.
     pub state: Arc<State>,
-    /// False once the scheduler has stopped.
-    pub scheduler_alive: Arc<AtomicBool>,
     /// The renderings of `/metrics` in use.
     pub renderings: Arc<Renderings>,
     /// The web configuration (`--web.config.file`), when there is one.
@@ -82,10 +79,13 @@ async fn metrics_handler(AxState(app): AxState<AppState>, headers: HeaderMap) ->
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
-    let shared = app.renderings.get(&app.state, enc).await;
-    let process = Bytes::from(scrape::encode(&metrics::process_text(), enc));
-    let len = process.len() + shared.len();
-    let body = Frames([process, Bytes::from_owner(Shared(shared))].into());
+    let snap = app.state.read();
+    let shared = app.renderings.get(&snap, enc).await;
+    let web = app.web.as_ref().map(|w| w.status());
+    let head = Bytes::from(scrape::encode(&metrics::head(&snap, web), enc));
+    drop(snap);
+    let len = head.len() + shared.len();
+    let body = Frames([head, Bytes::from_owner(Shared(shared))].into());
     let mut r = Response::new(Body::new(body));
     let h = r.headers_mut();
     h.insert(
@@ -133,7 +133,7 @@ impl http_body::Body for Frames {
 }
 
 async fn healthz(AxState(app): AxState<AppState>) -> Response {
-    if app.scheduler_alive.load(Ordering::SeqCst) {
+    if app.state.scheduler_alive() {
         (StatusCode::OK, "ok\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "scheduler stopped\n").into_response()

@@ -1,13 +1,13 @@
-//! `/metrics` under load: one rendering of the state serves every concurrent scrape.
+//! `/metrics` under load: one rendering of the servers serves every concurrent scrape.
 //!
-//! A rendering is made once per state change and encoding (plain or gzip), by one scrape
-//! while the others wait for it (single flight), and is shared by reference: N concurrent
-//! scrapers cost one rendering plus their socket buffers. The gzip rendering (what
-//! Prometheus asks for, a thirtieth of the plain size) is kept until the state changes; a
-//! plain one only while responses send it, so memory returns to idle when scrapers stop. The
-//! `process_*` families change by the second and are rendered for each scrape and sent in
-//! front (as a gzip member of its own when compressed: Prometheus reads concatenated
-//! members as one stream).
+//! The per-server families are rendered once per published version of the state and
+//! encoding (plain or gzip), by one scrape while the others wait for it (single flight), and
+//! shared by reference: N concurrent scrapers cost one rendering plus their socket buffers.
+//! The gzip rendering (what Prometheus asks for, a thirtieth of the plain size) is kept until
+//! a new version is published; a plain one only while responses send it, so memory returns
+//! to idle when scrapers stop. The few families that move between publications (request
+//! counters, `process_*`) are rendered for each scrape and sent in front (as a gzip member
+//! of its own when compressed: Prometheus reads concatenated members as one stream).
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,7 +18,7 @@ use flate2::Compression;
 use tokio::time::Instant;
 
 use crate::metrics;
-use crate::state::State;
+use crate::state::Snapshot;
 
 /// How a body is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,31 +78,36 @@ pub struct Renderings {
     turn: tokio::sync::Mutex<()>,
     cache: Mutex<[Option<Cached>; 2]>,
     last_len: [AtomicUsize; 2],
+    made: AtomicUsize,
 }
 
 impl Renderings {
-    /// The rendering of `state` in `enc`: the one in use if the state has not changed (or if
-    /// it was made while this scrape waited for its turn), else a new one.
-    pub async fn get(&self, state: &Arc<State>, enc: Encoding) -> Rendering {
+    /// The rendering of the servers of `snap` in `enc`: the one in use if it is of the same
+    /// version (or was made while this scrape waited for its turn), else a new one.
+    pub async fn get(&self, snap: &Snapshot, enc: Encoding) -> Rendering {
         let arrived = Instant::now();
-        if let Some(r) = self.cached(state.version(), arrived, enc, false) {
+        if let Some(r) = self.cached(snap.version, arrived, enc, false) {
             return r;
         }
         let _turn = self.turn.lock().await;
-        if let Some(r) = self.cached(state.version(), arrived, enc, true) {
+        if let Some(r) = self.cached(snap.version, arrived, enc, true) {
             return r;
         }
-        let version = state.version();
+        let version = snap.version;
         let capacity = self.last_len[enc.index()].load(Ordering::Relaxed) / 8 * 9;
-        let st = state.clone();
+        let snap = snap.clone();
         let rendered = tokio::task::spawn_blocking(move || {
-            let r = render(&st, enc, capacity);
-            crate::process::release_free_memory();
+            let r = render(&snap, enc, capacity);
+            drop(snap);
+            // Thousands of small label strings were freed: back to the system, so resident
+            // memory returns to idle after a burst of scrapes.
+            crate::allocator::release_free();
             r
         })
         .await
         .unwrap_or_default();
         self.last_len[enc.index()].store(rendered.len(), Ordering::Relaxed);
+        self.made.fetch_add(1, Ordering::Relaxed);
         let rendered = Arc::new(rendered);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache[enc.index()] = Some(Cached {
@@ -112,6 +117,11 @@ impl Renderings {
             _keep: (enc == Encoding::Gzip).then(|| rendered.clone()),
         });
         rendered
+    }
+
+    /// How many renderings of the servers were made (each encoding counts).
+    pub fn made(&self) -> usize {
+        self.made.load(Ordering::Relaxed)
     }
 
     fn cached(
@@ -132,14 +142,14 @@ impl Renderings {
     }
 }
 
-/// Renders the state (without the `process_*` families) in `enc`.
-fn render(state: &State, enc: Encoding, capacity: usize) -> Vec<u8> {
+/// Renders the per-server families of `snap` in `enc`.
+fn render(snap: &Snapshot, enc: Encoding, capacity: usize) -> Vec<u8> {
     const PIECE: usize = 256 * 1024;
-    let scrape = metrics::snapshot(state);
+    let scrape = metrics::server_rows(snap);
     match enc {
         Encoding::Plain => {
             let mut out = Vec::with_capacity(capacity);
-            metrics::write(&scrape, PIECE, |piece| {
+            metrics::write_servers(&scrape, PIECE, |piece| {
                 out.extend_from_slice(piece.as_bytes());
                 true
             });
@@ -148,7 +158,7 @@ fn render(state: &State, enc: Encoding, capacity: usize) -> Vec<u8> {
         Encoding::Gzip => {
             let mut gz = GzEncoder::new(Vec::with_capacity(capacity), Compression::fast());
             let mut ok = true;
-            metrics::write(&scrape, PIECE, |piece| {
+            metrics::write_servers(&scrape, PIECE, |piece| {
                 ok = gz.write_all(piece.as_bytes()).is_ok();
                 ok
             });
@@ -189,17 +199,33 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_scrapes_of_an_unchanged_state_share_one_rendering() {
-        let state = Arc::new(State::new(["a"]));
+        use crate::state::{AccountView, Action, ServerInfo, State};
+        use crate::vocabulary::Endpoint;
+        let state = State::new(["a"]);
         let r = Renderings::default();
-        let (a, b) = tokio::join!(r.get(&state, Encoding::Gzip), r.get(&state, Encoding::Gzip));
+        let snap = state.read();
+        let (a, b) = tokio::join!(r.get(&snap, Encoding::Gzip), r.get(&snap, Encoding::Gzip));
         assert!(Arc::ptr_eq(&a, &b), "one rendering for both");
-        let c = r.get(&state, Encoding::Gzip).await;
-        assert!(Arc::ptr_eq(&a, &c), "unchanged state, same rendering");
-        state.record_walk_anomaly("a", crate::cloudflare::pagination::Anomaly::RepeatedPage);
-        let d = r.get(&state, Encoding::Gzip).await;
-        assert!(!Arc::ptr_eq(&a, &d), "a changed state is rendered anew");
+        let dur = std::time::Duration::from_millis(3);
+        state.record_request("a", Endpoint::Sync, Some(200), dur, None);
+        let c = r.get(&state.read(), Encoding::Gzip).await;
+        assert!(
+            Arc::ptr_eq(&a, &c),
+            "an API request does not throw the rendering away"
+        );
+        let info = ServerInfo {
+            id: "s1".into(),
+            ..ServerInfo::default()
+        };
+        let now = std::time::SystemTime::now();
+        state.publish(
+            "a",
+            AccountView::default().relisted(vec![(info, Action::None)], now),
+        );
+        let d = r.get(&state.read(), Encoding::Gzip).await;
+        assert!(!Arc::ptr_eq(&a, &d), "a published view is rendered anew");
         drop((a, b, c, d));
-        let e = r.get(&state, Encoding::Plain).await;
-        assert!(String::from_utf8_lossy(&e).contains("kind=\"repeated_page\"} 1"));
+        let e = r.get(&state.read(), Encoding::Plain).await;
+        assert!(String::from_utf8_lossy(&e).contains("server_id=\"s1\""));
     }
 }

@@ -24,8 +24,8 @@ use tokio::sync::Semaphore;
 use tokio::time::Sleep;
 use tracing::{debug, warn};
 
-use super::web::Web;
 use crate::shutdown::Shutdown;
+use crate::web::Web;
 
 /// Connections served at once.
 pub const MAX_CONNECTIONS: usize = 128;

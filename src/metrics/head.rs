@@ -1,14 +1,16 @@
-//! The families with few series, rendered under the state's read lock in one short go:
-//! per account (up, servers, listing, cycles, API requests, rate limit), per endpoint, the
-//! daemon's own settings and build, and the standard `process_*` families.
+//! The families with few series, rendered for every scrape from the snapshot it took: per
+//! account (up, servers, listing, cycles, API requests, rate limit), per endpoint, the
+//! daemon's own settings and build, the web configuration's reloads, and the standard
+//! `process_*` families.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::text::{family, histograms, labels};
 use super::NS;
-use crate::cloudflare::pagination::Anomaly;
 use crate::process::ProcessStats;
-use crate::state::{BlockReason, Snapshot};
+use crate::state::{AccountView, BlockReason, RequestCounts, Snapshot};
+use crate::vocabulary::Anomaly;
+use crate::web::ReloadStatus;
 
 /// Unix seconds (negative before 1970).
 pub(super) fn ts(t: SystemTime) -> f64 {
@@ -26,10 +28,10 @@ pub(super) fn flag(b: bool) -> f64 {
     }
 }
 
-/// The account-level, settings and build families.
-pub(super) fn render(out: &mut String, snap: &Snapshot) {
+/// The account-level, settings, build and web configuration families.
+pub(super) fn render(out: &mut String, snap: &Snapshot, web: Option<ReloadStatus>) {
     render_accounts(out, snap);
-    render_daemon(out, snap);
+    render_daemon(out, snap, web);
 }
 
 fn n(name: &str) -> String {
@@ -38,8 +40,15 @@ fn n(name: &str) -> String {
 
 /// Per account: listing, servers, cycles, API requests and the rate limit.
 fn render_accounts(out: &mut String, snap: &Snapshot) {
-    let per_account = |get: &dyn Fn(&crate::state::AccountState) -> Option<f64>| {
+    let per_account = |get: &dyn Fn(&AccountView) -> Option<f64>| {
         snap.accounts
+            .iter()
+            .filter_map(|(id, a)| Some((labels(&[("account_id", id)]), get(a)?)))
+            .collect::<Vec<_>>()
+    };
+    let per_account_requests = |get: &dyn Fn(&RequestCounts) -> Option<f64>| {
+        snap.requests
+            .accounts
             .iter()
             .filter_map(|(id, a)| Some((labels(&[("account_id", id)]), get(a)?)))
             .collect::<Vec<_>>()
@@ -105,8 +114,8 @@ fn render_accounts(out: &mut String, snap: &Snapshot) {
             .iter()
             .map(|(id, a)| (labels(&[("account_id", id)]), &a.cycle_duration)),
     );
-    let requests = snap.accounts.iter().flat_map(|(id, a)| {
-        a.api_requests.iter().map(move |((ep, code), count)| {
+    let requests = snap.requests.accounts.iter().flat_map(|(id, a)| {
+        a.by_code.iter().map(move |((ep, code), count)| {
             let code = code.map_or_else(|| "error".to_owned(), |c| c.to_string());
             let l = labels(&[
                 ("account_id", id),
@@ -143,24 +152,25 @@ fn render_accounts(out: &mut String, snap: &Snapshot) {
         &n("api_ratelimit_remaining"),
         "gauge",
         "Requests remaining per the last Ratelimit header; absent if never seen.",
-        per_account(&|a| a.ratelimit_remaining.map(|r| r as f64)),
+        per_account_requests(&|a| a.ratelimit_remaining.map(|r| r as f64)),
     );
     family(
         out,
         &n("api_ratelimit_reset_timestamp_seconds"),
         "gauge",
         "Unix time at which the window of the last Ratelimit header resets; absent if never seen.",
-        per_account(&|a| a.ratelimit_reset.map(ts)),
+        per_account_requests(&|a| a.ratelimit_reset.map(ts)),
     );
 }
 
 /// Per endpoint, and the daemon's own build and settings.
-fn render_daemon(out: &mut String, snap: &Snapshot) {
+fn render_daemon(out: &mut String, snap: &Snapshot, web: Option<ReloadStatus>) {
     histograms(
         out,
         &n("api_request_duration_seconds"),
         "Duration of Cloudflare API requests, body included.",
-        snap.request_durations
+        snap.requests
+            .durations
             .iter()
             .map(|(ep, h)| (labels(&[("endpoint", ep.as_str())]), h)),
     );
@@ -193,15 +203,14 @@ fn render_daemon(out: &mut String, snap: &Snapshot) {
         &n("web_config_last_reload_successful"),
         "gauge",
         "1 when the last load of the web configuration (--web.config.file) succeeded; 0 while the last good one keeps serving. Absent without a web configuration.",
-        snap.web_config.map(|w| (String::new(), flag(w.ok))),
+        web.map(|w| (String::new(), flag(w.ok))),
     );
     family(
         out,
         &n("web_config_last_reload_success_timestamp_seconds"),
         "gauge",
         "Unix time of the last successful load of the web configuration.",
-        snap.web_config
-            .and_then(|w| w.last_success)
+        web.and_then(|w| w.last_success)
             .map(|t| (String::new(), ts(t))),
     );
 }

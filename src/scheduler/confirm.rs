@@ -9,22 +9,22 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::decide;
-use super::pipeline::Outbox;
-use super::{Basis, CycleReport, Scheduler};
+use super::listed::Listed;
+use super::{Basis, CycleReport, Records, Scheduler};
 use crate::shutdown::Shutdown;
-use crate::state::{BlockReason, Listed, Outcome, SyncRecord, NO_EFFECT};
+use crate::state::{BlockReason, Outcome, ServerInfo, ServerRecord, SyncRecord, NO_EFFECT};
 
 impl Scheduler {
-    /// Judges a sync that answered success in an earlier cycle by what the listing now says
-    /// of the server: confirmed when Cloudflare's `last_successful_sync` advanced, else
-    /// without effect (a failure: the streak grows, the server backs off). The cycle's basis
-    /// learns it before the server is judged for this cycle.
+    /// Judges a sync that answered success in an earlier cycle by what Cloudflare now says of
+    /// the server: confirmed when its `last_successful_sync` advanced, else without effect
+    /// (a failure: the streak grows, the server backs off). The cycle's basis learns it
+    /// before the server is judged for this cycle; the record goes to `records`.
     pub(super) fn judge_pending(
         &self,
         account: &str,
-        l: &Listed,
+        l: &ServerInfo,
         basis: &mut Basis,
-        outbox: &Outbox,
+        records: &mut Records,
     ) -> Option<Outcome> {
         let memory = &self.inner.memory;
         let pending = basis
@@ -50,21 +50,20 @@ impl Scheduler {
             warn!(account, server_id = %l.id, name = ?l.name, outcome = "no_effect", consecutive_failures = n, backoff_s = backoff.as_secs(), "{NO_EFFECT}");
             (Outcome::NoEffect, n)
         };
-        let record = SyncRecord::Judged {
-            outcome,
-            consecutive_failures,
+        let record = ServerRecord::Sync {
+            attempts: 0,
+            record: SyncRecord::Judged {
+                outcome,
+                consecutive_failures,
+            },
+            at: SystemTime::UNIX_EPOCH,
         };
-        outbox.write_server(
-            &self.inner.state,
-            account,
-            &l.id,
-            Box::new(move |s, a, i| s.record_sync(a, i, 0, record, SystemTime::UNIX_EPOCH)),
-        );
+        records.push((l.id.to_string(), record));
         Some(outcome)
     }
 
     /// Logs once when a server becomes blocked or stops being blocked.
-    pub(super) fn note_blocked(&self, account: &str, l: &Listed, now: Option<BlockReason>) {
+    pub(super) fn note_blocked(&self, account: &str, l: &ServerInfo, now: Option<BlockReason>) {
         let Some(before) = self.inner.memory.set_blocked(account, &l.id, now) else {
             return;
         };
@@ -79,12 +78,15 @@ impl Scheduler {
     }
 
     /// For `once`, which sees no later listing: reads each server whose sync still awaits
-    /// its effect (one read call each) and judges the sync by what Cloudflare now says. A
-    /// read that fails leaves the sync pending. Adds the syncs found without effect to the
-    /// reports of their accounts.
+    /// its effect (one read call each), judges the sync by what Cloudflare now says, and
+    /// publishes the account's view with what the reads said. A read that fails leaves the
+    /// sync pending. Adds the syncs found without effect to the reports of their accounts.
     pub async fn confirm_by_read(&self, shutdown: &Shutdown, reports: &mut [CycleReport]) {
         for (account, client) in &self.inner.clients {
             let pending = self.inner.memory.pending(account);
+            let Some(old) = self.inner.state.account(account) else {
+                continue;
+            };
             if pending.is_empty() {
                 continue;
             }
@@ -93,8 +95,7 @@ impl Scheduler {
                 wall: SystemTime::now(),
                 now: Instant::now(),
             };
-            let outbox = Outbox::default();
-            outbox.open(&self.inner.state, |_| {});
+            let mut view = old.listing_failed(None);
             for id in pending {
                 let server = match shutdown.run(client.read(account, &id)).await {
                     Some(Ok(s)) => s,
@@ -102,25 +103,33 @@ impl Scheduler {
                         debug!(account = %account, server_id = %id, error = %e, "reading the server to judge its sync failed");
                         continue;
                     }
-                    None => return,
+                    None => break,
                 };
-                let mut l = Listed::new(server, false);
-                l.capabilities = None;
-                l.stale = decide::is_stale(
-                    l.last_successful_sync,
-                    l.status.as_deref(),
+                let mut info = Listed::new(server).info;
+                info.stale = decide::is_stale(
+                    info.last_successful_sync,
+                    info.status.as_deref(),
                     basis.wall,
                     self.inner.config.stale_after,
                 );
-                if self.judge_pending(account, &l, &mut basis, &outbox) == Some(Outcome::NoEffect) {
+                let mut records = Vec::new();
+                if self.judge_pending(account, &info, &mut basis, &mut records)
+                    == Some(Outcome::NoEffect)
+                {
                     for r in reports.iter_mut().filter(|r| r.account == *account) {
                         r.failed += 1;
                         r.no_effect += 1;
                         r.synced = r.synced.saturating_sub(1);
                     }
                 }
-                self.inner.state.reread(account, l);
+                if let Some(s) = view.servers.get_mut(&id) {
+                    s.info = info;
+                }
+                for (id, r) in records {
+                    view.apply(&id, r);
+                }
             }
+            self.inner.state.publish(account, view);
         }
     }
 }

@@ -6,10 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use super::listed::Listed;
 use super::memory::{ServerMemory, WalkMemory};
 use crate::cloudflare::{ApiError, SyncResult};
 use crate::config::Config;
-use crate::state::{Action, BlockReason, Listed, Outcome, RetryReason};
+use crate::state::{Action, BlockReason, Outcome, RetryReason, ServerInfo};
 
 /// What a cycle does with the servers of a complete listing (SPEC §3 steps 2-3).
 #[derive(Debug)]
@@ -31,12 +32,12 @@ pub fn plan(
     now: Instant,
     cfg: &Config,
 ) -> Plan {
-    listed.retain(|l| cfg.wants(&l.id, &l.name));
+    listed.retain(|l| cfg.wants(&l.info.id, &l.info.name));
     let actions = listed
         .iter_mut()
         .map(|l| {
-            let (stale, action) = judge(l, memory, wall, now, cfg);
-            l.stale = stale;
+            let (stale, action) = judge(&l.info, memory, wall, now, cfg);
+            l.info.stale = stale;
             action
         })
         .collect();
@@ -47,7 +48,7 @@ pub fn plan(
 /// and what the cycle does with it. The pipelined cycle asks this as each page arrives, with
 /// the memory and clock the plan is made from, so both decide the same.
 pub fn judge(
-    l: &Listed,
+    l: &ServerInfo,
     memory: &HashMap<String, ServerMemory>,
     wall: SystemTime,
     now: Instant,
@@ -275,11 +276,26 @@ mod tests {
     }
 
     fn listed(id: &str, name: &str, synced_ago: Option<Duration>, now: SystemTime) -> Listed {
-        Listed {
+        listed_as(id, name, synced_ago, now, None)
+    }
+
+    fn listed_as(
+        id: &str,
+        name: &str,
+        synced_ago: Option<Duration>,
+        now: SystemTime,
+        authentication_status: Option<&str>,
+    ) -> Listed {
+        let info = ServerInfo {
             id: id.into(),
             name: name.into(),
             last_successful_sync: synced_ago.map(|a| now - a),
-            ..Listed::default()
+            authentication_status: authentication_status.map(Into::into),
+            ..ServerInfo::default()
+        };
+        Listed {
+            info,
+            capabilities: None,
         }
     }
 
@@ -295,22 +311,10 @@ mod tests {
                 listed("failing", "d", None, wall),
                 listed("recovering", "e", None, wall),
                 listed("hidden", "internal-x", None, wall),
-                Listed {
-                    authentication_status: Some("manual".into()),
-                    ..listed("manual", "f", None, wall)
-                },
-                Listed {
-                    authentication_status: Some("required".into()),
-                    ..listed("sign-in", "g", Some(4 * H), wall)
-                },
-                Listed {
-                    authentication_status: Some("manual".into()),
-                    ..listed("manual-fresh", "h", Some(H), wall)
-                },
-                Listed {
-                    authentication_status: Some("stale".into()),
-                    ..listed("auth-stale", "i", Some(4 * H), wall)
-                },
+                listed_as("manual", "f", None, wall, Some("manual")),
+                listed_as("sign-in", "g", Some(4 * H), wall, Some("required")),
+                listed_as("manual-fresh", "h", Some(H), wall, Some("manual")),
+                listed_as("auth-stale", "i", Some(4 * H), wall, Some("stale")),
             ]
         };
         let memory: HashMap<String, ServerMemory> = [
@@ -332,7 +336,7 @@ mod tests {
             p.listed
                 .into_iter()
                 .zip(p.actions)
-                .map(|(l, a)| (l.id.into(), l.stale, a))
+                .map(|(l, a)| (l.info.id.into(), l.info.stale, a))
                 .collect()
         };
         let got = summary(plan(fleet(), &memory, wall, now, &cfg));

@@ -1,10 +1,11 @@
 //! What the scheduler remembers between cycles, for its own decisions: each server's
 //! failure streak and failure back-off, and each account's walk (whether its API honours
 //! `per_page`, when a short last page was last proven, the ids of its last complete
-//! listing), and each server's fingerprint of its tool and prompt definitions. It is the scheduler's working memory, not what
-//! the daemon publishes (that is `state`, which the scheduler only writes).
+//! listing, the anomalies its walks met), and each server's fingerprint of its tool and
+//! prompt definitions. It is the scheduler's working memory, not what the daemon publishes
+//! (that is `state`, which the scheduler writes).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -12,6 +13,7 @@ use tokio::time::Instant;
 
 use crate::cloudflare::capabilities::{Capabilities, Change};
 use crate::state::BlockReason;
+use crate::vocabulary::Anomaly;
 
 /// One server's memory.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,6 +83,7 @@ pub struct Memory {
     walks: Mutex<HashMap<String, WalkMemory>>,
     known: Mutex<HashMap<String, IdSet>>,
     capabilities: Mutex<HashMap<String, HashMap<String, Capabilities>>>,
+    anomalies: Mutex<HashMap<String, BTreeMap<Anomaly, u64>>>,
 }
 
 impl Memory {
@@ -149,6 +152,21 @@ impl Memory {
                 *caps = None;
             }
         }
+    }
+
+    /// Counts a walk anomaly of the account.
+    pub fn count_anomaly(&self, account: &str, kind: Anomaly) {
+        let mut all = self.anomalies.lock().unwrap_or_else(|e| e.into_inner());
+        *all.entry(account.to_owned())
+            .or_default()
+            .entry(kind)
+            .or_default() += 1;
+    }
+
+    /// The account's walk anomalies so far, by kind.
+    pub fn anomalies(&self, account: &str) -> BTreeMap<Anomaly, u64> {
+        let all = self.anomalies.lock().unwrap_or_else(|e| e.into_inner());
+        all.get(account).cloned().unwrap_or_default()
     }
 
     /// Remembers the account's walk.

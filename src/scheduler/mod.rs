@@ -1,5 +1,5 @@
 //! The sync loop: for each account, every `interval` (±10 % jitter), list → plan → sync
-//! → retry → publish into [`State`].
+//! → retry → publish the account's view into [`State`], whole, once per cycle.
 //!
 //! Cycles of one account never overlap (one task per account runs them one after
 //! another); a cycle that overruns delays the next. Each server is synced at most once per
@@ -7,12 +7,14 @@
 //! run while later pages are still coming: `pipeline`). Requests of one credential share one
 //! [`RateLimiter`]. Every decision is a pure function in [`decide`] (the cycle's plan
 //! included); the scheduler's own memory of failure streaks and back-offs is in [`memory`];
-//! [`State`] is only written here, never read back. The walk is in `walk`, one sync in
+//! [`State`] is only written here, and read back only for the previous view a new one is
+//! built from. The walk is in `walk`, one sync in
 //! `sync`, the one retry loop both use in `retry`. Shutdown is known here and nowhere below:
 //! the client and the rate limiter are cancelled by being dropped.
 
 mod confirm;
 pub mod decide;
+mod listed;
 pub mod memory;
 mod pipeline;
 mod retry;
@@ -34,10 +36,11 @@ use crate::cloudflare::BuildError;
 use crate::cloudflare::{Client, ClientOptions, Observer, RateLimiter};
 use crate::config::Config;
 use crate::shutdown::Shutdown;
-use crate::state::{Action, Listed, Outcome, Settings, State};
+use crate::state::{Action, Outcome, ServerInfo, ServerRecord, Settings, State};
 use decide::Class;
+use listed::Listed;
 use memory::{Memory, ServerMemory};
-use pipeline::{Outbox, Syncs};
+use pipeline::Syncs;
 
 /// How a listing ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,8 +90,43 @@ struct Inner {
     state: Arc<State>,
     memory: Memory,
     clients: HashMap<String, Client>,
-    alive: Arc<AtomicBool>,
     pipelined: AtomicBool,
+}
+
+/// What a cycle taught about its servers, in order: applied to the view it publishes.
+pub(super) type Records = Vec<(String, ServerRecord)>;
+
+/// How a cycle's listing ended, for the view it publishes.
+enum Listing {
+    /// Every page came, at this time: the servers within the filters and their actions.
+    Complete(Vec<(ServerInfo, Action)>, SystemTime),
+    /// The previous snapshot stays; `Some((auth, error))` says the listing failed.
+    Kept(Option<(bool, String)>),
+}
+
+/// Why the scheduler stopped before the shutdown signal.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// An account's loop panicked.
+    #[error("the sync loop of account {account} panicked: {message}")]
+    Panicked {
+        /// The account.
+        account: String,
+        /// The panic's message.
+        message: String,
+    },
+}
+
+/// The message of a task's panic.
+pub fn panic_message(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(p) => p
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into()),
+        Err(e) => e.to_string(),
+    }
 }
 
 /// The scheduler. Cheap to clone.
@@ -103,10 +141,16 @@ impl Scheduler {
         state.publish_settings(Settings {
             interval: config.interval,
             stale_after: config.stale_after,
+            dry_run: config.dry_run,
         });
         let observer: Observer = {
             let state = state.clone();
-            Arc::new(move |r| state.record_request(r))
+            Arc::new(move |r| {
+                let reset = r
+                    .ratelimit
+                    .map(|i| (i.remaining, SystemTime::now() + i.reset));
+                state.record_request(r.account_id, r.endpoint, r.status, r.duration, reset)
+            })
         };
         let mut by_credential: Vec<(crate::cloudflare::Credentials, Client)> = Vec::new();
         let mut clients = HashMap::new();
@@ -143,7 +187,6 @@ impl Scheduler {
                 state,
                 memory: Memory::default(),
                 clients,
-                alive: Arc::new(AtomicBool::new(true)),
                 pipelined: AtomicBool::new(true),
             }),
         })
@@ -160,40 +203,47 @@ impl Scheduler {
         self.inner.pipelined.store(on, Ordering::SeqCst);
     }
 
-    /// True while [`Scheduler::run`] has not ended.
-    pub fn liveness(&self) -> Arc<AtomicBool> {
-        self.inner.alive.clone()
-    }
-
-    /// Runs cycles for every account until `shutdown`.
-    pub async fn run(self, shutdown: Shutdown) {
-        struct Dead(Arc<AtomicBool>);
+    /// Runs cycles for every account until `shutdown`; the state says whether it runs. An
+    /// account loop that panics stops the daemon (the shutdown is triggered) and is the
+    /// error returned.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), RunError> {
+        struct Dead(Arc<State>);
         impl Drop for Dead {
             fn drop(&mut self) {
-                self.0.store(false, Ordering::SeqCst);
+                self.0.set_scheduler_alive(false);
             }
         }
-        let _guard = Dead(self.inner.alive.clone());
+        let _guard = Dead(self.inner.state.clone());
+        self.inner.state.set_scheduler_alive(true);
         let mut tasks = JoinSet::new();
         for account in self.inner.clients.keys().cloned() {
             let me = self.clone();
             let sd = shutdown.clone();
-            tasks.spawn(async move { me.account_loop(account, sd).await });
+            tasks.spawn(async move {
+                let a = account.clone();
+                let r = tokio::spawn(async move { me.account_loop(account, sd).await }).await;
+                r.map_err(|e| (a, e))
+            });
         }
+        let mut failed = None;
         while let Some(res) = tasks.join_next().await {
-            if let Err(e) = res {
-                error!(error = %e, "an account loop ended unexpectedly");
+            if let Ok(Err((account, e))) = res {
+                let message = panic_message(e);
+                error!(account = %account, panic = %message, "an account's sync loop panicked; stopping the daemon");
+                shutdown.trigger();
+                failed.get_or_insert(RunError::Panicked { account, message });
             }
         }
+        failed.map_or(Ok(()), Err)
     }
 
     async fn account_loop(&self, account: String, shutdown: Shutdown) {
         let interval = self.inner.config.interval;
         while !shutdown.is_triggered() {
             let started = Instant::now();
-            self.cycle(&account, &shutdown).await;
-            let delay =
-                decide::next_cycle_delay(interval, started.elapsed(), fastrand::f64() * 2.0 - 1.0);
+            let jitter = fastrand::f64() * 2.0 - 1.0;
+            self.cycle_then(&account, &shutdown, Some(jitter)).await;
+            let delay = decide::next_cycle_delay(interval, started.elapsed(), jitter);
             if !shutdown.sleep(delay).await {
                 break;
             }
@@ -223,30 +273,31 @@ impl Scheduler {
 
     /// One cycle of one account: list, plan, sync, publish.
     pub async fn cycle(&self, account: &str, shutdown: &Shutdown) -> CycleReport {
+        self.cycle_then(account, shutdown, None).await
+    }
+
+    /// One cycle; with the jitter of the next one's delay, the view says when it starts.
+    async fn cycle_then(
+        &self,
+        account: &str,
+        shutdown: &Shutdown,
+        jitter: Option<f64>,
+    ) -> CycleReport {
         let started = Instant::now();
-        let mut report = CycleReport {
-            account: account.to_owned(),
-            listing: ListingOutcome::Complete,
-            servers: 0,
-            stale: 0,
-            synced: 0,
-            failed: 0,
-            backed_off: 0,
-            dry_run: 0,
-            blocked: 0,
-            no_effect: 0,
-            auth_failed: false,
-            duration: Duration::ZERO,
+        let mut report = CycleReport::new(account);
+        let Some(client) = self.inner.clients.get(account).cloned() else {
+            report.listing = ListingOutcome::Failed("unknown account".into());
+            return report;
         };
-        match self.inner.clients.get(account).cloned() {
-            None => report.listing = ListingOutcome::Failed("unknown account".into()),
-            Some(client) => {
-                self.list_and_sync(client, account, shutdown, &mut report)
-                    .await
-            }
-        }
+        let (listing, records) = self
+            .list_and_sync(client, account, shutdown, &mut report)
+            .await;
         report.duration = started.elapsed();
-        self.inner.state.cycle_done(account, report.duration);
+        let next = jitter.map(|r| {
+            let interval = self.inner.config.interval;
+            SystemTime::now() + decide::next_cycle_delay(interval, report.duration, r)
+        });
+        self.publish(account, listing, records, &report, next);
         if report.listing == ListingOutcome::Complete {
             info!(
                 account,
@@ -265,15 +316,51 @@ impl Scheduler {
         report
     }
 
+    /// Builds the account's new view from the last one, the cycle's listing and what its
+    /// syncs taught, and publishes it: the one write of the cycle.
+    fn publish(
+        &self,
+        account: &str,
+        listing: Listing,
+        records: Records,
+        report: &CycleReport,
+        next: Option<SystemTime>,
+    ) {
+        let state = &self.inner.state;
+        let Some(old) = state.account(account) else {
+            return;
+        };
+        let mut view = match listing {
+            Listing::Complete(listed, at) => old.relisted(listed, at),
+            Listing::Kept(failure) => old.listing_failed(failure),
+        };
+        drop(old);
+        for (id, r) in records {
+            view.apply(&id, r);
+        }
+        if report.auth_failed {
+            view.up = Some(false);
+            view.auth_failed = true;
+            view.last_error = Some("sync refused with 401/403".into());
+        }
+        view.walk_anomalies = self.inner.memory.anomalies(account);
+        view.cycle_duration.observe(report.duration.as_secs_f64());
+        view.next_cycle = next;
+        state.publish(account, view);
+        // The previous view and listing are gone: their pages go back too.
+        crate::allocator::release_free();
+    }
+
     /// Lists the account and syncs its stale servers: each as soon as its page is decoded
     /// when pipelined, all after the listing otherwise; the same plan decides either way.
+    /// Returns how the listing ended and what the cycle taught.
     async fn list_and_sync(
         &self,
         client: Client,
         account: &str,
         shutdown: &Shutdown,
         report: &mut CycleReport,
-    ) {
+    ) -> (Listing, Records) {
         let cfg = &self.inner.config;
         let mut basis = Basis {
             memory: self.inner.memory.of(account),
@@ -282,15 +369,17 @@ impl Scheduler {
         };
         let pipelined = self.inner.pipelined.load(Ordering::SeqCst);
         let mut syncs = Syncs::new(self, client.clone(), account, shutdown);
+        let mut records = Vec::new();
         let mut judged_no_effect = 0;
         let mut on_page = |items: &[Listed]| {
-            for l in items.iter().filter(|l| cfg.wants(&l.id, &l.name)) {
-                let judged = self.judge_pending(account, l, &mut basis, syncs.outbox());
+            for l in items.iter().map(|l| &l.info) {
+                if !cfg.wants(&l.id, &l.name) {
+                    continue;
+                }
+                let judged = self.judge_pending(account, l, &mut basis, &mut records);
                 judged_no_effect += usize::from(judged == Some(Outcome::NoEffect));
-                if pipelined
-                    && decide::judge(l, &basis.memory, basis.wall, basis.now, cfg).1
-                        == Action::Synced
-                {
+                let (_, action) = decide::judge(l, &basis.memory, basis.wall, basis.now, cfg);
+                if pipelined && action == Action::Synced {
                     syncs.queue(&l.id, &l.name, l.last_successful_sync);
                 }
             }
@@ -298,119 +387,131 @@ impl Scheduler {
         let listing = self.list(&client, account, shutdown, &mut on_page).await;
         report.no_effect += judged_no_effect;
         report.failed += judged_no_effect;
-        match listing {
+        let listing = match listing {
             Ok(listed) => {
-                let to_sync =
-                    self.plan_and_publish(account, listed, &basis, syncs.outbox(), report);
+                let (to_sync, listed) = self.plan(account, listed, &basis, &mut records, report);
                 for (id, name, before) in to_sync {
                     syncs.queue(&id, &name, before);
                 }
+                Listing::Complete(listed, SystemTime::now())
             }
             Err(f) => {
                 syncs.cancel(f.class == Class::Auth);
-                syncs.outbox().open(&self.inner.state, |_| {});
-                report.listing = self.listing_failed(account, f);
+                let (outcome, failure) = self.listing_failed(account, f);
+                report.listing = outcome;
+                Listing::Kept(failure)
             }
-        }
-        syncs.finish(report).await;
-        if report.auth_failed {
-            self.inner
-                .state
-                .listing_failed(account, true, "sync refused with 401/403".into());
-        }
+        };
+        records.extend(syncs.finish(report).await);
+        (listing, records)
     }
 
-    /// Plans the cycle from the complete listing and the cycle's basis, publishes the
-    /// listing with its verdicts (then what syncs already taught, through `outbox`), and
-    /// returns the servers to sync.
-    fn plan_and_publish(
+    /// Plans the cycle from the complete listing and the cycle's basis: the servers to sync,
+    /// and the listing with each server's action. Changes of tool or prompt definitions go
+    /// to `records` (and the log).
+    #[allow(clippy::type_complexity)]
+    fn plan(
         &self,
         account: &str,
         listed: Vec<Listed>,
         basis: &Basis,
-        outbox: &Outbox,
+        records: &mut Records,
         report: &mut CycleReport,
-    ) -> Vec<(String, String, Option<SystemTime>)> {
+    ) -> (
+        Vec<(String, String, Option<SystemTime>)>,
+        Vec<(ServerInfo, Action)>,
+    ) {
         let (cfg, memory) = (&self.inner.config, &self.inner.memory);
         let plan = decide::plan(listed, &basis.memory, basis.wall, basis.now, cfg);
         // Servers that left the listing leave the memory (their back-off and fingerprint):
         // one that comes back under the same id starts from a baseline.
-        let ids: HashSet<&str> = plan.listed.iter().map(|l| &*l.id).collect();
+        let ids: HashSet<&str> = plan.listed.iter().map(|l| &*l.info.id).collect();
         memory.retain(account, |id| ids.contains(id));
         drop(ids);
-        let mut plan = plan;
-        let changes: Vec<(String, String, Change)> = plan
-            .listed
-            .iter_mut()
-            .filter_map(|l| {
-                let caps = l.capabilities.take()?;
-                let change = memory.capabilities_changed(account, &l.id, caps)?;
-                Some((l.id.to_string(), l.name.to_string(), change))
-            })
-            .collect();
         report.servers = plan.listed.len();
         let mut to_sync = Vec::new();
-        let mut actions = Vec::new();
-        for (l, action) in plan.listed.iter().zip(&plan.actions) {
-            report.stale += usize::from(l.stale);
-            self.note_blocked(account, l, action.blocked());
+        let mut out = Vec::with_capacity(plan.listed.len());
+        for (l, action) in plan.listed.into_iter().zip(plan.actions) {
+            let Listed { info, capabilities } = l;
+            if let Some(change) =
+                capabilities.and_then(|c| memory.capabilities_changed(account, &info.id, c))
+            {
+                log_change(account, &info, &change);
+                let at = ServerRecord::CapabilitiesChanged(SystemTime::now());
+                records.push((info.id.to_string(), at));
+            }
+            report.stale += usize::from(info.stale);
+            self.note_blocked(account, &info, action.blocked());
             match action {
-                Action::Synced => {
-                    to_sync.push((l.id.to_string(), l.name.to_string(), l.last_successful_sync))
-                }
+                Action::Synced => to_sync.push((
+                    info.id.to_string(),
+                    info.name.to_string(),
+                    info.last_successful_sync,
+                )),
                 Action::Blocked(_) => report.blocked += 1,
                 Action::BackedOff => report.backed_off += 1,
                 Action::WouldSync => {
                     report.dry_run += 1;
-                    info!(account, server_id = %l.id, name = ?l.name, "stale; would sync (dry run)");
+                    info!(account, server_id = %info.id, name = ?info.name, "stale; would sync (dry run)");
                 }
                 Action::None | Action::NotReached => {}
             }
-            if *action != Action::None {
-                actions.push((l.id.clone(), *action));
-            }
+            out.push((info, action));
         }
-        outbox.open(&self.inner.state, |state| {
-            state.listing_complete(account, plan.listed, SystemTime::now());
-            for (id, action) in actions {
-                state.set_action(account, &id, action);
-            }
-        });
-        // The previous listing is gone: its pages go back too, not kept for the next one.
-        crate::allocator::release_free();
-        for (id, name, change) in changes {
-            self.inner
-                .state
-                .record_capability_change(account, &id, SystemTime::now());
-            let list = |v: &[String]| v.iter().map(|n| sanitize(n)).collect::<Vec<_>>().join(", ");
-            warn!(
-                account,
-                server_id = %id,
-                name = ?name,
-                added = %list(&change.added),
-                removed = %list(&change.removed),
-                changed = %list(&change.changed),
-                "the server's tool or prompt definitions changed"
-            );
-        }
-        to_sync
+        (to_sync, out)
     }
 
-    /// A listing that did not complete: the previous snapshot stays (SPEC §3 step 1).
-    fn listing_failed(&self, account: &str, f: walk::ListFailure) -> ListingOutcome {
+    /// A listing that did not complete: the previous snapshot stays (SPEC §3 step 1); the
+    /// failure, when it is one, for the view.
+    fn listing_failed(
+        &self,
+        account: &str,
+        f: walk::ListFailure,
+    ) -> (ListingOutcome, Option<(bool, String)>) {
         if f.class == Class::Interrupted {
-            return ListingOutcome::Interrupted;
+            return (ListingOutcome::Interrupted, None);
         }
         let auth = f.class == Class::Auth;
-        self.inner
-            .state
-            .listing_failed(account, auth, f.message.clone());
+        let failure = Some((auth, f.message.clone()));
         if auth {
             error!(account, error = %f.message, "Cloudflare refused the credentials; this account's cycle stops until the next interval. Check the API token's permissions (MCP Portals Read + Write).");
-            ListingOutcome::AuthFailed(f.message)
+            (ListingOutcome::AuthFailed(f.message), failure)
         } else {
             warn!(account, error = %f.message, "listing failed; keeping the previous snapshot");
-            ListingOutcome::Failed(f.message)
+            (ListingOutcome::Failed(f.message), failure)
+        }
+    }
+}
+
+/// Logs a change of a server's tool or prompt definitions, naming them (escaped).
+fn log_change(account: &str, info: &ServerInfo, change: &Change) {
+    let list = |v: &[String]| v.iter().map(|n| sanitize(n)).collect::<Vec<_>>().join(", ");
+    warn!(
+        account,
+        server_id = %info.id,
+        name = ?info.name,
+        added = %list(&change.added),
+        removed = %list(&change.removed),
+        changed = %list(&change.changed),
+        "the server's tool or prompt definitions changed"
+    );
+}
+
+impl CycleReport {
+    fn new(account: &str) -> Self {
+        Self {
+            account: account.to_owned(),
+            listing: ListingOutcome::Complete,
+            servers: 0,
+            stale: 0,
+            synced: 0,
+            failed: 0,
+            backed_off: 0,
+            dry_run: 0,
+            blocked: 0,
+            no_effect: 0,
+            auth_failed: false,
+            duration: Duration::ZERO,
         }
     }
 }

@@ -4,15 +4,15 @@
 //! plan's back-off, dry run and filters decide, from the memory and clock the cycle started
 //! with).
 //!
-//! What a sync teaches is published through an [`Outbox`]: held until the cycle's listing is
-//! published (so that the listing, read before the sync, does not overwrite it), then
-//! written straight into the state. A listing that fails keeps the previous snapshot: the
-//! syncs already made count as made (their records go to the previous snapshot's servers),
-//! the ones not yet started are not made.
+//! Each sync returns what it taught as records about its server; the cycle applies them to
+//! the view it publishes, after the listing (read before the syncs), so a listing never
+//! overwrites what a sync taught. A listing that fails keeps the previous snapshot: the syncs
+//! already made count as made (their records go to the previous snapshot's servers), the
+//! ones not yet started are not made.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio::sync::Semaphore;
@@ -20,49 +20,10 @@ use tokio::task::JoinSet;
 use tracing::error;
 
 use super::sync::SyncEnd;
-use super::{CycleReport, Scheduler};
+use super::{CycleReport, Records, Scheduler};
 use crate::cloudflare::Client;
 use crate::shutdown::Shutdown;
-use crate::state::State;
-
-type Write = Box<dyn FnOnce(&State) + Send>;
-
-/// A write about one server: given the state, the account and the server's id.
-pub(super) type ServerWrite = Box<dyn FnOnce(&State, &str, &str) + Send>;
-
-/// Where a cycle's syncs write: buffered until the listing is published, then direct.
-#[derive(Default)]
-pub(super) struct Outbox {
-    inner: Mutex<(bool, Vec<Write>)>,
-}
-
-impl Outbox {
-    /// Writes `f` into `state` now if the listing is published, else once it is.
-    pub(super) fn write(&self, state: &State, f: impl FnOnce(&State) + Send + 'static) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if inner.0 {
-            f(state);
-        } else {
-            inner.1.push(Box::new(f));
-        }
-    }
-
-    /// [`Self::write`] of something about server `id` of `account`.
-    pub(super) fn write_server(&self, state: &State, account: &str, id: &str, f: ServerWrite) {
-        let (a, i) = (account.to_owned(), id.to_owned());
-        self.write(state, move |s| f(s, &a, &i));
-    }
-
-    /// Runs `publish` (the listing), then what was held, in order; later writes go direct.
-    pub(super) fn open(&self, state: &State, publish: impl FnOnce(&State)) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        publish(state);
-        for f in inner.1.drain(..) {
-            f(state);
-        }
-        inner.0 = true;
-    }
-}
+use crate::state::{ServerRecord, SyncRecord};
 
 /// What one sync needs from its cycle.
 pub(super) struct SyncRun {
@@ -72,7 +33,6 @@ pub(super) struct SyncRun {
     pub(super) stop: AtomicBool,
     /// Set when the listing failed: syncs not started are not made.
     cancelled: AtomicBool,
-    pub(super) outbox: Outbox,
     pub(super) shutdown: Shutdown,
 }
 
@@ -82,7 +42,17 @@ pub(super) struct Syncs {
     run: Arc<SyncRun>,
     permits: Arc<Semaphore>,
     queued: HashSet<String>,
-    tasks: JoinSet<SyncEnd>,
+    tasks: JoinSet<(SyncEnd, Records)>,
+}
+
+/// The record of a sync stopped before its first request.
+fn abandoned(id: &str) -> Records {
+    let record = ServerRecord::Sync {
+        attempts: 0,
+        record: SyncRecord::Abandoned,
+        at: SystemTime::now(),
+    };
+    vec![(id.to_owned(), record)]
 }
 
 impl Syncs {
@@ -95,18 +65,12 @@ impl Syncs {
                 account: account.to_owned(),
                 stop: AtomicBool::new(false),
                 cancelled: AtomicBool::new(false),
-                outbox: Outbox::default(),
                 shutdown: sd.clone(),
             }),
             permits,
             queued: HashSet::new(),
             tasks: JoinSet::new(),
         }
-    }
-
-    /// The outbox the listing is published through.
-    pub(super) fn outbox(&self) -> &Outbox {
-        &self.run.outbox
     }
 
     /// Queues a sync of `id`, unless this cycle already has; `before` is Cloudflare's
@@ -123,22 +87,13 @@ impl Syncs {
         let (id, name) = (id.to_owned(), name.to_owned());
         self.tasks.spawn(async move {
             let permit = run.shutdown.run(permits.acquire_owned()).await;
-            let state = &me.inner.state;
             match permit {
-                Some(Ok(_permit)) if run.cancelled.load(Ordering::SeqCst) => SyncEnd::NotMade,
-                Some(Ok(_)) if run.stop.load(Ordering::SeqCst) => {
-                    let abandon: ServerWrite =
-                        Box::new(|s, a, i| s.abandon(a, i, 0, SystemTime::now()));
-                    run.outbox.write_server(state, &run.account, &id, abandon);
-                    SyncEnd::Auth
+                Some(Ok(_permit)) if run.cancelled.load(Ordering::SeqCst) => {
+                    (SyncEnd::NotMade, Vec::new())
                 }
+                Some(Ok(_)) if run.stop.load(Ordering::SeqCst) => (SyncEnd::Auth, abandoned(&id)),
                 Some(Ok(_permit)) => me.sync_one(&run, &id, &name, before).await,
-                _ => {
-                    let abandon: ServerWrite =
-                        Box::new(|s, a, i| s.abandon(a, i, 0, SystemTime::now()));
-                    run.outbox.write_server(state, &run.account, &id, abandon);
-                    SyncEnd::Interrupted
-                }
+                _ => (SyncEnd::Interrupted, abandoned(&id)),
             }
         });
     }
@@ -152,22 +107,29 @@ impl Syncs {
         }
     }
 
-    /// Waits for every sync and counts them into `report`.
-    pub(super) async fn finish(mut self, report: &mut CycleReport) {
+    /// Waits for every sync, counts them into `report`, and hands over what they taught.
+    pub(super) async fn finish(mut self, report: &mut CycleReport) -> Records {
+        let mut records = Vec::new();
         while let Some(r) = self.tasks.join_next().await {
             match r {
-                Ok(SyncEnd::Success) => report.synced += 1,
-                Ok(SyncEnd::Failed) => report.failed += 1,
-                Ok(SyncEnd::NoEffect) => {
-                    report.failed += 1;
-                    report.no_effect += 1;
+                Ok((end, taught)) => {
+                    records.extend(taught);
+                    match end {
+                        SyncEnd::Success => report.synced += 1,
+                        SyncEnd::Failed => report.failed += 1,
+                        SyncEnd::NoEffect => {
+                            report.failed += 1;
+                            report.no_effect += 1;
+                        }
+                        SyncEnd::Auth => report.auth_failed = true,
+                        SyncEnd::Gone | SyncEnd::Interrupted | SyncEnd::NotMade => {}
+                    }
                 }
-                Ok(SyncEnd::Auth) => report.auth_failed = true,
-                Ok(SyncEnd::Gone | SyncEnd::Interrupted | SyncEnd::NotMade) => {}
                 Err(e) => {
                     error!(account = %self.run.account, error = %e, "a sync task ended unexpectedly")
                 }
             }
         }
+        records
     }
 }

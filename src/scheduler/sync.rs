@@ -1,5 +1,6 @@
 //! One sync decision: the first request and its retries, what the scheduler remembers of
-//! the outcome (failure streak, back-off), and what it publishes.
+//! the outcome (failure streak, back-off), and the records of what it taught, for the view
+//! its cycle publishes.
 
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
@@ -10,10 +11,10 @@ use tracing::{debug, error, info, warn};
 use super::decide::{self, classify_sync, Class};
 use super::pipeline::SyncRun;
 use super::retry::{retrying, Ended};
-use super::Scheduler;
+use super::{Records, Scheduler};
 use crate::cloudflare::model::sanitize;
 use crate::cloudflare::{ApiError, SyncResult};
-use crate::state::{Outcome, SyncRecord, NO_EFFECT};
+use crate::state::{Outcome, ServerRecord, SyncRecord, NO_EFFECT};
 
 /// How one sync decision ended, for the cycle's report.
 #[derive(Debug)]
@@ -32,18 +33,19 @@ pub(super) enum SyncEnd {
 
 impl Scheduler {
     /// Syncs one server with its retries; the run's `stop` is set (and obeyed) when an
-    /// authentication error ends the account's cycle. What it teaches goes through the
-    /// run's outbox.
+    /// authentication error ends the account's cycle. Returns how it ended and the records
+    /// of what it taught.
     pub(super) async fn sync_one(
         &self,
         run: &SyncRun,
         id: &str,
         name: &str,
         before: Option<SystemTime>,
-    ) -> SyncEnd {
-        let (cfg, state) = (&self.inner.config, &self.inner.state);
+    ) -> (SyncEnd, Records) {
+        let cfg = &self.inner.config;
         let account = run.account.as_str();
-        let out = |f| run.outbox.write_server(state, account, id, f);
+        let mut records: Records = Vec::new();
+        let mut out = |r: ServerRecord| records.push((id.to_owned(), r));
         let started = Instant::now();
         let sent = SystemTime::now();
         let end = retrying(
@@ -53,7 +55,7 @@ impl Scheduler {
             classify_sync,
             |r, class, wait| {
                 if let Some(reason) = class.retry_reason() {
-                    out(Box::new(move |s, a, i| s.record_retry(a, i, reason)));
+                    out(ServerRecord::Retry(reason));
                 }
                 debug!(account, server_id = %id, error = %describe(r), wait_ms = wait.as_millis() as u64, "sync failed; retrying");
                 !run.stop.load(Ordering::SeqCst)
@@ -67,25 +69,28 @@ impl Scheduler {
                 attempts,
             } => (result, class, attempts),
             Ended::Stopped { attempts } => {
-                out(Box::new(move |s, a, i| s.abandon(a, i, attempts, sent)));
-                return SyncEnd::Interrupted;
+                out(abandoned(attempts, sent));
+                return (SyncEnd::Interrupted, records);
             }
         };
         let elapsed = started.elapsed();
-        match class {
+        let end = match class {
             Class::Success => {
                 let answer = r.unwrap_or_default();
-                self.answered(run, id, name, attempts, answer, before, sent, elapsed)
+                let (end, record) =
+                    self.answered(run, id, name, attempts, answer, before, sent, elapsed);
+                out(record);
+                end
             }
             Class::Gone => {
                 self.inner.memory.retain(account, |k| k != id);
-                out(Box::new(|s, a, i| s.forget(a, i)));
+                out(ServerRecord::Gone);
                 warn!(account, server_id = %id, name = ?name, attempts, outcome = "gone", "the server no longer exists (404); forgetting it");
                 SyncEnd::Gone
             }
             Class::Auth => {
                 run.stop.store(true, Ordering::SeqCst);
-                out(Box::new(move |s, a, i| s.abandon(a, i, attempts, sent)));
+                out(abandoned(attempts, sent));
                 error!(account, server_id = %id, error = %describe(&r), "Cloudflare refused the credentials for a sync; stopping this account's cycle");
                 SyncEnd::Auth
             }
@@ -97,10 +102,11 @@ impl Scheduler {
                     elapsed,
                     rate_limited,
                 };
-                self.sync_failed(run, id, name, failed, &r);
+                out(self.sync_failed(run, id, name, failed, &r));
                 SyncEnd::Failed
             }
-        }
+        };
+        (end, records)
     }
 
     /// A sync that answered success, judged by what the answer carries: confirmed, without
@@ -116,7 +122,7 @@ impl Scheduler {
         before: Option<SystemTime>,
         sent: SystemTime,
         elapsed: std::time::Duration,
-    ) -> SyncEnd {
+    ) -> (SyncEnd, ServerRecord) {
         let (cfg, account) = (&self.inner.config, run.account.as_str());
         let memory = &self.inner.memory;
         let outcome = decide::answered(before, answer.last_successful_sync);
@@ -150,21 +156,20 @@ impl Scheduler {
             stale,
             consecutive_failures,
         };
-        run.outbox.write_server(
-            &self.inner.state,
-            account,
-            id,
-            Box::new(move |s, a, i| s.record_sync(a, i, attempts, record, sent)),
-        );
+        let record = ServerRecord::Sync {
+            attempts,
+            record,
+            at: sent,
+        };
         if outcome == Outcome::NoEffect {
-            return SyncEnd::NoEffect;
+            return (SyncEnd::NoEffect, record);
         }
         info!(account, server_id = %id, name = ?name, attempts, outcome = outcome.as_str(), duration_ms = elapsed.as_millis() as u64, "synced");
-        SyncEnd::Success
+        (SyncEnd::Success, record)
     }
 
     /// A sync that failed after its retries: the streak grows, the server backs off, and
-    /// what Cloudflare said is published.
+    /// what Cloudflare said is recorded.
     fn sync_failed(
         &self,
         run: &SyncRun,
@@ -172,7 +177,7 @@ impl Scheduler {
         name: &str,
         f: Failed,
         r: &Result<SyncResult, ApiError>,
-    ) {
+    ) -> ServerRecord {
         let Failed {
             attempts,
             sent,
@@ -184,34 +189,47 @@ impl Scheduler {
             decide::failure_backoff(cfg.interval, n, cfg.failure_backoff_max)
         });
         let reason = describe(r);
-        let (status, retryable, api_error) = match r {
+        let (status, retryable, api_error, cause) = match r {
             Ok(res) => (
                 res.status.clone(),
                 res.error_details.as_ref().and_then(|d| d.retryable),
                 true,
+                res.error_details
+                    .as_ref()
+                    .and_then(|d| d.cause.clone())
+                    .or_else(|| res.error.clone()),
             ),
-            Err(_) => (None, None, false),
+            Err(_) => (None, None, false, None),
         };
         let record = SyncRecord::Failure {
             reason: reason.clone(),
             status,
             retryable,
             api_error,
+            cause,
             rate_limited,
             consecutive_failures: failures,
         };
-        run.outbox.write_server(
-            &self.inner.state,
-            account,
-            id,
-            Box::new(move |s, a, i| s.record_sync(a, i, attempts, record, sent)),
-        );
         let outcome = if rate_limited {
             "rate_limited"
         } else {
             "failed"
         };
         warn!(account, server_id = %id, name = ?name, attempts, outcome, error = %reason, consecutive_failures = failures, backoff_s = backoff.as_secs(), duration_ms = elapsed.as_millis() as u64, "sync failed");
+        ServerRecord::Sync {
+            attempts,
+            record,
+            at: sent,
+        }
+    }
+}
+
+/// The record of a sync stopped after `attempts` requests, the first sent at `sent`.
+fn abandoned(attempts: u32, sent: SystemTime) -> ServerRecord {
+    ServerRecord::Sync {
+        attempts,
+        record: SyncRecord::Abandoned,
+        at: sent,
     }
 }
 

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::decide::{self, classify_list_error, Class};
+use super::listed::Listed;
 use super::retry::{retrying, Ended};
 use super::Scheduler;
 use crate::cloudflare::model::sanitize;
@@ -22,7 +23,6 @@ use crate::cloudflare::pagination::{
 };
 use crate::cloudflare::{Client, ListPage, ResultInfo};
 use crate::shutdown::Shutdown;
-use crate::state::Listed;
 
 /// Servers of the last complete listing that a walk checks one by one when they are missing
 /// from it; more vanished at once (a mass deletion) are not all checked.
@@ -266,7 +266,7 @@ impl Scheduler {
 
     /// Counts and logs an anomaly of the walk.
     fn walk_anomaly(&self, account: &str, page: u32, a: Anomaly) {
-        self.inner.state.record_walk_anomaly(account, a);
+        self.inner.memory.count_anomaly(account, a);
         warn!(
             account,
             page,
@@ -316,7 +316,7 @@ impl Scheduler {
                 let items = page.items.iter_mut();
                 self.inner.memory.drop_unchanged_capabilities(
                     account,
-                    items.map(|l| (&*l.id, &mut l.capabilities)),
+                    items.map(|l| (&*l.info.id, &mut l.capabilities)),
                 );
                 Ok(page)
             }
@@ -358,7 +358,7 @@ fn reduce(account: &str, page: u32, p: ListPage) -> Page {
     // A new vector, not the page's reused in place: a decoded server is several times the
     // size of what is kept, and the pages of a walk are held until it ends.
     let mut items = Vec::with_capacity(p.servers.len());
-    items.extend(p.servers.into_iter().map(|s| Listed::new(s, false)));
+    items.extend(p.servers.into_iter().map(Listed::new));
     Page {
         items,
         raw_count: p.raw_count,

@@ -4,7 +4,7 @@
 
 use std::ops::Index;
 
-use super::{Listed, ServerState};
+use super::{Action, ServerInfo, ServerState};
 
 /// Servers moved from the listing between two shrinks of it.
 const RELIST_BATCH: usize = 1024;
@@ -14,60 +14,46 @@ const RELIST_BATCH: usize = 1024;
 pub struct Servers(Vec<ServerState>);
 
 impl Servers {
-    /// The servers of a complete listing, each keeping what `old` knew of it under the same
-    /// id (its counters); the listing's verdicts replace the rest. Ids are unique (the walk
-    /// drops repeats); were one repeated, one entry would be kept.
+    /// The servers of a complete listing, each with its action of this cycle and with what
+    /// `old` knew of it under the same id (its counters and last sync); the listing's values
+    /// replace the rest. Ids are unique (the walk drops repeats); were one repeated, one
+    /// entry would be kept.
     ///
-    /// Built inside `old`'s own vector: a server listed again is updated where it is, a new
-    /// one is added at the end, the ones no longer listed are dropped, then it is sorted. So a
-    /// later cycle never holds two vectors of the account's servers, only the one plus the
-    /// listing, which shrinks as its servers are taken.
-    pub fn relisted(
-        listed: Vec<Listed>,
-        mut old: Servers,
-        fresh: impl Fn(&mut ServerState),
-    ) -> Self {
+    /// The listing is moved over in batches and shrunk after each, so the account's servers
+    /// are held about once while the new vector fills (plus `old`, which readers may still
+    /// hold).
+    pub fn relisted(listed: Vec<(ServerInfo, Action)>, old: &Servers) -> Self {
         let mut listed = listed;
-        let known = old.0.len();
-        let added = listed
-            .iter()
-            .filter(|l| old.position(&l.id).is_none())
-            .count();
-        old.0.reserve_exact(added);
-        let mut seen = vec![false; known];
+        let mut new = Vec::with_capacity(listed.len());
         while !listed.is_empty() {
             let from = listed.len().saturating_sub(RELIST_BATCH);
-            for l in listed.drain(from..) {
-                let at = old.0[..known].binary_search_by(|s| s.info.id.cmp(&l.id));
-                let s = match at {
-                    Ok(i) => {
-                        seen[i] = true;
-                        &mut old.0[i]
-                    }
-                    Err(_) => {
-                        old.0.push(ServerState::default());
-                        let last = old.0.len() - 1;
-                        &mut old.0[last]
-                    }
-                };
-                s.info = l;
-                fresh(s);
+            for (info, last_action) in listed.drain(from..) {
+                new.push(match old.get(&info.id) {
+                    Some(o) => ServerState {
+                        info,
+                        consecutive_failures: o.consecutive_failures,
+                        syncs_total: o.syncs_total,
+                        failures_total: o.failures_total,
+                        retries: o.retries,
+                        last_action,
+                        last_sync: o.last_sync.clone(),
+                        last_attempts: 0,
+                        capability_changes: o.capability_changes,
+                        capabilities_changed_at: o.capabilities_changed_at,
+                    },
+                    None => ServerState {
+                        info,
+                        last_action,
+                        ..ServerState::default()
+                    },
+                });
             }
             listed.shrink_to_fit();
         }
-        let mut i = 0;
-        old.0.retain(|_| {
-            let keep = seen.get(i).copied().unwrap_or(true);
-            i += 1;
-            keep
-        });
         // In place: a stable sort would borrow half the vector again.
-        old.0.sort_unstable_by(|a, b| a.info.id.cmp(&b.info.id));
-        old.0.dedup_by(|b, a| a.info.id == b.info.id);
-        if old.0.capacity() > old.0.len() + old.0.len() / 4 {
-            old.0.shrink_to_fit();
-        }
-        old
+        new.sort_unstable_by(|a, b| a.info.id.cmp(&b.info.id));
+        new.dedup_by(|b, a| a.info.id == b.info.id);
+        Self(new)
     }
 
     fn position(&self, id: &str) -> Option<usize> {
@@ -148,34 +134,31 @@ impl Index<&str> for Servers {
 mod tests {
     use super::*;
 
-    fn listed(id: &str) -> Listed {
-        Listed {
+    fn listed(id: &str) -> (ServerInfo, Action) {
+        let info = ServerInfo {
             id: id.into(),
-            ..Listed::default()
-        }
+            ..ServerInfo::default()
+        };
+        (info, Action::None)
     }
 
     #[test]
     fn relisted_servers_are_sorted_keep_their_counters_and_lose_the_gone() {
-        let mut old = Servers::relisted(
-            vec![listed("b"), listed("gone")],
-            Servers::default(),
-            |_| {},
-        );
+        let mut old = Servers::relisted(vec![listed("b"), listed("gone")], &Servers::default());
         if let Some(s) = old.get_mut("b") {
             s.syncs_total = 7;
+            s.last_attempts = 3;
         }
-        let now = Servers::relisted(
-            vec![listed("c"), listed("b"), listed("a"), listed("c")],
-            old,
-            |s| s.last_attempts = 1,
-        );
+        let mut c = listed("c");
+        c.1 = Action::Synced;
+        let now = Servers::relisted(vec![c, listed("b"), listed("a"), listed("c")], &old);
         let ids: Vec<&str> = now.keys().collect();
         assert_eq!(ids, ["a", "b", "c"]);
         assert_eq!(now["b"].syncs_total, 7);
+        assert_eq!(now["b"].last_attempts, 0, "a new cycle's attempts");
         assert_eq!(now["a"].syncs_total, 0);
-        assert!(now.values().all(|s| s.last_attempts == 1));
         assert!(now.get("gone").is_none());
+        assert_eq!(old.len(), 2, "the old view is left as readers hold it");
     }
 
     #[test]
@@ -183,8 +166,7 @@ mod tests {
         let ids: Vec<String> = (0..3000).map(|i| format!("s{i:04}")).collect();
         let mut old = Servers::relisted(
             ids.iter().map(|id| listed(id)).collect(),
-            Servers::default(),
-            |_| {},
+            &Servers::default(),
         );
         for (i, id) in ids.iter().enumerate() {
             if let Some(s) = old.get_mut(id) {
@@ -194,7 +176,7 @@ mod tests {
         let mut shuffled = ids.clone();
         shuffled.reverse();
         shuffled.rotate_left(1234);
-        let now = Servers::relisted(shuffled.iter().map(|id| listed(id)).collect(), old, |_| {});
+        let now = Servers::relisted(shuffled.iter().map(|id| listed(id)).collect(), &old);
         assert!(ids
             .iter()
             .enumerate()
@@ -205,8 +187,7 @@ mod tests {
     fn a_removed_server_is_not_found_and_the_rest_are() {
         let mut s = Servers::relisted(
             (0..50).map(|i| listed(&format!("s{i:02}"))).collect(),
-            Servers::default(),
-            |_| {},
+            &Servers::default(),
         );
         assert!(s.remove("s17").is_some());
         assert!(s.remove("s17").is_none());
@@ -226,8 +207,7 @@ mod tests {
             let name = |i: &u32| format!("s{i:02}");
             let mut old = Servers::relisted(
                 old_ids.iter().map(|i| listed(&name(i))).collect(),
-                Servers::default(),
-                |_| {},
+                &Servers::default(),
             );
             for i in &old_ids {
                 if let Some(s) = old.get_mut(&name(i)) {
@@ -239,11 +219,7 @@ mod tests {
                 let by = rotate % order.len();
                 order.rotate_left(by);
             }
-            let now = Servers::relisted(
-                order.iter().map(|i| listed(&name(i))).collect(),
-                old,
-                |s| s.last_attempts = 1,
-            );
+            let now = Servers::relisted(order.iter().map(|i| listed(&name(i))).collect(), &old);
             let expected: Vec<(String, u64)> = new_ids
                 .iter()
                 .map(|i| (name(i), if old_ids.contains(i) { u64::from(*i) + 1 } else { 0 }))
@@ -251,7 +227,6 @@ mod tests {
             let got: Vec<(String, u64)> =
                 now.iter().map(|(id, s)| (id.to_owned(), s.syncs_total)).collect();
             proptest::prop_assert_eq!(got, expected);
-            proptest::prop_assert!(now.values().all(|s| s.last_attempts == 1));
         }
     }
 }

@@ -73,7 +73,7 @@ async fn a_changed_schema_and_an_added_and_removed_tool_are_each_one_change() {
         (0, false),
         "the other server is untouched"
     );
-    let m = mcp_sync_monitor::metrics::render(&state);
+    let m = mcp_sync_monitor::metrics::render(&state, None);
     assert_eq!(
         sample(
             &m,

@@ -4,14 +4,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_sync_monitor::cloudflare::Server;
 use mcp_sync_monitor::http::{self, AppState, Limits, Renderings};
 use mcp_sync_monitor::shutdown::Shutdown;
-use mcp_sync_monitor::state::{Listed, State};
+use mcp_sync_monitor::state::{AccountView, Action, ServerInfo, State};
 
 use crate::common::*;
 
@@ -21,23 +19,21 @@ async fn server(n: usize, limits: Limits) -> (String, Shutdown) {
     let state = Arc::new(State::new(["acc"]));
     let listed = (0..n)
         .map(|i| {
-            let s = Server {
-                id: format!("s{i:05}"),
-                name: Some(format!("server {i} {}", "x".repeat(200))),
-                hostname: Some(format!("https://mcp-{i}.example.com/mcp")),
-                tools: Some(mcp_sync_monitor::cloudflare::fingerprint::Defs {
-                    items: (0..20).map(|t| (Some(format!("tool{t}")), t)).collect(),
-                }),
+            let s = ServerInfo {
+                id: format!("s{i:05}").into(),
+                name: format!("server {i} {}", "x".repeat(200)).into(),
+                hostname: format!("https://mcp-{i}.example.com/mcp").into(),
+                tools: Some(20),
                 last_successful_sync: Some(std::time::SystemTime::now()),
-                ..Server::default()
+                ..ServerInfo::default()
             };
-            Listed::new(s, false)
+            (s, Action::None)
         })
         .collect();
-    state.listing_complete("acc", listed, std::time::SystemTime::now());
+    let now = std::time::SystemTime::now();
+    state.publish("acc", AccountView::default().relisted(listed, now));
     let app = AppState {
         state,
-        scheduler_alive: Arc::new(AtomicBool::new(true)),
         renderings: Arc::new(Renderings::default()),
         web: None,
     };
@@ -58,7 +54,7 @@ fn without_process(body: &str) -> String {
         .collect()
 }
 
-async fn scrape(url: &str, gzip: bool) -> (u16, Option<String>, Vec<u8>) {
+pub(crate) async fn scrape(url: &str, gzip: bool) -> (u16, Option<String>, Vec<u8>) {
     let mut req = reqwest::Client::new().get(url);
     if gzip {
         req = req.header("accept-encoding", "gzip");
@@ -73,7 +69,7 @@ async fn scrape(url: &str, gzip: bool) -> (u16, Option<String>, Vec<u8>) {
     (status, enc, r.bytes().await.expect("body").to_vec())
 }
 
-fn gunzip(bytes: &[u8]) -> String {
+pub(crate) fn gunzip(bytes: &[u8]) -> String {
     let mut out = String::new();
     flate2::read::MultiGzDecoder::new(bytes)
         .read_to_string(&mut out)

@@ -3,6 +3,7 @@
 //! started behaves as SPEC §3 says.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_sync_monitor::cloudflare::Endpoint;
@@ -155,4 +156,86 @@ async fn a_page_failing_after_syncs_started_keeps_the_snapshot_and_counts_the_sy
             "{id}: recorded on the previous snapshot's server"
         );
     }
+}
+
+/// One cycle of 100 syncs (each retried 8 times) over a listing of 100 pages, 1,000 API
+/// requests in all, scraped all along: the account's view is published once, and the
+/// per-server rendering is made at most once per published version, while the request
+/// counters in every scrape are current.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_publishes_once_and_requests_do_not_throw_the_rendering_away() {
+    use mcp_sync_monitor::http::{self, AppState, Limits, Renderings};
+    let servers = (0..1000)
+        .map(|i| {
+            let id = format!("s{i:04}");
+            if i % 10 == 0 {
+                FakeServer::stale(id).behaving(SyncBehavior::RetryableThen(8))
+            } else {
+                FakeServer::fresh(id)
+            }
+        })
+        .collect();
+    let api = fake_with(servers).await;
+    let mut cfg = test_config(&api);
+    cfg.per_page = 10;
+    cfg.sync_concurrency = 20;
+    cfg.retry.initial_interval = Duration::from_millis(1);
+    cfg.retry.max_interval = Duration::from_millis(2);
+    cfg.rate_limit.requests = 10_000;
+    let (s, state) = scheduler(cfg);
+    let renderings = Arc::new(Renderings::default());
+    let app = AppState {
+        state: state.clone(),
+        renderings: renderings.clone(),
+        web: None,
+    };
+    let listener = http::bind("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    let url = format!("http://{}/metrics", listener.local_addr().expect("addr"));
+    let sd = Shutdown::new();
+    tokio::spawn(http::serve_with(
+        listener,
+        app,
+        sd.clone(),
+        Limits::default(),
+    ));
+
+    let cycle = tokio::spawn({
+        let s = s.clone();
+        async move { s.cycle(fake::ACCOUNT, &Shutdown::new()).await }
+    });
+    let requests = |m: &str| -> f64 {
+        series(m, "cloudflare_mcp_api_requests_total")
+            .iter()
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    // As Prometheus scrapes: gzip, whose rendering is kept for its version.
+    let prometheus = || async { crate::load::gunzip(&crate::load::scrape(&url, true).await.2) };
+    let mut scrapes = 0;
+    let mut counts = Vec::new();
+    while !cycle.is_finished() {
+        counts.push(requests(&prometheus().await));
+        scrapes += 1;
+    }
+    let report = cycle.await.expect("cycle");
+    assert_eq!(report.synced, 100, "{report:?}");
+    assert_eq!(
+        api.requests().len(),
+        1000,
+        "100 list pages and 900 sync requests"
+    );
+    assert_eq!(state.version(), 1, "one publication for the whole cycle");
+    assert_eq!(requests(&prometheus().await), 1000.0);
+    assert!(
+        renderings.made() <= 2,
+        "{} renderings for {scrapes} scrapes of 2 versions",
+        renderings.made()
+    );
+    assert!(
+        counts.windows(2).any(|w| w[1] > w[0]),
+        "the request counters moved between scrapes during the cycle: {counts:?}"
+    );
+    sd.trigger();
 }

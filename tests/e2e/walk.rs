@@ -69,7 +69,7 @@ async fn an_api_that_ignores_per_page_is_walked_to_an_empty_page_and_says_so() {
     );
     assert_eq!(listed(&state), 45);
     assert_eq!(anomalies(&state, Anomaly::PageSizeNotHonoured), 1);
-    let m = mcp_sync_monitor::metrics::render(&state);
+    let m = mcp_sync_monitor::metrics::render(&state, None);
     assert_eq!(
         sample(
             &m,

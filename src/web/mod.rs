@@ -7,8 +7,11 @@
 //! every request asks [`Web::current`], which compares the stamps (modification time, size,
 //! inode) of the file and of the files it names with those last seen and loads the new
 //! version when one changed. A version that does not load is logged once and leaves the last
-//! good one serving; the outcome is published in `state` for `/metrics`. Whether the server
-//! speaks TLS at all is fixed at start.
+//! good one serving; [`Web::status`] says how the last load went, for `/metrics`. Whether the
+//! server speaks TLS at all is fixed at start.
+//!
+//! Its own module, beside `http` rather than inside it: `http` applies it to every route,
+//! `metrics` reads its reload status, `healthcheck` and `check-config` load it.
 
 mod auth;
 mod choices;
@@ -29,7 +32,6 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{error, info};
 
 use crate::secret::{stamp, Stamp};
-use crate::state::State;
 pub use auth::Users;
 pub use file::{ClientAuth, Pem, RateSpec, Spec, TlsSpec};
 pub use tls::{certificates, private_key};
@@ -134,7 +136,16 @@ pub struct Web {
     path: PathBuf,
     tls: bool,
     current: Mutex<Current>,
-    report: Option<Arc<State>>,
+    status: Mutex<ReloadStatus>,
+}
+
+/// How the web configuration's last (re)load went.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReloadStatus {
+    /// Whether the last attempt loaded (false: the last good version keeps serving).
+    pub ok: bool,
+    /// When a version last loaded.
+    pub last_success: Option<SystemTime>,
 }
 
 impl std::fmt::Debug for Web {
@@ -157,15 +168,16 @@ impl Web {
                 loaded: Arc::new(loaded),
                 watched,
             }),
-            report: None,
+            status: Mutex::new(ReloadStatus {
+                ok: true,
+                last_success: Some(SystemTime::now()),
+            }),
         })
     }
 
-    /// Publishes each reload's outcome in `state` (and the load just made as a success).
-    pub fn report_to(mut self, state: Arc<State>) -> Self {
-        state.web_config_loaded(true, SystemTime::now());
-        self.report = Some(state);
-        self
+    /// How the last (re)load went.
+    pub fn status(&self) -> ReloadStatus {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The file.
@@ -209,8 +221,10 @@ impl Web {
                 false
             }
         };
-        if let Some(state) = &self.report {
-            state.web_config_loaded(ok, SystemTime::now());
+        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        status.ok = ok;
+        if ok {
+            status.last_success = Some(SystemTime::now());
         }
         cur.loaded.clone()
     }
