@@ -57,6 +57,9 @@ print("  dashboards/mcp-sync-monitor.json: JSON")
 PY
 python3 scripts/gen-alerting.py --check
 
+say "documentation: README and docs/ links resolve"
+python3 scripts/check-links.py
+
 say "Grafana dashboard: type-checked against @grafana/schema (scripts/check-dashboard-schema.sh)"
 bash scripts/check-dashboard-schema.sh
 

@@ -19,7 +19,7 @@ pub use check_config::{check_config, render};
 pub use healthcheck::{healthcheck, Probe};
 pub use once::{exit_code, once, table};
 
-/// How a command ended (SPEC §5).
+/// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// 0: done, or everything healthy.

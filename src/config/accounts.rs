@@ -19,7 +19,7 @@ fn valid_account_id(id: &str) -> bool {
 }
 
 /// The accounts: `[[accounts]]` from the file, or the one `CLOUDFLARE_ACCOUNT_ID` names;
-/// both at once is refused as ambiguous (SPEC §4), never silently overridden.
+/// both at once is refused as ambiguous, never silently overridden.
 pub(super) fn build(
     env: &Env,
     file_accounts: Option<Vec<FileAccount>>,

@@ -12,7 +12,7 @@ use crate::cloudflare::{ApiError, SyncResult};
 use crate::config::Config;
 use crate::state::{Action, BlockReason, Outcome, RetryReason, ServerInfo};
 
-/// What a cycle does with the servers of a complete listing (SPEC §3 steps 2-3).
+/// What a cycle does with the servers of a complete listing (docs/design.md, "What one cycle does", steps 2-3).
 #[derive(Debug)]
 pub struct Plan {
     /// The servers within the include/exclude filters, each with its staleness set.
@@ -121,7 +121,7 @@ pub fn proof_due(walk: WalkMemory, now: Instant) -> bool {
             .is_none_or(|at| now.saturating_duration_since(at) >= PROOF_EVERY)
 }
 
-/// SPEC §3 step 2: stale when the last successful sync is missing or older than
+/// Stale when the last successful sync is missing or older than
 /// `stale_after`, or when Cloudflare itself says `status: stale`. A timestamp in the
 /// future (clock skew) counts as fresh.
 pub fn is_stale(
@@ -139,7 +139,7 @@ pub fn is_stale(
     }
 }
 
-/// The classes of SPEC §3's table.
+/// The classes of the retry table (docs/design.md, "What one cycle does", step 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     /// 2xx, no `result.error`.
@@ -189,7 +189,7 @@ pub fn classify_error(e: &ApiError) -> Class {
     }
 }
 
-/// Classifies the answer to a sync (SPEC §3 step 4).
+/// Classifies the answer to a sync (the retry table of docs/design.md).
 pub fn classify_sync(r: &Result<SyncResult, ApiError>) -> Class {
     match r {
         Err(e) => classify_error(e),
@@ -234,7 +234,7 @@ pub fn retry_wait(
     (elapsed + wait <= max_elapsed).then_some(wait)
 }
 
-/// SPEC §3 step 5: a server that failed `failures` times in a row is left alone for
+/// The failure back-off across cycles: a server that failed `failures` times in a row is left alone for
 /// `interval`, doubling per failure, at most `max`.
 pub fn failure_backoff(interval: Duration, failures: u32, max: Duration) -> Duration {
     let doublings = failures.saturating_sub(1).min(32);

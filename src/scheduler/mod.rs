@@ -461,7 +461,7 @@ impl Scheduler {
         (to_sync, out)
     }
 
-    /// A listing that did not complete: the previous snapshot stays (SPEC §3 step 1); the
+    /// A listing that did not complete: the previous snapshot stays; the
     /// failure, when it is one, for the view.
     fn listing_failed(
         &self,

@@ -9,7 +9,7 @@ use mcp_sync_monitor::shutdown::Shutdown;
 
 use crate::common::*;
 
-/// One server of every kind SPEC §7 can say something about.
+/// One server of every kind the metrics can say something about.
 pub fn every_kind() -> Vec<FakeServer> {
     let mut oauth = FakeServer::stale("oauth-required").behaving(SyncBehavior::Permanent);
     oauth.auth_type = "oauth".into();
@@ -271,8 +271,8 @@ async fn every_metric_of_the_spec_is_present_with_its_labels() {
         Some(1.0)
     );
     // The README's metrics table and the exported families are the same set.
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md"))
+        .expect("docs/metrics.md");
     let table = readme
         .split("\n## Metrics")
         .nth(1)
@@ -288,7 +288,7 @@ async fn every_metric_of_the_spec_is_present_with_its_labels() {
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next())
         .collect();
-    assert_eq!(documented, exported, "README metrics table vs /metrics");
+    assert_eq!(documented, exported, "docs/metrics.md table vs /metrics");
     d.stop().await;
 }
 

@@ -1,6 +1,6 @@
 //! The pipelined cycle: syncs start while later pages are still coming, yet the cycle makes
 //! exactly the requests the sequential one makes, and a listing that fails after syncs
-//! started behaves as SPEC §3 says.
+//! started keeps the previous snapshot and counts the syncs made (docs/design.md).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
