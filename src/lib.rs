@@ -23,7 +23,10 @@
 //!   time.
 //! - [`web`]: the web configuration (TLS, users, headers, rate limit, reloads) that `http`
 //!   applies and `metrics` reports on.
-//! - [`http`]: the axum routes. A scrape never calls the API and never waits on a cycle.
+//! - [`status`]: the status of every server for a person, worst first, from one snapshot:
+//!   the rows of the status page, its JSON and `once`'s table.
+//! - [`http`]: the axum routes. A scrape or a page view never calls the API and never waits
+//!   on a cycle.
 //! - [`app`]: starts the state, the scheduler and the HTTP server on one shutdown signal,
 //!   and turns a failure or a panic of either into the error the process exits with.
 //! - [`commands`]: `run`, `once`, `demo`, `check-config`, `healthcheck` and their one exit
@@ -47,6 +50,7 @@ pub mod scheduler;
 pub mod secret;
 pub mod shutdown;
 pub mod state;
+pub mod status;
 pub mod telemetry;
 pub mod vocabulary;
 pub mod web;

@@ -26,7 +26,11 @@ enum Command {
     /// Run one cycle, print a table, exit 0 (healthy), 1 (a syncable server stale or
     /// failing) or 2 (config/auth). Servers a sync cannot refresh (manual OAuth, sign-in
     /// required) are shown with their reason and alone do not exit 1: a rerun cannot change them.
-    Once,
+    Once {
+        /// `table` (worst first, for a person) or `json` (the rows of /api/v1/servers).
+        #[arg(long, value_enum, default_value_t = commands::Output::Table)]
+        output: commands::Output,
+    },
     /// Run against a built-in simulated Cloudflare API; no account needed.
     Demo,
     /// Load and validate the configuration, print it with secrets masked.
@@ -57,7 +61,7 @@ fn main() -> ExitCode {
     let exit = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Run) {
             Command::Run => commands::run(flags, &env).await,
-            Command::Once => commands::once(flags, &env).await,
+            Command::Once { output } => commands::once(flags, &env, output).await,
             Command::Demo => commands::demo::demo(flags, &env).await,
             Command::CheckConfig => commands::check_config(flags, &env),
             Command::Healthcheck { ready } => {

@@ -120,9 +120,10 @@ pub async fn demo(flags: &Flags, env: &Env) -> Exit {
         FLEET,
         api.base_url()
     );
+    println!("  status:    {at}/                 (every server, worst first)");
+    println!("  problems:  {at}/api/v1/servers?problems=1");
     println!("  metrics:   {at}/metrics");
     println!("  health:    {at}/healthz  ready: {at}/readyz");
-    println!("  index:     {at}/");
     println!("Press Ctrl-C to stop.");
     match running.wait().await {
         Ok(()) => Exit::Success,

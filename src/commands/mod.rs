@@ -17,7 +17,7 @@ use crate::telemetry;
 
 pub use check_config::{check_config, render};
 pub use healthcheck::{healthcheck, Probe};
-pub use once::{exit_code, once, table};
+pub use once::{exit_code, once, table, Output};
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,9 +9,20 @@ use crate::cloudflare::model::sanitize;
 use crate::config::{Env, Flags};
 use crate::scheduler::{CycleReport, ListingOutcome, Scheduler};
 use crate::state::{Action, Snapshot, State};
+use crate::status;
 
-/// Runs one cycle for every account, prints the table, and says how it went.
-pub async fn once(flags: &Flags, env: &Env) -> Exit {
+/// What `once` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Output {
+    /// A table for a person, worst first, then one summary line per account.
+    #[default]
+    Table,
+    /// The JSON of `/api/v1/servers` (`accounts`, `servers`), for `jq`.
+    Json,
+}
+
+/// Runs one cycle for every account, prints the table (or the JSON), and says how it went.
+pub async fn once(flags: &Flags, env: &Env, output: Output) -> Exit {
     let (cfg, sd) = match super::prepare(flags, env) {
         Ok(v) => v,
         Err(exit) => return exit,
@@ -28,7 +39,17 @@ pub async fn once(flags: &Flags, env: &Env) -> Exit {
     // No later listing comes to judge the syncs that answered success: a read of each does.
     scheduler.confirm_by_read(&sd, &mut reports).await;
     let snap = state.read();
-    print!("{}", table(&reports, &snap, SystemTime::now()));
+    let now = SystemTime::now();
+    match output {
+        Output::Table => print!("{}", table(&reports, &snap, now)),
+        Output::Json => {
+            let rows = status::status(&snap, &status::Filter::default(), now);
+            match serde_json::to_string_pretty(&rows) {
+                Ok(j) => println!("{j}"),
+                Err(e) => eprintln!("error: {e}"),
+            }
+        }
+    }
     exit_code(&reports, &snap)
 }
 
@@ -77,17 +98,26 @@ fn cell(s: &str, width: usize) -> String {
     }
 }
 
-/// The table: one row per server, then one line per account.
+/// The table: one row per server, worst first (as the status page), then one line per
+/// account.
 pub fn table(reports: &[CycleReport], snap: &Snapshot, now: SystemTime) -> String {
     let mut out = String::new();
     for (acct, a) in &snap.accounts {
+        let only = status::Filter {
+            account: Some(acct.clone()),
+            ..status::Filter::default()
+        };
+        let order = status::status(snap, &only, now).servers;
         let _ = writeln!(out, "account {acct}");
         let _ = writeln!(
             out,
             "  {:<32} {:<24} {:<20} {:<5} {:<20} {:<8} OUTCOME",
             "SERVER", "NAME", "LAST SUCCESSFUL SYNC", "STALE", "ACTION", "ATTEMPTS"
         );
-        for (id, s) in &a.servers {
+        for (id, s) in order
+            .iter()
+            .filter_map(|r| Some((r.id.as_str(), a.servers.get(&r.id)?)))
+        {
             let outcome = match &s.last_sync {
                 _ if s.last_action != Action::Synced => "-".to_owned(),
                 Some(l) => match &l.error {

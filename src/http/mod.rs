@@ -1,5 +1,5 @@
-//! The HTTP endpoints: `/` (links), `/metrics`, `/healthz`, `/readyz`, `/runbook`; anything
-//! else 404.
+//! The HTTP endpoints: `/` (the status page), `/api/v1/servers` (its JSON twin), `/metrics`,
+//! `/healthz`, `/readyz`, `/runbook`; anything else 404.
 //!
 //! A scrape renders the state as it is: it never calls Cloudflare and never waits on a
 //! cycle. Concurrent scrapes share one rendering (`scrape`); the accept loop bounds
@@ -27,6 +27,7 @@ use tokio::net::TcpListener;
 use crate::metrics;
 use crate::shutdown::Shutdown;
 use crate::state::State;
+use crate::status;
 use crate::web;
 pub use scrape::{Encoding, Renderings};
 pub use serve::{Limits, HEADER_TIMEOUT, MAX_CONNECTIONS, WRITE_TIMEOUT};
@@ -46,7 +47,8 @@ pub struct AppState {
 pub fn router(app: AppState) -> Router {
     let web = app.web.clone();
     let routes = Router::new()
-        .route("/", get(index))
+        .route("/", get(status_page))
+        .route("/api/v1/servers", get(status_json))
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -59,18 +61,85 @@ pub fn router(app: AppState) -> Router {
     }
 }
 
-async fn index() -> Html<&'static str> {
-    Html(concat!(
-        "<!doctype html><html><head><title>mcp-sync-monitor</title></head><body>",
-        "<h1>mcp-sync-monitor ",
-        env!("CARGO_PKG_VERSION"),
-        "</h1>",
-        "<ul><li><a href=\"/metrics\">/metrics</a></li>",
-        "<li><a href=\"/healthz\">/healthz</a></li>",
-        "<li><a href=\"/readyz\">/readyz</a></li>",
-        "<li><a href=\"/runbook\">/runbook</a> (what to do when an alert fires)</li>",
-        "</ul></body></html>\n"
-    ))
+/// The filters of the status page and its JSON from the query string; a bad `limit` is
+/// refused by name.
+fn filter(
+    q: &std::collections::HashMap<String, String>,
+    default_limit: Option<usize>,
+) -> Result<status::Filter, Response> {
+    let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
+        None => default_limit,
+        Some(Ok(n)) if n > 0 => Some(n),
+        Some(_) => {
+            let msg = "limit: must be a positive whole number\n";
+            return Err((StatusCode::BAD_REQUEST, msg).into_response());
+        }
+    };
+    Ok(status::Filter {
+        account: q.get("account").filter(|a| !a.is_empty()).cloned(),
+        q: q.get("q").cloned(),
+        problems: q.get("problems").is_some_and(|v| v == "1" || v == "true"),
+        limit,
+    })
+}
+
+/// Rows shown by the status page unless `?limit=` says otherwise.
+pub const PAGE_ROWS: usize = 500;
+
+type QueryMap = axum::extract::Query<std::collections::HashMap<String, String>>;
+
+async fn status_page(
+    AxState(app): AxState<AppState>,
+    axum::extract::Query(q): QueryMap,
+) -> Response {
+    let f = match filter(&q, Some(PAGE_ROWS)) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let now = std::time::SystemTime::now();
+    let rows = status::status(&app.state.read(), &f, now);
+    let nonce = format!("{:032x}", fastrand::u128(..));
+    let mut r = Html(status::html::page(&rows, &f, now, &nonce)).into_response();
+    let csp = format!(
+        "default-src 'none'; style-src 'nonce-{nonce}'; script-src 'none'; img-src 'self'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
+async fn status_json(
+    AxState(app): AxState<AppState>,
+    axum::extract::Query(q): QueryMap,
+) -> Response {
+    let f = match filter(&q, None) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let rows = status::status(&app.state.read(), &f, std::time::SystemTime::now());
+    let body = serde_json::to_vec(&rows).unwrap_or_default();
+    let mut r = Response::new(Body::from(body));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
 }
 
 async fn metrics_handler(AxState(app): AxState<AppState>, headers: HeaderMap) -> Response {

@@ -343,6 +343,12 @@ impl Scheduler {
             view.auth_failed = true;
             view.last_error = Some("sync refused with 401/403".into());
         }
+        let (wall, now) = (SystemTime::now(), Instant::now());
+        for (id, m) in self.inner.memory.of(account) {
+            if let (Some(until), Some(s)) = (m.backoff_until, view.servers.get_mut(&id)) {
+                s.backoff_until = Some(wall + until.saturating_duration_since(now));
+            }
+        }
         view.walk_anomalies = self.inner.memory.anomalies(account);
         view.cycle_duration.observe(report.duration.as_secs_f64());
         view.next_cycle = next;

@@ -191,6 +191,8 @@ pub struct ServerState {
     pub capability_changes: u64,
     /// When the last of those was seen.
     pub capabilities_changed_at: Option<SystemTime>,
+    /// Not synced again before this (its failure back-off), as of the publication.
+    pub backoff_until: Option<SystemTime>,
 }
 
 /// What the end of one sync decision taught.

@@ -40,6 +40,7 @@ impl Servers {
                         last_attempts: 0,
                         capability_changes: o.capability_changes,
                         capabilities_changed_at: o.capabilities_changed_at,
+                        backoff_until: None,
                     },
                     None => ServerState {
                         info,

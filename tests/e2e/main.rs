@@ -17,6 +17,7 @@ mod prometheus;
 mod scheduler;
 mod secrets;
 mod soak;
+mod status_page;
 mod tls;
 mod truth;
 mod walk;
