@@ -18,6 +18,8 @@ for tool in podman buildah runc; do command -v "$tool" >/dev/null 2>&1 || missin
 # The Kubernetes check runs deploy/kubernetes/make-secrets.sh: openssl and htpasswd.
 command -v openssl >/dev/null 2>&1 || missing_apt+=(openssl)
 command -v htpasswd >/dev/null 2>&1 || missing_apt+=(apache2-utils)
+# The status page is checked in a real browser: headless Chromium.
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing_apt+=(chromium)
 if [ "${#missing_apt[@]}" -gt 0 ]; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing_apt[@]}" >/dev/null

@@ -103,6 +103,32 @@ pub async fn main_bench() {
     let hwm_after_gzip = daemon.status_kib("VmHWM:");
     let (mut times, size) = timed_scrapes(&client, port, false, 20).await;
     times.sort();
+    // The status page and its JSON, as a person and a script ask for them.
+    let pages = [
+        ("/ (status page, default 500 rows)", "/"),
+        ("/api/v1/servers?limit=50", "/api/v1/servers?limit=50"),
+        ("/api/v1/servers (all rows)", "/api/v1/servers"),
+    ];
+    let mut page_rows = Vec::new();
+    for (what, path) in pages {
+        let url = format!("http://127.0.0.1:{port}{path}");
+        let cpu = daemon.cpu_seconds();
+        let mut took = Vec::new();
+        let mut len = 0;
+        for _ in 0..10 {
+            let (t, l) = timed_scrape(&client, &url, false).await;
+            took.push(t);
+            len = l;
+        }
+        took.sort();
+        let cpu_each = (daemon.cpu_seconds() - cpu) / 10.0;
+        page_rows.push((what, len, took[took.len() / 2], cpu_each));
+    }
+    let cpu = daemon.cpu_seconds();
+    for _ in 0..10 {
+        timed_scrape(&client, &format!("http://127.0.0.1:{port}/metrics"), false).await;
+    }
+    let metrics_cpu_each = (daemon.cpu_seconds() - cpu) / 10.0;
     let cpu_before_idle = daemon.cpu_seconds();
     tokio::time::sleep(Duration::from_secs(10)).await;
     let idle_cpu = daemon.cpu_seconds() - cpu_before_idle;
@@ -148,4 +174,13 @@ pub async fn main_bench() {
         scrape(port).await.lines().count()
     );
     println!("| idle CPU between cycles (10 s window) | {idle_cpu:.2} s |");
+    println!("| /metrics plain, daemon CPU per scrape (10 in a row; rendered once per version) | {:.1} ms |", metrics_cpu_each * 1000.0);
+    for (what, len, median, cpu) in page_rows {
+        println!(
+            "| {what}: size, median of 10, daemon CPU each | {:.2} MiB, {:.1} ms, {:.1} ms |",
+            len as f64 / (1024.0 * 1024.0),
+            median.as_secs_f64() * 1000.0,
+            cpu * 1000.0
+        );
+    }
 }

@@ -29,6 +29,33 @@ struct Scan {
     in_element: bool,
 }
 
+/// One step inside a string: an escaped byte, else a jump to the next quote or backslash
+/// (the bulk of a page is string content) and that byte. The index after it, or `None` when
+/// the chunk ends first.
+#[inline]
+fn in_string(s: &mut Scan, chunk: &[u8], mut i: usize) -> Option<usize> {
+    if s.escape {
+        s.escape = false;
+        return Some(i + 1);
+    }
+    if !s.capturing {
+        i += memchr::memchr2(b'"', b'\\', chunk.get(i..)?)?;
+    }
+    match *chunk.get(i)? {
+        b'\\' => s.escape = true,
+        b'"' => {
+            s.in_string = false;
+            if s.capturing {
+                s.capturing = false;
+                s.value_is_result = s.key == RESULT;
+            }
+        }
+        b if s.capturing && s.key.len() <= RESULT.len() => s.key.push(b),
+        _ => {}
+    }
+    Some(i + 1)
+}
+
 /// The decoder of one page. [`PageDecoder::feed`] the body's chunks in order, then
 /// [`PageDecoder::finish`].
 #[derive(Debug, Default)]
@@ -54,32 +81,10 @@ impl PageDecoder {
         while i < chunk.len() {
             let s = &mut self.scan;
             if s.in_string {
-                if s.escape {
-                    s.escape = false;
-                    i += 1;
-                    continue;
+                match in_string(s, chunk, i) {
+                    Some(next) => i = next,
+                    None => break,
                 }
-                if !s.capturing {
-                    // The bulk of a page is string content: jump to the next quote or
-                    // backslash.
-                    match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
-                        Some(n) => i += n,
-                        None => break,
-                    }
-                }
-                match chunk[i] {
-                    b'\\' => s.escape = true,
-                    b'"' => {
-                        s.in_string = false;
-                        if s.capturing {
-                            s.capturing = false;
-                            s.value_is_result = s.key == RESULT;
-                        }
-                    }
-                    b if s.capturing && s.key.len() <= RESULT.len() => s.key.push(b),
-                    _ => {}
-                }
-                i += 1;
                 continue;
             }
             let b = chunk[i];

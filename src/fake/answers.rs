@@ -195,37 +195,7 @@ pub(super) fn sync_answer(w: &mut World, req: &Req, id: &str) -> Response {
         record(w, req, 404);
         return envelope_error(StatusCode::NOT_FOUND, 7002, "Not Found");
     };
-    enum Outcome {
-        Ok,
-        Unchanged,
-        Fail(Option<bool>),
-        Http500,
-        Http429(u64),
-    }
-    let outcome = match &mut s.behavior {
-        SyncBehavior::Succeed | SyncBehavior::Slow(_) => Outcome::Ok,
-        SyncBehavior::NoEffect => Outcome::Unchanged,
-        SyncBehavior::RetryableThen(k) if *k > 0 => {
-            *k -= 1;
-            Outcome::Fail(Some(true))
-        }
-        SyncBehavior::RetryableThen(_) => Outcome::Ok,
-        SyncBehavior::Permanent => Outcome::Fail(Some(false)),
-        SyncBehavior::FailsWithoutDetails => Outcome::Fail(None),
-        SyncBehavior::ServerErrorThen(k) if *k > 0 => {
-            *k -= 1;
-            Outcome::Http500
-        }
-        SyncBehavior::ServerErrorThen(_) => Outcome::Ok,
-        SyncBehavior::RateLimitedThen {
-            times,
-            retry_after_secs,
-        } if *times > 0 => {
-            *times -= 1;
-            Outcome::Http429(*retry_after_secs)
-        }
-        SyncBehavior::RateLimitedThen { .. } => Outcome::Ok,
-    };
+    let outcome = next_outcome(&mut s.behavior);
     let carry = w_sync_answer_timestamps;
     let result = |s: &FakeServer| {
         let mut r = json!({"status": s.status});
@@ -273,5 +243,41 @@ pub(super) fn sync_answer(w: &mut World, req: &Req, id: &str) -> Response {
                 "Internal server error",
             )
         }
+    }
+}
+
+/// What a sync of a server answers, by its behaviour (counting down the ones that change).
+enum Outcome {
+    Ok,
+    Unchanged,
+    Fail(Option<bool>),
+    Http500,
+    Http429(u64),
+}
+
+fn next_outcome(behavior: &mut SyncBehavior) -> Outcome {
+    match behavior {
+        SyncBehavior::Succeed | SyncBehavior::Slow(_) => Outcome::Ok,
+        SyncBehavior::NoEffect => Outcome::Unchanged,
+        SyncBehavior::RetryableThen(k) if *k > 0 => {
+            *k -= 1;
+            Outcome::Fail(Some(true))
+        }
+        SyncBehavior::RetryableThen(_) => Outcome::Ok,
+        SyncBehavior::Permanent => Outcome::Fail(Some(false)),
+        SyncBehavior::FailsWithoutDetails => Outcome::Fail(None),
+        SyncBehavior::ServerErrorThen(k) if *k > 0 => {
+            *k -= 1;
+            Outcome::Http500
+        }
+        SyncBehavior::ServerErrorThen(_) => Outcome::Ok,
+        SyncBehavior::RateLimitedThen {
+            times,
+            retry_after_secs,
+        } if *times > 0 => {
+            *times -= 1;
+            Outcome::Http429(*retry_after_secs)
+        }
+        SyncBehavior::RateLimitedThen { .. } => Outcome::Ok,
     }
 }

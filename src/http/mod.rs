@@ -66,14 +66,11 @@ pub fn router(app: AppState) -> Router {
 fn filter(
     q: &std::collections::HashMap<String, String>,
     default_limit: Option<usize>,
-) -> Result<status::Filter, Response> {
+) -> Result<status::Filter, &'static str> {
     let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
         None => default_limit,
         Some(Ok(n)) if n > 0 => Some(n),
-        Some(_) => {
-            let msg = "limit: must be a positive whole number\n";
-            return Err((StatusCode::BAD_REQUEST, msg).into_response());
-        }
+        Some(_) => return Err("limit: must be a positive whole number\n"),
     };
     Ok(status::Filter {
         account: q.get("account").filter(|a| !a.is_empty()).cloned(),
@@ -94,7 +91,7 @@ async fn status_page(
 ) -> Response {
     let f = match filter(&q, Some(PAGE_ROWS)) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
     let now = std::time::SystemTime::now();
     let rows = status::status(&app.state.read(), &f, now);
@@ -125,7 +122,7 @@ async fn status_json(
 ) -> Response {
     let f = match filter(&q, None) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
     let rows = status::status(&app.state.read(), &f, std::time::SystemTime::now());
     let body = serde_json::to_vec(&rows).unwrap_or_default();

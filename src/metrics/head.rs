@@ -40,15 +40,14 @@ fn n(name: &str) -> String {
 
 /// Per account: listing, servers, cycles, API requests and the rate limit.
 fn render_accounts(out: &mut String, snap: &Snapshot) {
+    render_listings(out, snap);
+    render_requests(out, snap);
+}
+
+/// Per account, from its published view: listing, servers, blocked, cycles, anomalies.
+fn render_listings(out: &mut String, snap: &Snapshot) {
     let per_account = |get: &dyn Fn(&AccountView) -> Option<f64>| {
         snap.accounts
-            .iter()
-            .filter_map(|(id, a)| Some((labels(&[("account_id", id)]), get(a)?)))
-            .collect::<Vec<_>>()
-    };
-    let per_account_requests = |get: &dyn Fn(&RequestCounts) -> Option<f64>| {
-        snap.requests
-            .accounts
             .iter()
             .filter_map(|(id, a)| Some((labels(&[("account_id", id)]), get(a)?)))
             .collect::<Vec<_>>()
@@ -74,7 +73,42 @@ fn render_accounts(out: &mut String, snap: &Snapshot) {
         "Of the servers in the last complete listing, those that are stale.",
         per_account(&|a| a.listed.then_some(a.stale_count() as f64)),
     );
-    // Every reason from 0: a dashboard and an alert see the first blocked server.
+    render_blocked(out, snap);
+    family(
+        out,
+        &n("last_list_success_timestamp_seconds"),
+        "gauge",
+        "Unix time at the end of the last complete listing.",
+        per_account(&|a| a.last_list_success.map(ts)),
+    );
+    histograms(
+        out,
+        &n("cycle_duration_seconds"),
+        "Duration of one cycle, list to publish.",
+        snap.accounts
+            .iter()
+            .map(|(id, a)| (labels(&[("account_id", id)]), &a.cycle_duration)),
+    );
+    // Every kind from 0: the label set is known, so an alert sees the first anomaly.
+    let anomalies = snap.accounts.iter().flat_map(|(id, a)| {
+        Anomaly::ALL.iter().map(move |kind| {
+            let count = a.walk_anomalies.get(kind).copied().unwrap_or(0);
+            let l = labels(&[("account_id", id), ("kind", kind.as_str())]);
+            (l, count as f64)
+        })
+    });
+    family(
+        out,
+        &n("list_walk_anomalies_total"),
+        "counter",
+        "Listing walks that did not go as the API promised, by kind: page_size_not_honoured, repeated_page, page_cap_reached, list_changed.",
+        anomalies,
+    );
+}
+
+/// Per account and reason, the blocked servers; every reason from 0, so a dashboard and an
+/// alert see the first blocked server.
+fn render_blocked(out: &mut String, snap: &Snapshot) {
     let blocked = snap
         .accounts
         .iter()
@@ -99,21 +133,17 @@ fn render_accounts(out: &mut String, snap: &Snapshot) {
         "Of the stale servers, those not synced because a sync cannot refresh them, by reason: manual_oauth, sign_in_required.",
         blocked,
     );
-    family(
-        out,
-        &n("last_list_success_timestamp_seconds"),
-        "gauge",
-        "Unix time at the end of the last complete listing.",
-        per_account(&|a| a.last_list_success.map(ts)),
-    );
-    histograms(
-        out,
-        &n("cycle_duration_seconds"),
-        "Duration of one cycle, list to publish.",
-        snap.accounts
+}
+
+/// Per account, from the request counters: requests by endpoint and code, the rate limit.
+fn render_requests(out: &mut String, snap: &Snapshot) {
+    let per_account_requests = |get: &dyn Fn(&RequestCounts) -> Option<f64>| {
+        snap.requests
+            .accounts
             .iter()
-            .map(|(id, a)| (labels(&[("account_id", id)]), &a.cycle_duration)),
-    );
+            .filter_map(|(id, a)| Some((labels(&[("account_id", id)]), get(a)?)))
+            .collect::<Vec<_>>()
+    };
     let requests = snap.requests.accounts.iter().flat_map(|(id, a)| {
         a.by_code.iter().map(move |((ep, code), count)| {
             let code = code.map_or_else(|| "error".to_owned(), |c| c.to_string());
@@ -131,21 +161,6 @@ fn render_accounts(out: &mut String, snap: &Snapshot) {
         "counter",
         "Cloudflare API requests by endpoint and HTTP status (error: no answer).",
         requests,
-    );
-    // Every kind from 0: the label set is known, so an alert sees the first anomaly.
-    let anomalies = snap.accounts.iter().flat_map(|(id, a)| {
-        Anomaly::ALL.iter().map(move |kind| {
-            let count = a.walk_anomalies.get(kind).copied().unwrap_or(0);
-            let l = labels(&[("account_id", id), ("kind", kind.as_str())]);
-            (l, count as f64)
-        })
-    });
-    family(
-        out,
-        &n("list_walk_anomalies_total"),
-        "counter",
-        "Listing walks that did not go as the API promised, by kind: page_size_not_honoured, repeated_page, page_cap_reached, list_changed.",
-        anomalies,
     );
     family(
         out,

@@ -270,21 +270,7 @@ impl ServerState {
                 consecutive_failures,
             } => {
                 self.syncs_total += 1;
-                if let Some(st) = status {
-                    self.info.status = Some(shared(bounded(Some(st), MAX_ENUM_CHARS)));
-                }
-                self.info.error = false;
-                self.info.error_retryable = None;
-                self.info.error_cause = None;
-                if last_successful_sync.is_some() {
-                    self.info.last_successful_sync = last_successful_sync;
-                }
-                if last_synced.is_some() {
-                    self.info.last_synced = last_synced;
-                }
-                if let Some(stale) = stale {
-                    self.info.stale = stale;
-                }
+                self.reported(status, last_successful_sync, last_synced, stale);
                 if outcome == Outcome::NoEffect {
                     self.failures_total += 1;
                 }
@@ -338,6 +324,32 @@ impl ServerState {
                     self.last_sync = last(Outcome::Interrupted, None);
                 }
             }
+        }
+    }
+
+    /// What a sync answer of success carried of Cloudflare's fields (absent ones stay as
+    /// listed): its status, no error, and the timestamps with the staleness they imply.
+    fn reported(
+        &mut self,
+        status: Option<String>,
+        last_successful_sync: Option<SystemTime>,
+        last_synced: Option<SystemTime>,
+        stale: Option<bool>,
+    ) {
+        if let Some(st) = status {
+            self.info.status = Some(shared(bounded(Some(st), MAX_ENUM_CHARS)));
+        }
+        self.info.error = false;
+        self.info.error_retryable = None;
+        self.info.error_cause = None;
+        if last_successful_sync.is_some() {
+            self.info.last_successful_sync = last_successful_sync;
+        }
+        if last_synced.is_some() {
+            self.info.last_synced = last_synced;
+        }
+        if let Some(stale) = stale {
+            self.info.stale = stale;
         }
     }
 

@@ -1,0 +1,150 @@
+//! The end of a cycle: the plan made from a complete listing (each server's action, the
+//! servers to sync, changes of definitions), a listing that did not complete, and the one
+//! write of the cycle — the account's new view, built from the last one, the listing and what
+//! the syncs taught, published whole.
+
+use std::collections::HashSet;
+use std::time::SystemTime;
+
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+use super::decide::{self, Class};
+use super::listed::Listed;
+use super::{walk, Basis, CycleReport, Listing, ListingOutcome, Records, Scheduler};
+use crate::cloudflare::capabilities::Change;
+use crate::cloudflare::model::sanitize;
+use crate::state::{Action, ServerInfo, ServerRecord};
+
+impl Scheduler {
+    /// Builds the account's new view from the last one, the cycle's listing and what its
+    /// syncs taught, and publishes it: the one write of the cycle.
+    pub(super) fn publish(
+        &self,
+        account: &str,
+        listing: Listing,
+        records: Records,
+        report: &CycleReport,
+        next: Option<SystemTime>,
+    ) {
+        let state = &self.inner.state;
+        let Some(old) = state.account(account) else {
+            return;
+        };
+        let mut view = match listing {
+            Listing::Complete(listed, at) => old.relisted(listed, at),
+            Listing::Kept(failure) => old.listing_failed(failure),
+        };
+        drop(old);
+        for (id, r) in records {
+            view.apply(&id, r);
+        }
+        if report.auth_failed {
+            view.up = Some(false);
+            view.auth_failed = true;
+            view.last_error = Some("sync refused with 401/403".into());
+        }
+        let (wall, now) = (SystemTime::now(), Instant::now());
+        for (id, m) in self.inner.memory.of(account) {
+            if let (Some(until), Some(s)) = (m.backoff_until, view.servers.get_mut(&id)) {
+                s.backoff_until = Some(wall + until.saturating_duration_since(now));
+            }
+        }
+        view.walk_anomalies = self.inner.memory.anomalies(account);
+        view.cycle_duration.observe(report.duration.as_secs_f64());
+        view.next_cycle = next;
+        state.publish(account, view);
+        // The previous view and listing are gone: their pages go back too.
+        crate::allocator::release_free();
+    }
+
+    /// Plans the cycle from the complete listing and the cycle's basis: the servers to sync,
+    /// and the listing with each server's action. Changes of tool or prompt definitions go
+    /// to `records` (and the log).
+    #[allow(clippy::type_complexity)]
+    pub(super) fn plan(
+        &self,
+        account: &str,
+        listed: Vec<Listed>,
+        basis: &Basis,
+        records: &mut Records,
+        report: &mut CycleReport,
+    ) -> (
+        Vec<(String, String, Option<SystemTime>)>,
+        Vec<(ServerInfo, Action)>,
+    ) {
+        let (cfg, memory) = (&self.inner.config, &self.inner.memory);
+        let plan = decide::plan(listed, &basis.memory, basis.wall, basis.now, cfg);
+        // Servers that left the listing leave the memory (their back-off and fingerprint):
+        // one that comes back under the same id starts from a baseline.
+        let ids: HashSet<&str> = plan.listed.iter().map(|l| &*l.info.id).collect();
+        memory.retain(account, |id| ids.contains(id));
+        drop(ids);
+        report.servers = plan.listed.len();
+        let mut to_sync = Vec::new();
+        let mut out = Vec::with_capacity(plan.listed.len());
+        for (l, action) in plan.listed.into_iter().zip(plan.actions) {
+            let Listed { info, capabilities } = l;
+            if let Some(change) =
+                capabilities.and_then(|c| memory.capabilities_changed(account, &info.id, c))
+            {
+                log_change(account, &info, &change);
+                let at = ServerRecord::CapabilitiesChanged(SystemTime::now());
+                records.push((info.id.to_string(), at));
+            }
+            report.stale += usize::from(info.stale);
+            self.note_blocked(account, &info, action.blocked());
+            match action {
+                Action::Synced => to_sync.push((
+                    info.id.to_string(),
+                    info.name.to_string(),
+                    info.last_successful_sync,
+                )),
+                Action::Blocked(_) => report.blocked += 1,
+                Action::BackedOff => report.backed_off += 1,
+                Action::WouldSync => {
+                    report.dry_run += 1;
+                    info!(account, server_id = %info.id, name = ?info.name, "stale; would sync (dry run)");
+                }
+                Action::None | Action::NotReached => {}
+            }
+            out.push((info, action));
+        }
+        (to_sync, out)
+    }
+
+    /// A listing that did not complete: the previous snapshot stays; the
+    /// failure, when it is one, for the view.
+    pub(super) fn listing_failed(
+        &self,
+        account: &str,
+        f: walk::ListFailure,
+    ) -> (ListingOutcome, Option<(bool, String)>) {
+        if f.class == Class::Interrupted {
+            return (ListingOutcome::Interrupted, None);
+        }
+        let auth = f.class == Class::Auth;
+        let failure = Some((auth, f.message.clone()));
+        if auth {
+            error!(account, error = %f.message, "Cloudflare refused the credentials; this account's cycle stops until the next interval. Check the API token's permissions (MCP Portals Read + Write).");
+            (ListingOutcome::AuthFailed(f.message), failure)
+        } else {
+            warn!(account, error = %f.message, "listing failed; keeping the previous snapshot");
+            (ListingOutcome::Failed(f.message), failure)
+        }
+    }
+}
+
+/// Logs a change of a server's tool or prompt definitions, naming them (escaped).
+fn log_change(account: &str, info: &ServerInfo, change: &Change) {
+    let list = |v: &[String]| v.iter().map(|n| sanitize(n)).collect::<Vec<_>>().join(", ");
+    warn!(
+        account,
+        server_id = %info.id,
+        name = ?info.name,
+        added = %list(&change.added),
+        removed = %list(&change.removed),
+        changed = %list(&change.changed),
+        "the server's tool or prompt definitions changed"
+    );
+}
