@@ -1,4 +1,4 @@
-//! The one shutdown signal every long wait listens to.
+//! The one shutdown signal every long wait listens to: a `tokio-util` cancellation token.
 //!
 //! SIGTERM/SIGINT (or a test) triggers it once; the scheduler, the rate limiter's waits,
 //! retry sleeps and the HTTP server all select on it, so nothing sleeps through a stop.
@@ -6,62 +6,41 @@
 use std::future::Future;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// A cloneable handle to a once-only stop signal.
-#[derive(Clone, Debug)]
-pub struct Shutdown {
-    rx: watch::Receiver<bool>,
-    tx: std::sync::Arc<watch::Sender<bool>>,
-}
-
-impl Default for Shutdown {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+#[derive(Clone, Debug, Default)]
+pub struct Shutdown(CancellationToken);
 
 impl Shutdown {
     /// A signal that has not fired.
     pub fn new() -> Self {
-        let (tx, rx) = watch::channel(false);
-        Self {
-            rx,
-            tx: std::sync::Arc::new(tx),
-        }
+        Self::default()
     }
 
     /// Fires the signal; every waiter wakes.
     pub fn trigger(&self) {
-        self.tx.send_replace(true);
+        self.0.cancel();
     }
 
     /// Whether the signal has fired.
     pub fn is_triggered(&self) -> bool {
-        *self.rx.borrow()
+        self.0.is_cancelled()
     }
 
     /// Resolves once the signal has fired.
     pub async fn wait(&self) {
-        let mut rx = self.rx.clone();
-        // An error means every sender is gone, which only happens at the end: treat as fired.
-        let _ = rx.wait_for(|v| *v).await;
+        self.0.cancelled().await;
     }
 
     /// Sleeps for `d` unless the signal fires first; returns `false` when interrupted.
     pub async fn sleep(&self, d: Duration) -> bool {
-        tokio::select! {
-            _ = tokio::time::sleep(d) => true,
-            _ = self.wait() => false,
-        }
+        self.run(tokio::time::sleep(d)).await.is_some()
     }
 
     /// Runs `fut` unless the signal fires first.
     pub async fn run<F: Future>(&self, fut: F) -> Option<F::Output> {
-        tokio::select! {
-            v = fut => Some(v),
-            _ = self.wait() => None,
-        }
+        self.0.run_until_cancelled(fut).await
     }
 }
 

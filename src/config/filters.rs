@@ -1,39 +1,51 @@
-//! The include/exclude filters: glob patterns (`*`, `?`) on a server's id or name.
+//! The include/exclude filters: glob patterns (`*`, `?`) on a server's id or name, compiled
+//! once when the configuration is loaded (`wildmatch`), not per server and cycle.
+
+use wildmatch::WildMatch;
 
 use super::Config;
 
-/// Matches a glob with `*` (any run) and `?` (one character).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
+/// Glob patterns as written, and compiled.
+#[derive(Debug, Clone, Default)]
+pub struct Globs {
+    written: Vec<String>,
+    compiled: Vec<WildMatch>,
+}
+
+impl PartialEq for Globs {
+    fn eq(&self, other: &Self) -> bool {
+        self.written == other.written
     }
-    p[pi..].iter().all(|&c| c == '*')
+}
+
+impl Globs {
+    /// Compiles `patterns`.
+    pub fn new<S: Into<String>>(patterns: impl IntoIterator<Item = S>) -> Self {
+        let written: Vec<String> = patterns.into_iter().map(Into::into).collect();
+        let compiled = written.iter().map(|p| WildMatch::new(p)).collect();
+        Self { written, compiled }
+    }
+
+    /// The patterns as written.
+    pub fn patterns(&self) -> &[String] {
+        &self.written
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.written.is_empty()
+    }
+
+    /// Whether any pattern matches `text`.
+    pub fn any_match(&self, text: &str) -> bool {
+        self.compiled.iter().any(|g| g.matches(text))
+    }
 }
 
 impl Config {
     /// Whether the include/exclude filters keep a server with this id and name.
     pub fn wants(&self, id: &str, name: &str) -> bool {
-        let hit = |pats: &[String]| {
-            pats.iter()
-                .any(|p| glob_match(p, id) || glob_match(p, name))
-        };
+        let hit = |g: &Globs| g.any_match(id) || g.any_match(name);
         (self.include.is_empty() || hit(&self.include)) && !hit(&self.exclude)
     }
 }
@@ -44,12 +56,14 @@ mod tests {
 
     #[test]
     fn glob_patterns() {
-        assert!(glob_match("prod-*", "prod-api"));
-        assert!(glob_match("*-api", "prod-api"));
-        assert!(glob_match("p?od*", "prod"));
-        assert!(!glob_match("prod-*", "staging-api"));
-        assert!(glob_match("*", ""));
-        assert!(!glob_match("a", ""));
+        let m = |p: &str, t: &str| Globs::new([p]).any_match(t);
+        assert!(m("prod-*", "prod-api"));
+        assert!(m("*-api", "prod-api"));
+        assert!(m("p?od*", "prod"));
+        assert!(!m("prod-*", "staging-api"));
+        assert!(m("*", ""));
+        assert!(!m("a", ""));
+        assert!(m("é?", "éa"), "characters, not bytes");
     }
 
     #[test]
@@ -62,8 +76,8 @@ mod tests {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         let mut c = super::super::load(&Default::default(), &env).expect("valid");
-        c.include = vec!["prod-*".into()];
-        c.exclude = vec!["*legacy*".into()];
+        c.include = Globs::new(["prod-*"]);
+        c.exclude = Globs::new(["*legacy*"]);
         assert!(c.wants("prod-1", "x"));
         assert!(c.wants("x1", "prod-crm"));
         assert!(!c.wants("prod-legacy", "x"));

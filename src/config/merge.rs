@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::file::FileConfig;
-use super::{accounts, Config, ConfigError, Env, Flags, LogFormat, RateLimitConfig, RetryConfig};
+use super::{
+    accounts, Config, ConfigError, Env, Flags, Globs, LogFormat, RateLimitConfig, RetryConfig,
+};
 use crate::cloudflare::{DEFAULT_BASE_URL, MAX_PER_PAGE};
 
 /// Reads one flag's value from the parsed command line.
@@ -341,7 +343,7 @@ fn filters(
     l: &Layers<'_>,
     include: Option<Vec<String>>,
     exclude: Option<Vec<String>>,
-) -> Result<(Vec<String>, Vec<String>), ConfigError> {
+) -> Result<(Globs, Globs), ConfigError> {
     let (include, exclude) = (include.unwrap_or_default(), exclude.unwrap_or_default());
     for (key, list) in [("include", &include), ("exclude", &exclude)] {
         if let Some(p) = list.iter().find(|p| p.trim().is_empty()) {
@@ -353,5 +355,5 @@ fn filters(
             ));
         }
     }
-    Ok((include, exclude))
+    Ok((Globs::new(include), Globs::new(exclude)))
 }

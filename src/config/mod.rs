@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::cloudflare::Credentials;
 
-pub use filters::glob_match;
+pub use filters::Globs;
 pub use merge::parse_duration;
 use merge::{DRY_RUN, INTERVAL, LISTEN, LOG_FORMAT, STALE_AFTER, WEB_CONFIG_FILE};
 
@@ -137,9 +137,9 @@ pub struct Config {
     /// The accounts to keep synced, each with its credentials.
     pub accounts: Vec<Account>,
     /// Only servers whose id or name matches one of these (empty: all).
-    pub include: Vec<String>,
+    pub include: Globs,
     /// Never servers whose id or name matches one of these.
-    pub exclude: Vec<String>,
+    pub exclude: Globs,
     /// Log format.
     pub log_format: LogFormat,
     /// The web configuration file (TLS, basic authentication), if any.

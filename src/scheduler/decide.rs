@@ -260,6 +260,8 @@ mod tests {
     use super::*;
     use crate::cloudflare::{ApiMessage, Endpoint, ErrorDetails};
 
+    use crate::config::Globs;
+
     const H: Duration = Duration::from_secs(3600);
 
     fn config(tune: impl FnOnce(&mut Config)) -> Config {
@@ -331,7 +333,7 @@ mod tests {
             (id.to_owned(), m)
         })
         .collect();
-        let cfg = config(|c| c.exclude = vec!["internal-*".into()]);
+        let cfg = config(|c| c.exclude = Globs::new(["internal-*"]));
         let summary = |p: Plan| -> Vec<(String, bool, Action)> {
             p.listed
                 .into_iter()
@@ -365,7 +367,7 @@ mod tests {
         };
         assert_eq!(got, want(Action::Synced));
         let dry = config(|c| {
-            c.exclude = vec!["internal-*".into()];
+            c.exclude = Globs::new(["internal-*"]);
             c.dry_run = true;
         });
         let got = summary(plan(fleet(), &memory, wall, now, &dry));

@@ -353,6 +353,7 @@ impl Scheduler {
         report.failed += judged_no_effect;
         let listing = match listing {
             Ok(listed) => {
+                self.inner.state.mark_listed(account);
                 let (to_sync, listed) = self.plan(account, listed, &basis, &mut records, report);
                 for (id, name, before) in to_sync {
                     syncs.queue(&id, &name, before);

@@ -140,6 +140,9 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub struct State {
     accounts: BTreeMap<String, ArcSwap<AccountView>>,
+    /// Per account, whether a listing has completed: readiness, known before the cycle's
+    /// syncs end and its view is published.
+    listed: BTreeMap<String, AtomicBool>,
     requests: Mutex<Requests>,
     settings: OnceLock<Settings>,
     version: AtomicU64,
@@ -149,10 +152,20 @@ pub struct State {
 impl State {
     /// State for these accounts, nothing known yet.
     pub fn new<'a>(accounts: impl IntoIterator<Item = &'a str>) -> Self {
+        let ids: Vec<&str> = accounts.into_iter().collect();
         Self {
-            accounts: accounts
-                .into_iter()
-                .map(|a| (a.to_owned(), ArcSwap::from_pointee(AccountView::default())))
+            accounts: ids
+                .iter()
+                .map(|a| {
+                    (
+                        (*a).to_owned(),
+                        ArcSwap::from_pointee(AccountView::default()),
+                    )
+                })
+                .collect(),
+            listed: ids
+                .iter()
+                .map(|a| ((*a).to_owned(), AtomicBool::new(false)))
                 .collect(),
             requests: Mutex::default(),
             settings: OnceLock::new(),
@@ -189,6 +202,9 @@ impl State {
     /// Publishes a new view of `account`, whole: readers see it from now on.
     pub fn publish(&self, account: &str, view: AccountView) {
         if let Some(slot) = self.accounts.get(account) {
+            if view.listed {
+                self.mark_listed(account);
+            }
             slot.store(Arc::new(view));
             self.version.fetch_add(1, Ordering::AcqRel);
         }
@@ -202,7 +218,14 @@ impl State {
 
     /// Whether every account has completed one listing.
     pub fn ready(&self) -> bool {
-        self.accounts.values().all(|v| v.load().listed)
+        self.listed.values().all(|l| l.load(Ordering::SeqCst))
+    }
+
+    /// A listing of `account` completed (its view follows at the end of the cycle).
+    pub fn mark_listed(&self, account: &str) {
+        if let Some(l) = self.listed.get(account) {
+            l.store(true, Ordering::SeqCst);
+        }
     }
 
     /// The scheduler says whether it runs.

@@ -239,3 +239,28 @@ async fn a_cycle_publishes_once_and_requests_do_not_throw_the_rendering_away() {
     );
     sd.trigger();
 }
+
+/// Readiness comes with the first complete listing, not with the end of its syncs (the view
+/// is published then): a slow sync does not keep the daemon unready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_is_ready_when_its_first_listing_completes_before_its_syncs_end() {
+    let api = fake_with(vec![
+        FakeServer::fresh("fresh"),
+        FakeServer::stale("slow").behaving(SyncBehavior::Slow(Duration::from_secs(3))),
+    ])
+    .await;
+    let d = crate::http_metrics::Daemon::start(&api, Duration::from_secs(3600)).await;
+    let ready = eventually(Duration::from_secs(2), || async {
+        get(&format!("{}/readyz", d.base)).await.0 == 200
+    })
+    .await;
+    assert!(ready, "ready within 2 s although the sync takes 3 s");
+    let m = d.metrics_text().await;
+    assert!(
+        !crate::http_metrics::first_cycle_done(&m),
+        "the cycle (and its view) is still running"
+    );
+    d.wait_for("the cycle's view", crate::http_metrics::first_cycle_done)
+        .await;
+    d.stop().await;
+}

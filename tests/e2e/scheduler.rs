@@ -353,8 +353,8 @@ async fn include_and_exclude_filters_are_respected() {
     ])
     .await;
     let mut cfg = test_config(&api);
-    cfg.include = vec!["prod*".into()];
-    cfg.exclude = vec!["*legacy*".into()];
+    cfg.include = mcp_sync_monitor::config::Globs::new(["prod*"]);
+    cfg.exclude = mcp_sync_monitor::config::Globs::new(["*legacy*"]);
     let (s, state) = scheduler(cfg);
     s.cycle(fake::ACCOUNT, &Shutdown::new()).await;
     assert_eq!(syncs(&api, "prod-a"), 1);
