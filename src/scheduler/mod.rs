@@ -358,7 +358,7 @@ impl Scheduler {
                 for (id, name, before) in to_sync {
                     syncs.queue(&id, &name, before);
                 }
-                Listing::Complete(listed, SystemTime::now())
+                self.first_listing(account, listed, &mut records)
             }
             Err(f) => {
                 syncs.cancel(f.class == Class::Auth);
@@ -388,6 +388,32 @@ impl CycleReport {
             auth_failed: false,
             duration: Duration::ZERO,
         }
+    }
+}
+
+impl Scheduler {
+    /// The listing for the view the cycle publishes at its end; but an account's first
+    /// listing is published at once (with what the cycle taught so far), so that a daemon
+    /// that says it is ready has data to show while the first syncs run. Later cycles
+    /// publish once, at their end.
+    fn first_listing(
+        &self,
+        account: &str,
+        listed: Vec<(ServerInfo, Action)>,
+        records: &mut Records,
+    ) -> Listing {
+        let at = SystemTime::now();
+        let state = &self.inner.state;
+        let Some(old) = state.account(account).filter(|v| !v.listed) else {
+            return Listing::Complete(listed, at);
+        };
+        let mut view = old.relisted(listed, at);
+        drop(old);
+        for (id, r) in records.drain(..) {
+            view.apply(&id, r);
+        }
+        state.publish(account, view);
+        Listing::Kept(None)
     }
 }
 
