@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::fingerprint::Defs;
 
 /// What is kept of a server's definitions between listings, in one allocation: the number
-/// of definitions (4 bytes), the fingerprint of each (16 bytes, in the order of their names), then
+/// of definitions (4 bytes), the hash of each (8 bytes, in the order of their names), then
 /// their names (`tool:x`, `prompt:y`) sorted and joined, for the log line of a change. A
 /// definition without a name is named by its hash; of two with the same name the first
 /// counts.
@@ -42,7 +42,7 @@ impl Capabilities {
     pub fn new(tools: Option<&Defs>, prompts: Option<&Defs>) -> Self {
         // Every name in one buffer, each definition a range of it and its hash.
         let mut text = String::new();
-        let mut items: Vec<(usize, usize, u128)> = Vec::new();
+        let mut items: Vec<(usize, usize, u64)> = Vec::new();
         for (kind, defs) in [("tool", tools), ("prompt", prompts)] {
             for (name, hash) in defs.map(|d| d.items.as_slice()).unwrap_or_default() {
                 let start = text.len();
@@ -51,13 +51,13 @@ impl Capabilities {
                 match name {
                     Some(n) => text.extend(n.chars().map(|c| if c == SEP { ' ' } else { c })),
                     None => {
-                        let _ = write!(text, "#{hash:032x}");
+                        let _ = write!(text, "#{hash:016x}");
                     }
                 }
                 items.push((start, text.len(), *hash));
             }
         }
-        let label = |&(a, b, _): &(usize, usize, u128)| &text[a..b];
+        let label = |&(a, b, _): &(usize, usize, u64)| &text[a..b];
         items.sort_by(|x, y| label(x).cmp(label(y)));
         items.dedup_by(|b, a| label(a) == label(b));
         let items = &items[..items.len().min(u32::MAX as usize)];
@@ -79,7 +79,7 @@ impl Capabilities {
             })
         };
         let names: usize = labels().map(|(_, rest)| rest.len() + 2).sum();
-        let mut data = Vec::with_capacity(4 + 16 * items.len() + names);
+        let mut data = Vec::with_capacity(4 + 8 * items.len() + names);
         data.extend_from_slice(&(items.len() as u32).to_le_bytes());
         for (_, _, hash) in items {
             data.extend_from_slice(&hash.to_le_bytes());
@@ -140,7 +140,7 @@ struct Cursor<'a> {
     hashes: &'a [u8],
     names: &'a [u8],
     name: Vec<u8>,
-    hash: Option<u128>,
+    hash: Option<u64>,
 }
 
 impl<'a> Cursor<'a> {
@@ -150,8 +150,8 @@ impl<'a> Cursor<'a> {
             .first_chunk::<4>()
             .map_or(0, |b| u32::from_le_bytes(*b) as usize);
         let mut cursor = Self {
-            hashes: c.data.get(4..4 + 16 * n).unwrap_or_default(),
-            names: c.data.get(4 + 16 * n..).unwrap_or_default(),
+            hashes: c.data.get(4..4 + 8 * n).unwrap_or_default(),
+            names: c.data.get(4 + 8 * n..).unwrap_or_default(),
             name: Vec::new(),
             hash: None,
         };
@@ -161,7 +161,7 @@ impl<'a> Cursor<'a> {
 
     fn advance(&mut self) {
         let (Some((hash, hashes)), Some((&shared, names))) = (
-            self.hashes.split_first_chunk::<16>(),
+            self.hashes.split_first_chunk::<8>(),
             self.names.split_first(),
         ) else {
             self.hash = None;
@@ -175,11 +175,11 @@ impl<'a> Cursor<'a> {
         self.name.extend_from_slice(&names[..end]);
         self.names = names.get(end + 1..).unwrap_or_default();
         self.hashes = hashes;
-        self.hash = Some(u128::from_le_bytes(*hash));
+        self.hash = Some(u64::from_le_bytes(*hash));
     }
 
     /// The definition at the cursor: its name and hash.
-    fn current(&self) -> Option<(&str, u128)> {
+    fn current(&self) -> Option<(&str, u64)> {
         let hash = self.hash?;
         Some((std::str::from_utf8(&self.name).unwrap_or("?"), hash))
     }
@@ -249,14 +249,14 @@ mod tests {
     proptest! {
         #[test]
         fn front_coded_names_diff_as_the_sets_of_names_do(
-            a in prop::collection::btree_map("(x{0,300}|é{0,3})[a-cé]{0,3}", 0..3u128, 0..12),
-            b in prop::collection::btree_map("(x{0,300}|é{0,3})[a-cé]{0,3}", 0..3u128, 0..12),
+            a in prop::collection::btree_map("(x{0,300}|é{0,3})[a-cé]{0,3}", 0..3u64, 0..12),
+            b in prop::collection::btree_map("(x{0,300}|é{0,3})[a-cé]{0,3}", 0..3u64, 0..12),
         ) {
-            let fp = |m: &std::collections::BTreeMap<String, u128>| {
+            let fp = |m: &std::collections::BTreeMap<String, u64>| {
                 let defs = Defs { items: m.iter().map(|(n, h)| (Some(n.clone()), *h)).collect() };
                 Capabilities::new(Some(&defs), None)
             };
-            let names = |keep: &dyn Fn(&String) -> bool, m: &std::collections::BTreeMap<String, u128>| {
+            let names = |keep: &dyn Fn(&String) -> bool, m: &std::collections::BTreeMap<String, u64>| {
                 m.keys().filter(|k| keep(k)).map(|k| format!("tool:{k}")).collect::<Vec<_>>()
             };
             let change = fp(&b).diff(&fp(&a));

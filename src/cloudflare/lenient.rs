@@ -3,95 +3,31 @@
 //! timestamps are RFC 3339, and `tools`/`prompts` are counted without being kept.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 
-/// Parses an RFC 3339 timestamp (`2019-12-27T18:11:19.117Z`, `…+02:00`, lower-case `t`/`z`
-/// and a space separator accepted). Returns `None` for anything else.
+/// Parses an RFC 3339 timestamp (`2019-12-27T18:11:19.117Z`, `…+02:00`). The parsing is
+/// the `time` crate's; what is lenient here is only the spelling around it: lower-case
+/// `t`/`z` and a space between date and time are accepted, as RFC 3339 allows readers to.
+/// Returns `None` for anything else.
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let b = s.trim().as_bytes();
-    if b.len() < 19 {
+    use time::format_description::well_known::Rfc3339;
+    let s = s.trim();
+    if !s.is_ascii() || s.len() < 20 {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = b.get(r)?;
-        if part.iter().all(u8::is_ascii_digit) {
-            std::str::from_utf8(part).ok()?.parse().ok()
-        } else {
-            None
-        }
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
+    let mut b = s.as_bytes().to_vec();
+    if matches!(b[10], b't' | b' ') {
+        b[10] = b'T';
     }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
+    if let Some(last) = b.last_mut().filter(|c| **c == b'z') {
+        *last = b'Z';
     }
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    if second > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos: u64 = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            if i - start < 9 {
-                nanos = nanos * 10 + u64::from(b[i] - b'0');
-            }
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        for _ in (i - start)..9 {
-            nanos *= 10;
-        }
-    }
-    let offset_secs: i64 = match b.get(i..)? {
-        [b'Z'] | [b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let digits = [*h1, *h2, *m1, *m2];
-            if !digits.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            let h = i64::from((h1 - b'0') * 10 + (h2 - b'0'));
-            let m = i64::from((m1 - b'0') * 10 + (m2 - b'0'));
-            let v = h * 3600 + m * 60;
-            if *sign == b'-' {
-                -v
-            } else {
-                v
-            }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset_secs;
-    let base = if secs >= 0 {
-        UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))?
-    } else {
-        UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))?
-    };
-    base.checked_add(Duration::from_nanos(nanos))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub(super) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let s = std::str::from_utf8(&b).ok()?;
+    let t = time::OffsetDateTime::parse(s, &Rfc3339).ok()?;
+    Some(SystemTime::from(t))
 }
 
 pub(super) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>

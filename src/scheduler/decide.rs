@@ -6,47 +6,15 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::listed::Listed;
 use super::memory::{ServerMemory, WalkMemory};
 use crate::cloudflare::{ApiError, SyncResult};
 use crate::config::Config;
 use crate::state::{Action, BlockReason, Outcome, RetryReason, ServerInfo};
 
-/// What a cycle does with the servers of a complete listing (docs/design.md, "What one cycle does", steps 2-3).
-#[derive(Debug)]
-pub struct Plan {
-    /// The servers within the include/exclude filters, each with its staleness set.
-    pub listed: Vec<Listed>,
-    /// What the cycle does with each of them, in the same order: nothing (fresh), sync,
-    /// leave alone (in its failure back-off), or only say it (dry run).
-    pub actions: Vec<Action>,
-}
-
-/// Plans a cycle from the complete listing, the scheduler's memory, the clock and the
-/// configuration. The listing is filtered and marked in place: a large account's servers
-/// are never copied.
-pub fn plan(
-    mut listed: Vec<Listed>,
-    memory: &HashMap<String, ServerMemory>,
-    wall: SystemTime,
-    now: Instant,
-    cfg: &Config,
-) -> Plan {
-    listed.retain(|l| cfg.wants(&l.info.id, &l.info.name));
-    let actions = listed
-        .iter_mut()
-        .map(|l| {
-            let (stale, action) = judge(&l.info, memory, wall, now, cfg);
-            l.info.stale = stale;
-            action
-        })
-        .collect();
-    Plan { listed, actions }
-}
-
-/// One server of the plan, on its own (a server within the filters): whether it is stale,
-/// and what the cycle does with it. The pipelined cycle asks this as each page arrives, with
-/// the memory and clock the plan is made from, so both decide the same.
+/// One server of a listing (within the filters): whether it is stale, and what the cycle
+/// does with it (nothing, sync, leave alone in its failure back-off, leave alone because a
+/// sync cannot refresh it, or only say it: dry run). Asked once per server per cycle, as its
+/// page arrives, with the memory and clock the cycle started with.
 pub fn judge(
     l: &ServerInfo,
     memory: &HashMap<String, ServerMemory>,
@@ -259,6 +227,7 @@ pub fn next_cycle_delay(interval: Duration, elapsed: Duration, r: f64) -> Durati
 mod tests {
     use super::*;
     use crate::cloudflare::{ApiMessage, Endpoint, ErrorDetails};
+    use crate::scheduler::listed::Listed;
 
     use crate::config::Globs;
 
@@ -275,6 +244,31 @@ mod tests {
         let mut c = crate::config::load(&crate::config::Flags::default(), &env).expect("valid");
         tune(&mut c);
         c
+    }
+
+    /// The listing's servers within the filters, each judged: what the cycle decides.
+    struct Plan {
+        listed: Vec<Listed>,
+        actions: Vec<Action>,
+    }
+
+    fn plan(
+        mut listed: Vec<Listed>,
+        memory: &HashMap<String, ServerMemory>,
+        wall: SystemTime,
+        now: Instant,
+        cfg: &Config,
+    ) -> Plan {
+        listed.retain(|l| cfg.wants(&l.info.id, &l.info.name));
+        let actions = listed
+            .iter_mut()
+            .map(|l| {
+                let (stale, action) = judge(&l.info, memory, wall, now, cfg);
+                l.info.stale = stale;
+                action
+            })
+            .collect();
+        Plan { listed, actions }
     }
 
     fn listed(id: &str, name: &str, synced_ago: Option<Duration>, now: SystemTime) -> Listed {
@@ -298,6 +292,7 @@ mod tests {
         Listed {
             info,
             capabilities: None,
+            action: None,
         }
     }
 

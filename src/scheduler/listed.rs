@@ -7,8 +7,8 @@ use crate::cloudflare::fingerprint::Defs;
 use crate::cloudflare::pagination::Keyed;
 use crate::cloudflare::Server;
 use crate::state::{
-    bounded, bounded_text, shared, ServerInfo, MAX_ENUM_CHARS, MAX_ERROR_CHARS, MAX_HOSTNAME_CHARS,
-    MAX_NAME_CHARS,
+    bounded, bounded_text, shared, Action, ServerInfo, MAX_ENUM_CHARS, MAX_ERROR_CHARS,
+    MAX_HOSTNAME_CHARS, MAX_NAME_CHARS,
 };
 
 /// One listed server.
@@ -19,6 +19,9 @@ pub struct Listed {
     /// Its definitions' fingerprint; `None` when unknown, or when the walk found it equal to
     /// the one remembered.
     pub capabilities: Option<Capabilities>,
+    /// What the cycle does with it, decided once as its page arrives; `None` outside the
+    /// include/exclude filters.
+    pub action: Option<Action>,
 }
 
 impl Listed {
@@ -52,7 +55,11 @@ impl Listed {
             prompts: server.prompts.as_ref().map(count),
             stale: false,
         };
-        Self { info, capabilities }
+        Self {
+            info,
+            capabilities,
+            action: None,
+        }
     }
 }
 

@@ -317,7 +317,7 @@ mod tests {
     #[test]
     fn only_fingerprints_equal_to_the_remembered_ones_are_dropped() {
         use crate::cloudflare::fingerprint::Defs;
-        let fp = |hash: u128| {
+        let fp = |hash: u64| {
             let defs = Defs {
                 items: vec![(Some("t".into()), hash)],
             };

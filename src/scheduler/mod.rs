@@ -335,16 +335,20 @@ impl Scheduler {
         let mut syncs = Syncs::new(self, client.clone(), account, shutdown);
         let mut records = Vec::new();
         let mut judged_no_effect = 0;
-        let mut on_page = |items: &[Listed]| {
-            for l in items.iter().map(|l| &l.info) {
-                if !cfg.wants(&l.id, &l.name) {
+        // Each server is decided once, as its page arrives: stale or not, and what the cycle
+        // does with it (pipelined, a sync starts at once).
+        let mut on_page = |items: &mut [Listed]| {
+            for l in items.iter_mut() {
+                if !cfg.wants(&l.info.id, &l.info.name) {
                     continue;
                 }
-                let judged = self.judge_pending(account, l, &mut basis, &mut records);
+                let judged = self.judge_pending(account, &l.info, &mut basis, &mut records);
                 judged_no_effect += usize::from(judged == Some(Outcome::NoEffect));
-                let (_, action) = decide::judge(l, &basis.memory, basis.wall, basis.now, cfg);
+                let (stale, action) =
+                    decide::judge(&l.info, &basis.memory, basis.wall, basis.now, cfg);
+                (l.info.stale, l.action) = (stale, Some(action));
                 if pipelined && action == Action::Synced {
-                    syncs.queue(&l.id, &l.name, l.last_successful_sync);
+                    syncs.queue(&l.info.id, &l.info.name, l.info.last_successful_sync);
                 }
             }
         };
@@ -354,7 +358,7 @@ impl Scheduler {
         let listing = match listing {
             Ok(listed) => {
                 self.inner.state.mark_listed(account);
-                let (to_sync, listed) = self.plan(account, listed, &basis, &mut records, report);
+                let (to_sync, listed) = self.plan(account, listed, &mut records, report);
                 for (id, name, before) in to_sync {
                     syncs.queue(&id, &name, before);
                 }

@@ -9,9 +9,9 @@ use std::time::SystemTime;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
-use super::decide::{self, Class};
+use super::decide::Class;
 use super::listed::Listed;
-use super::{walk, Basis, CycleReport, Listing, ListingOutcome, Records, Scheduler};
+use super::{walk, CycleReport, Listing, ListingOutcome, Records, Scheduler};
 use crate::cloudflare::capabilities::Change;
 use crate::cloudflare::model::sanitize;
 use crate::state::{Action, ServerInfo, ServerRecord};
@@ -58,33 +58,39 @@ impl Scheduler {
         crate::allocator::release_free();
     }
 
-    /// Plans the cycle from the complete listing and the cycle's basis: the servers to sync,
-    /// and the listing with each server's action. Changes of tool or prompt definitions go
+    /// Plans the cycle from the complete listing, its servers already decided as their pages
+    /// came: the servers to sync, and the listing with each server's action. Changes of tool or prompt definitions go
     /// to `records` (and the log).
     #[allow(clippy::type_complexity)]
     pub(super) fn plan(
         &self,
         account: &str,
         listed: Vec<Listed>,
-        basis: &Basis,
         records: &mut Records,
         report: &mut CycleReport,
     ) -> (
         Vec<(String, String, Option<SystemTime>)>,
         Vec<(ServerInfo, Action)>,
     ) {
-        let (cfg, memory) = (&self.inner.config, &self.inner.memory);
-        let plan = decide::plan(listed, &basis.memory, basis.wall, basis.now, cfg);
+        let memory = &self.inner.memory;
+        let mut listed = listed;
+        // Outside the filters: ignored entirely (each was decided as its page arrived).
+        listed.retain(|l| l.action.is_some());
         // Servers that left the listing leave the memory (their back-off and fingerprint):
         // one that comes back under the same id starts from a baseline.
-        let ids: HashSet<&str> = plan.listed.iter().map(|l| &*l.info.id).collect();
+        let ids: HashSet<&str> = listed.iter().map(|l| &*l.info.id).collect();
         memory.retain(account, |id| ids.contains(id));
         drop(ids);
-        report.servers = plan.listed.len();
+        report.servers = listed.len();
         let mut to_sync = Vec::new();
-        let mut out = Vec::with_capacity(plan.listed.len());
-        for (l, action) in plan.listed.into_iter().zip(plan.actions) {
-            let Listed { info, capabilities } = l;
+        let mut out = Vec::with_capacity(listed.len());
+        for l in listed {
+            let Listed {
+                info,
+                capabilities,
+                action,
+            } = l;
+            let action = action.unwrap_or_default();
             if let Some(change) =
                 capabilities.and_then(|c| memory.capabilities_changed(account, &info.id, c))
             {

@@ -29,7 +29,7 @@ use crate::shutdown::Shutdown;
 pub const MAX_VANISHED_CHECKS: usize = 20;
 
 /// What sees each page of a walk as soon as it is decoded.
-pub(super) type OnPage<'a> = &'a mut (dyn FnMut(&[Listed]) + Send);
+pub(super) type OnPage<'a> = &'a mut (dyn FnMut(&mut [Listed]) + Send);
 
 /// One list page, reduced to what the state keeps.
 struct Page {
@@ -60,8 +60,8 @@ impl Scheduler {
         shutdown: &Shutdown,
         on_page: OnPage<'_>,
     ) -> Result<Vec<Listed>, ListFailure> {
-        let first = self.list_page(client, account, 1, shutdown).await?;
-        on_page(&first.items);
+        let mut first = self.list_page(client, account, 1, shutdown).await?;
+        on_page(&mut first.items);
         let listing = match total_pages(first.result_info.as_ref()).filter(|t| *t > 1) {
             Some(total) => {
                 self.list_rest_at_once(client, account, first, total, shutdown, on_page)
@@ -161,8 +161,8 @@ impl Scheduler {
         let mut failure = None;
         while let Some(r) = tasks.join_next().await {
             match r {
-                Ok((n, Ok(p))) => {
-                    on_page(&p.items);
+                Ok((n, Ok(mut p))) => {
+                    on_page(&mut p.items);
                     pages.push((n, p));
                 }
                 Ok((_, Err(f))) => {
@@ -250,7 +250,7 @@ impl Scheduler {
                     prev_short = raw < per_page as usize;
                     page = n;
                     current = self.list_page(client, account, page, shutdown).await?;
-                    on_page(&current.items);
+                    on_page(&mut current.items);
                 }
                 Step::Done { proven } => {
                     if proven {

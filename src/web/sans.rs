@@ -1,108 +1,35 @@
-//! The subject alternative names of an X.509 certificate, read from its DER: just enough
-//! of the structure to find extension 2.5.29.17, and the four kinds of name the toolkit's
-//! `client_allowed_sans` compares (DNS name, e-mail, IP address, URI), written as Go
-//! writes them.
+//! The subject alternative names of a client certificate: the four kinds of name the
+//! toolkit's `client_allowed_sans` compares (DNS name, e-mail, IP address, URI), written as Go
+//! writes them. The X.509 parsing is `x509-parser`'s: this runs on every handshake, on bytes
+//! the client chose.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// One DER element: its tag, its content and what follows it.
-fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    Some((tag, &rest[..len], &rest[len..]))
-}
-
-/// The elements of a constructed value.
-fn elements(mut input: &[u8]) -> impl Iterator<Item = Option<(u8, &[u8])>> {
-    std::iter::from_fn(move || {
-        if input.is_empty() {
-            return None;
-        }
-        match element(input) {
-            Some((tag, content, rest)) => {
-                input = rest;
-                Some(Some((tag, content)))
-            }
-            None => {
-                input = &[];
-                Some(None)
-            }
-        }
-    })
-}
-
-const SEQUENCE: u8 = 0x30;
-const EXTENSIONS: u8 = 0xa3;
-const SAN_OID: &[u8] = &[0x55, 0x1d, 0x11];
+use x509_parser::extensions::GeneralName;
+use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// The certificate's SANs (empty without the extension); `None` when the DER is malformed.
 pub fn subject_alt_names(cert: &[u8]) -> Option<Vec<String>> {
-    let (SEQUENCE, cert, _) = element(cert)? else {
-        return None;
+    let (_, cert) = X509Certificate::from_der(cert).ok()?;
+    let Some(san) = cert.subject_alternative_name().ok()? else {
+        return Some(Vec::new());
     };
-    let (SEQUENCE, tbs, _) = element(cert)? else {
-        return None;
-    };
-    for e in elements(tbs) {
-        let (tag, content) = e?;
-        if tag != EXTENSIONS {
-            continue;
-        }
-        let (SEQUENCE, exts, _) = element(content)? else {
-            return None;
-        };
-        for ext in elements(exts) {
-            let (_, ext) = ext?;
-            let (0x06, oid, mut rest) = element(ext)? else {
-                return None;
-            };
-            if oid != SAN_OID {
-                continue;
-            }
-            if let Some((0x01, _, after)) = element(rest) {
-                rest = after;
-            }
-            let (0x04, value, _) = element(rest)? else {
-                return None;
-            };
-            let (SEQUENCE, names, _) = element(value)? else {
-                return None;
-            };
-            return elements(names)
-                .map(|n| n.map(|(t, c)| name(t, c)))
-                .collect::<Option<Vec<_>>>()
-                .map(|v| v.into_iter().flatten().collect());
-        }
-    }
-    Some(Vec::new())
+    Some(san.value.general_names.iter().filter_map(name).collect())
 }
 
 /// One GeneralName as text, for the kinds compared.
-fn name(tag: u8, content: &[u8]) -> Option<String> {
-    match tag {
-        0x81 | 0x82 | 0x86 => std::str::from_utf8(content).ok().map(str::to_owned),
-        0x87 => match content.len() {
+fn name(n: &GeneralName<'_>) -> Option<String> {
+    match n {
+        GeneralName::DNSName(s) | GeneralName::RFC822Name(s) | GeneralName::URI(s) => {
+            Some((*s).to_owned())
+        }
+        GeneralName::IPAddress(b) => match b.len() {
             4 => {
-                let b: [u8; 4] = content.try_into().ok()?;
+                let b: [u8; 4] = (*b).try_into().ok()?;
                 Some(IpAddr::V4(Ipv4Addr::from(b)).to_string())
             }
             16 => {
-                let b: [u8; 16] = content.try_into().ok()?;
+                let b: [u8; 16] = (*b).try_into().ok()?;
                 Some(IpAddr::V6(Ipv6Addr::from(b)).to_string())
             }
             _ => None,

@@ -2,34 +2,28 @@
 //! listings (a tool added, removed, or its description or input schema changed: what a
 //! "rug pull" relies on) is seen without keeping the definitions.
 //!
-//! Each definition is written, while it is decoded, in a canonical form (version
-//! [`CANONICAL_VERSION`]): object keys sorted, whitespace gone, numbers by value (`1`, `1.0`
-//! and `1e0` are one number), strings and lists length-prefixed so no two values write the
-//! same bytes; arrays keep their order (a JSON schema's `enum` or `required` list is data).
-//! The canonical bytes are hashed with BLAKE3 and its first 128 bits kept: unkeyed, so the
-//! same definition has the same fingerprint across restarts and machines (pins can be
-//! committed), and collision-resistant, which is what stops the author of an upstream server
-//! (who writes what is hashed) from making a changed definition hash like the approved one:
-//! a pair that collides in 128 bits costs about 2^64 BLAKE3 evaluations. Definitions are keyed
-//! by their `name`; the order of the list does not matter.
+//! Each definition is hashed while it is decoded, from its canonical form: object keys in
+//! any order and any whitespace give the same hash; arrays inside a definition keep their
+//! order (a JSON schema's `enum` or `required` list is data). Definitions are keyed by their
+//! `name`; the order of the list does not matter. What is kept per server is one hash pair
+//! per definition and its name (`capabilities` keeps them between listings). A 64-bit hash can
+//! collide, so a fingerprint says "changed" with certainty and "unchanged" with overwhelming
+//! probability; it cannot say what changed inside a definition, only which one.
 
-use std::cell::RefCell;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-/// The version of the canonical form, stated with any fingerprint that leaves the process.
-pub const CANONICAL_VERSION: u32 = 1;
+use mix::Mix;
 
-/// A definition's fingerprint: the first 128 bits of BLAKE3 over its canonical form.
-pub type Fingerprint = u128;
+mod mix;
 
-/// The definitions of one list (`tools` or `prompts`) as decoded: each one's name and
-/// fingerprint.
+/// The definitions of one list (`tools` or `prompts`) as decoded: each one's name and hash.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Defs {
-    /// `(name, fingerprint)`; the name is `None` when it has none.
-    pub items: Vec<(Option<String>, Fingerprint)>,
+    /// `(name, hash of the canonical definition)`; the name is `None` when it has none.
+    pub items: Vec<(Option<String>, u64)>,
 }
 
 impl Defs {
@@ -39,22 +33,8 @@ impl Defs {
     }
 }
 
-/// The fingerprint of canonical bytes: BLAKE3's first 16 bytes, in order (so `{:032x}` writes
-/// them as BLAKE3's hex does).
-pub fn fingerprint(canonical: &[u8]) -> Fingerprint {
-    let h = blake3::hash(canonical);
-    let mut first = [0u8; 16];
-    first.copy_from_slice(&h.as_bytes()[..16]);
-    u128::from_be_bytes(first)
-}
-
-thread_local! {
-    /// The buffer a definition's canonical form is written into, reused from one to the next.
-    static CANONICAL: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Decodes a list of definitions into their names and fingerprints; `null` or a non-list
-/// is unknown.
+/// Decodes a list of definitions into their names and hashes; `null` or a non-list is
+/// unknown.
 pub fn defs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Defs>, D::Error> {
     struct ListVisitor;
     impl<'de> Visitor<'de> for ListVisitor {
@@ -64,25 +44,10 @@ pub fn defs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Defs>, D::Error> {
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut items = Vec::new();
-            CANONICAL.with(|buf| {
-                let mut buf = buf.borrow_mut();
-                loop {
-                    buf.clear();
-                    let seed = Canonical {
-                        out: &mut buf,
-                        top: true,
-                        keep: false,
-                    };
-                    match seq.next_element_seed(seed)? {
-                        Some(name) => items.push((name, fingerprint(&buf))),
-                        None => break,
-                    }
-                }
-                if buf.capacity() > 1 << 20 {
-                    *buf = Vec::new();
-                }
-                Ok(Some(Defs { items }))
-            })
+            while let Some(item) = seq.next_element_seed(Canonical::DEFINITION)? {
+                items.push((item.name, item.hash));
+            }
+            Ok(Some(Defs { items }))
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
@@ -119,159 +84,163 @@ pub fn defs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Defs>, D::Error> {
     d.deserialize_any(ListVisitor)
 }
 
-/// Writes any JSON value's canonical form into `out`; at the top of a definition it also
-/// returns the value of its `name`, and for that value (`keep`) the string itself.
-struct Canonical<'a> {
-    out: &'a mut Vec<u8>,
-    /// A definition: the value of its `name` is returned.
+/// A value's canonical hash, and at the top of a definition its `name`.
+struct Hashed {
+    hash: u64,
+    name: Option<String>,
+}
+
+/// Hashes any JSON value canonically; at the top of a definition it also picks the name.
+struct Canonical {
+    /// A definition: the value of its `name` is kept.
     top: bool,
-    /// The value of a definition's `name`: returned when it is a string.
+    /// The value of a definition's `name`: kept when it is a string.
     keep: bool,
 }
 
-fn len(out: &mut Vec<u8>, n: usize) {
-    out.extend_from_slice(&(n as u64).to_le_bytes());
+impl Canonical {
+    const DEFINITION: Self = Self {
+        top: true,
+        keep: false,
+    };
+    const NAME: Self = Self {
+        top: false,
+        keep: true,
+    };
+    const VALUE: Self = Self {
+        top: false,
+        keep: false,
+    };
 }
 
-fn string(out: &mut Vec<u8>, v: &str) {
-    out.push(b's');
-    len(out, v.len());
-    out.extend_from_slice(v.as_bytes());
+fn finish(tag: u8, parts: impl FnOnce(&mut Mix)) -> u64 {
+    let mut h = Mix::default();
+    tag.hash(&mut h);
+    parts(&mut h);
+    h.finish()
 }
 
-/// Numbers by value: `1`, `1.0` and `1e0` are the same number.
-fn number(out: &mut Vec<u8>, v: f64) {
-    out.push(b'd');
-    let v = if v == 0.0 { 0.0 } else { v };
-    out.extend_from_slice(&v.to_bits().to_le_bytes());
-}
-
-/// An object key, written in canonical form; says whether it is `name`.
-struct Key<'a> {
-    out: &'a mut Vec<u8>,
-}
-
-impl<'de> DeserializeSeed<'de> for Key<'_> {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Key<'_> {
-    type Value = bool;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-        string(self.out, v);
-        Ok(v == "name")
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Canonical<'_> {
-    type Value = Option<String>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+impl<'de> DeserializeSeed<'de> for Canonical {
+    type Value = Hashed;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Hashed, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Canonical<'_> {
-    type Value = Option<String>;
+impl<'de> Visitor<'de> for Canonical {
+    type Value = Hashed;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Option<String>, E> {
-        self.out.push(b'n');
-        Ok(None)
+    fn visit_unit<E: de::Error>(self) -> Result<Hashed, E> {
+        Ok(plain(finish(0, |_| {})))
     }
-    fn visit_none<E: de::Error>(self) -> Result<Option<String>, E> {
+    fn visit_none<E: de::Error>(self) -> Result<Hashed, E> {
         self.visit_unit()
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Hashed, D::Error> {
         d.deserialize_any(self)
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<String>, E> {
-        self.out.push(if v { b't' } else { b'f' });
-        Ok(None)
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Hashed, E> {
+        Ok(plain(finish(1, |h| v.hash(h))))
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<String>, E> {
-        number(self.out, v as f64);
-        Ok(None)
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Hashed, E> {
+        Ok(plain(number(v as f64)))
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<String>, E> {
-        number(self.out, v as f64);
-        Ok(None)
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Hashed, E> {
+        Ok(plain(number(v as f64)))
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<String>, E> {
-        number(self.out, v);
-        Ok(None)
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Hashed, E> {
+        Ok(plain(number(v)))
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<String>, E> {
-        string(self.out, v);
-        Ok(self.keep.then(|| v.to_owned()))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Hashed, E> {
+        Ok(Hashed {
+            hash: finish(3, |h| v.hash(h)),
+            name: self.keep.then(|| v.to_owned()),
+        })
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<String>, A::Error> {
-        self.out.push(b'[');
-        let count_at = self.out.len();
-        len(self.out, 0);
-        let mut n = 0usize;
-        loop {
-            let seed = Canonical {
-                out: &mut *self.out,
-                top: false,
-                keep: false,
-            };
-            if seq.next_element_seed(seed)?.is_none() {
-                break;
-            }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Hashed, A::Error> {
+        let mut h = Mix::default();
+        4u8.hash(&mut h);
+        let mut n = 0u64;
+        while let Some(item) = seq.next_element_seed(Canonical::VALUE)? {
+            item.hash.hash(&mut h);
             n += 1;
         }
-        self.out[count_at..count_at + 8].copy_from_slice(&(n as u64).to_le_bytes());
-        Ok(None)
+        n.hash(&mut h);
+        Ok(plain(h.finish()))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
-        // Entries are written one after another, then put in the order of their keys'
-        // canonical bytes (then of their values', for a repeated key).
-        let start = self.out.len();
-        let mut entries: Vec<(usize, usize, usize)> = Vec::new();
-        let mut name = None;
-        loop {
-            let at = self.out.len();
-            let Some(key_is_name) = map.next_key_seed(Key {
-                out: &mut *self.out,
-            })?
-            else {
-                break;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Hashed, A::Error> {
+        // Entries are hashed one by one and summed, so their order does not matter.
+        let (mut sum, mut n, mut name) = (0u64, 0u64, None);
+        while let Some(key) = map.next_key_seed(Key)? {
+            let value = if self.top && key.is_name {
+                let v = map.next_value_seed(Canonical::NAME)?;
+                name = v.name;
+                v.hash
+            } else {
+                map.next_value_seed(Canonical::VALUE)?.hash
             };
-            let value_at = self.out.len();
-            let is_name = self.top && key_is_name;
-            let seed = Canonical {
-                out: &mut *self.out,
-                top: false,
-                keep: is_name,
-            };
-            let v = map.next_value_seed(seed)?;
-            if is_name {
-                name = v;
-            }
-            entries.push((at, value_at, self.out.len()));
+            sum = sum.wrapping_add(finish(6, |h| {
+                key.hash.hash(h);
+                value.hash(h);
+            }));
+            n += 1;
         }
-        let region = self.out.split_off(start);
-        let rel = |(a, b, c): (usize, usize, usize)| (a - start, b - start, c - start);
-        let mut entries: Vec<(usize, usize, usize)> = entries.into_iter().map(rel).collect();
-        entries.sort_unstable_by(|x, y| {
-            (&region[x.0..x.1], &region[x.1..x.2]).cmp(&(&region[y.0..y.1], &region[y.1..y.2]))
-        });
-        self.out.push(b'{');
-        len(self.out, entries.len());
-        for (a, _, c) in entries {
-            self.out.extend_from_slice(&region[a..c]);
-        }
-        Ok(name)
+        Ok(Hashed {
+            hash: finish(5, |h| {
+                sum.hash(h);
+                n.hash(h);
+            }),
+            name,
+        })
     }
+}
+
+/// An object key, hashed without being kept.
+struct Key;
+
+/// A key's hash, and whether it is `name`.
+struct KeyHash {
+    hash: u64,
+    is_name: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = KeyHash;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyHash, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = KeyHash;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyHash, E> {
+        Ok(KeyHash {
+            hash: finish(3, |h| v.hash(h)),
+            is_name: v == "name",
+        })
+    }
+}
+
+fn plain(hash: u64) -> Hashed {
+    Hashed { hash, name: None }
+}
+
+/// Numbers by value: `1`, `1.0` and `1e0` are the same number.
+fn number(v: f64) -> u64 {
+    finish(2, |h| {
+        if v == 0.0 {
+            0u64.hash(h)
+        } else {
+            v.to_bits().hash(h)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -300,49 +269,6 @@ mod tests {
         assert_eq!(
             caps(r#"[{"name":"a","n":1}]"#),
             caps(r#"[{"name":"a","n":1.0}]"#)
-        );
-    }
-
-    #[test]
-    fn an_edit_of_two_characters_is_seen() {
-        let before = caps(r#"[{"name":"q","description":"Runs a read-only query."}]"#);
-        let after = caps(r#"[{"name":"q","description":"Runs a reaX-onYy query."}]"#);
-        assert_eq!(after.diff(&before).changed, ["tool:q"]);
-    }
-
-    #[test]
-    fn fingerprints_are_stable_across_processes() {
-        // The canonical form of {"name":"a","n":1} and its BLAKE3, fixed: pins written by
-        // one process are read by another.
-        let mut canon = Vec::new();
-        canon.push(b'{');
-        canon.extend_from_slice(&2u64.to_le_bytes());
-        for (k, v) in [("n", None), ("name", Some("a"))] {
-            canon.push(b's');
-            canon.extend_from_slice(&(k.len() as u64).to_le_bytes());
-            canon.extend_from_slice(k.as_bytes());
-            match v {
-                Some(s) => {
-                    canon.push(b's');
-                    canon.extend_from_slice(&(s.len() as u64).to_le_bytes());
-                    canon.extend_from_slice(s.as_bytes());
-                }
-                None => {
-                    canon.push(b'd');
-                    canon.extend_from_slice(&1.0f64.to_bits().to_le_bytes());
-                }
-            }
-        }
-        let mut de = serde_json::Deserializer::from_str(r#"[{"n": 1.0, "name": "a"}]"#);
-        let d = super::defs(&mut de).expect("decodes").expect("a list");
-        assert_eq!(
-            d.items,
-            [(Some("a".to_owned()), super::fingerprint(&canon))]
-        );
-        assert_eq!(
-            format!("{:032x}", super::fingerprint(b"")),
-            "af1349b9f5f9a1a6a0404dea36dcc949",
-            "BLAKE3 of nothing: its first 16 bytes, in order"
         );
     }
 
