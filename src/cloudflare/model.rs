@@ -328,7 +328,10 @@ mod tests {
         let off = parse_rfc3339("2019-12-27T20:11:19.117+02:00").map(secs);
         assert_eq!(off, z);
         let spelled = parse_rfc3339(" 2019-12-27 18:11:19.117z ").map(secs);
-        assert_eq!(spelled, z, "a space separator, lower-case z, surrounding blanks");
+        assert_eq!(
+            spelled, z,
+            "a space separator, lower-case z, surrounding blanks"
+        );
         assert_eq!(parse_rfc3339("2019-12-27t18:11:19.117Z").map(secs), z);
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z").map(secs), Some(0.0));
         assert_eq!(

@@ -1,8 +1,11 @@
-//! The servers of one account, in one vector sorted by id: an account of 10,000 servers is
-//! one allocation of exactly that many entries (a `BTreeMap` keeps its nodes a third empty and
-//! a second copy of every id as the key), found by binary search, iterated in id order.
+//! The servers of one account, in one vector sorted by id (a `BTreeMap` keeps its nodes a
+//! third empty and a second copy of every id as the key), found by binary search, iterated in
+//! id order. Each server is behind an `Arc`, so a new view made from the published one (a
+//! listing that failed, the end of a first cycle) copies pointers, not servers: a server is
+//! copied only when a record changes it while a reader still holds the old view.
 
 use std::ops::Index;
+use std::sync::Arc;
 
 use super::{Action, ServerInfo, ServerState};
 
@@ -11,7 +14,7 @@ const RELIST_BATCH: usize = 1024;
 
 /// The servers of one account, by id.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Servers(Vec<ServerState>);
+pub struct Servers(Vec<Arc<ServerState>>);
 
 impl Servers {
     /// The servers of a complete listing, each with its action of this cycle and with what
@@ -28,7 +31,7 @@ impl Servers {
         while !listed.is_empty() {
             let from = listed.len().saturating_sub(RELIST_BATCH);
             for (info, last_action) in listed.drain(from..) {
-                new.push(match old.get(&info.id) {
+                new.push(Arc::new(match old.get(&info.id) {
                     Some(o) => ServerState {
                         info,
                         consecutive_failures: o.consecutive_failures,
@@ -47,7 +50,7 @@ impl Servers {
                         last_action,
                         ..ServerState::default()
                     },
-                });
+                }));
             }
             listed.shrink_to_fit();
         }
@@ -63,17 +66,18 @@ impl Servers {
 
     /// The server with this id.
     pub fn get(&self, id: &str) -> Option<&ServerState> {
-        self.position(id).map(|i| &self.0[i])
+        self.position(id).map(|i| &*self.0[i])
     }
 
     /// The server with this id, to change it.
     pub fn get_mut(&mut self, id: &str) -> Option<&mut ServerState> {
-        self.position(id).map(|i| &mut self.0[i])
+        self.position(id).map(|i| Arc::make_mut(&mut self.0[i]))
     }
 
     /// Removes the server with this id.
     pub fn remove(&mut self, id: &str) -> Option<ServerState> {
-        self.position(id).map(|i| self.0.remove(i))
+        self.position(id)
+            .map(|i| Arc::unwrap_or_clone(self.0.remove(i)))
     }
 
     /// How many servers.
@@ -87,13 +91,13 @@ impl Servers {
     }
 
     /// The servers in id order.
-    pub fn values(&self) -> std::slice::Iter<'_, ServerState> {
-        self.0.iter()
+    pub fn values(&self) -> impl Iterator<Item = &ServerState> {
+        self.0.iter().map(|s| &**s)
     }
 
     /// `(id, server)` in id order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ServerState)> {
-        self.0.iter().map(|s| (&*s.info.id, s))
+        self.0.iter().map(|s| (&*s.info.id, &**s))
     }
 
     /// The ids in order.
@@ -109,13 +113,10 @@ impl Servers {
 
 impl<'a> IntoIterator for &'a Servers {
     type Item = (&'a str, &'a ServerState);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, ServerState>,
-        fn(&'a ServerState) -> (&'a str, &'a ServerState),
-    >;
+    type IntoIter = Box<dyn Iterator<Item = Self::Item> + 'a>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|s| (&*s.info.id, s))
+        Box::new(self.iter())
     }
 }
 
