@@ -162,18 +162,11 @@ mod tests {
 
     fn report(listing: ListingOutcome, auth_failed: bool) -> CycleReport {
         CycleReport {
-            account: "a".into(),
             listing,
             servers: 1,
             stale: 1,
-            synced: 0,
-            failed: 0,
-            backed_off: 0,
-            dry_run: 0,
-            blocked: 0,
-            no_effect: 0,
             auth_failed,
-            duration: Duration::ZERO,
+            ..CycleReport::new("a")
         }
     }
 

@@ -377,7 +377,8 @@ impl Scheduler {
 }
 
 impl CycleReport {
-    fn new(account: &str) -> Self {
+    /// A report of a cycle of `account` that has done nothing yet.
+    pub fn new(account: &str) -> Self {
         Self {
             account: account.to_owned(),
             listing: ListingOutcome::Complete,
