@@ -52,6 +52,7 @@ pub enum AppError {
 }
 
 /// A started daemon.
+#[cfg_attr(not(feature = "fake"), allow(dead_code))]
 pub struct Running {
     /// Where the HTTP endpoints listen (the real port when 0 was asked for).
     pub addr: SocketAddr,

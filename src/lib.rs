@@ -35,22 +35,28 @@
 //!   signal), [`allocator`] (glibc's settings, and giving freed pages back).
 //! - `fake` (cargo feature `fake`, on by default): the simulated Cloudflare API behind
 //!   `demo`, the tests and the benchmark; the daemon's own path never reaches it.
+//!
+//! Every module is private to the crate but the doors `main.rs` uses ([`commands`],
+//! [`config`], [`allocator`]); the integration tests and the benchmark reach the rest through
+//! [`testing`], behind the same feature as `fake`.
 
 pub mod allocator;
-pub mod app;
-pub mod cloudflare;
+mod app;
+mod cloudflare;
 pub mod commands;
 pub mod config;
 #[cfg(feature = "fake")]
 pub mod fake;
-pub mod http;
-pub mod metrics;
-pub mod process;
-pub mod scheduler;
-pub mod secret;
-pub mod shutdown;
-pub mod state;
-pub mod status;
-pub mod telemetry;
-pub mod vocabulary;
-pub mod web;
+mod http;
+mod metrics;
+mod process;
+mod scheduler;
+mod secret;
+mod shutdown;
+mod state;
+mod status;
+mod telemetry;
+#[cfg(feature = "fake")]
+pub mod testing;
+mod vocabulary;
+mod web;

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use mcp_sync_monitor::cloudflare::stream::PageDecoder;
 use mcp_sync_monitor::fake::{self, FakeApi, World};
+use mcp_sync_monitor::testing::cloudflare::stream::PageDecoder;
 
 use crate::support::*;
 

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use mcp_sync_monitor::cloudflare::Endpoint;
 use mcp_sync_monitor::fake::{self, FakeApi, World};
+use mcp_sync_monitor::testing::cloudflare::Endpoint;
 
 use crate::support::*;
 

@@ -402,7 +402,7 @@ fn encode_segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloudflare::ApiMessage;
+    use crate::cloudflare::model::ApiMessage;
 
     #[test]
     fn path_segments_are_encoded() {

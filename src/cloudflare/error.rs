@@ -97,6 +97,7 @@ impl ApiError {
     }
 
     /// True for 401 and 403: the credential is not accepted.
+    #[cfg(any(test, feature = "fake"))]
     pub fn is_auth(&self) -> bool {
         matches!(self.status(), Some(401 | 403))
     }

@@ -18,13 +18,13 @@ pub mod pagination;
 pub mod ratelimit;
 pub mod stream;
 
-pub use client::{
-    ApiError, BuildError, Client, ClientOptions, Credentials, Endpoint, Observer, RequestRecord,
-};
-pub use model::{
-    ApiMessage, ErrorDetails, ListPage, ResultInfo, Server, SkippedServer, SyncResult,
-};
-pub use ratelimit::{RateLimitInfo, RateLimiter};
+#[cfg(any(test, feature = "fake"))]
+pub use client::Endpoint;
+pub use client::{ApiError, BuildError, Client, ClientOptions, Credentials, Observer};
+pub use model::{ListPage, ResultInfo, Server, SyncResult};
+#[cfg(any(test, feature = "fake"))]
+pub use ratelimit::RateLimitInfo;
+pub use ratelimit::RateLimiter;
 
 /// Cloudflare's public API base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";

@@ -14,6 +14,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 pub use super::fingerprint::Defs;
+#[cfg(test)]
 pub use super::lenient::parse_rfc3339;
 use super::lenient::{
     count_seq, lenient_bool, lenient_i64, lenient_string, lenient_struct, lenient_time,
@@ -246,6 +247,7 @@ pub struct DecodeError(pub String);
 /// [`PageDecoder`](super::stream::PageDecoder)). The envelope must parse; each server object
 /// is decoded on its own, and one that fails is reported in `skipped` instead of failing the
 /// page.
+#[cfg(test)]
 pub fn decode_list_page(body: &[u8]) -> Result<(Envelope<()>, ListPage), DecodeError> {
     let mut d = super::stream::PageDecoder::new();
     d.feed(body);

@@ -30,7 +30,7 @@ use crate::state::State;
 use crate::status;
 use crate::web;
 pub use scrape::{Encoding, Renderings};
-pub use serve::{Limits, HEADER_TIMEOUT, MAX_CONNECTIONS, WRITE_TIMEOUT};
+pub use serve::Limits;
 
 /// What the handlers read.
 #[derive(Clone)]

@@ -120,6 +120,7 @@ impl Renderings {
     }
 
     /// How many renderings of the servers were made (each encoding counts).
+    #[cfg(any(test, feature = "fake"))]
     pub fn made(&self) -> usize {
         self.made.load(Ordering::Relaxed)
     }

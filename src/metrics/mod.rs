@@ -16,7 +16,7 @@ mod servers;
 mod text;
 
 use crate::process;
-use crate::state::{Snapshot, State};
+use crate::state::Snapshot;
 use crate::web::ReloadStatus;
 
 /// The exposition format's content type (Prometheus 3 refuses a blank one).
@@ -64,7 +64,8 @@ pub fn write_servers(rows: &ServerRows, chunk: usize, mut sink: impl FnMut(Strin
 }
 
 /// The whole exposition of the current state, as one string.
-pub fn render(state: &State, web: Option<ReloadStatus>) -> String {
+#[cfg(any(test, feature = "fake"))]
+pub fn render(state: &crate::state::State, web: Option<ReloadStatus>) -> String {
     let snap = state.read();
     let mut text = head(&snap, web);
     write_servers(&server_rows(&snap), 1 << 20, |piece| {
@@ -77,7 +78,7 @@ pub fn render(state: &State, web: Option<ReloadStatus>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{AccountView, Action, ServerInfo};
+    use crate::state::{AccountView, Action, ServerInfo, State};
     use std::time::SystemTime;
 
     #[test]

@@ -192,12 +192,14 @@ impl Scheduler {
     }
 
     /// What the scheduler remembers of a server (failure streak, back-off).
+    #[cfg(any(test, feature = "fake"))]
     pub fn remembered(&self, account: &str, id: &str) -> ServerMemory {
         self.inner.memory.get(account, id)
     }
 
     /// Whether syncs start as soon as their page is decoded (the default) or only after the
     /// whole listing (for comparisons in tests and the benchmark).
+    #[cfg(any(test, feature = "fake"))]
     pub fn set_pipelined(&self, on: bool) {
         self.inner.pipelined.store(on, Ordering::SeqCst);
     }

@@ -30,9 +30,10 @@ pub use info::{
     bounded, shared, ServerInfo, MAX_ENUM_CHARS, MAX_ERROR_CHARS, MAX_HOSTNAME_CHARS,
     MAX_NAME_CHARS,
 };
+#[cfg(test)]
+pub use server::LastSync;
 pub use server::{
-    bounded_text, Action, BlockReason, LastSync, Outcome, Retries, RetryReason, ServerState,
-    SyncRecord, NO_EFFECT,
+    bounded_text, Action, BlockReason, Outcome, RetryReason, ServerState, SyncRecord, NO_EFFECT,
 };
 pub use servers::Servers;
 

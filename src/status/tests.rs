@@ -2,7 +2,8 @@
 use std::time::{Duration, SystemTime};
 
 use super::*;
-use crate::state::{AccountView, LastSync, ServerInfo, State};
+use crate::state::LastSync;
+use crate::state::{AccountView, ServerInfo, State};
 
 fn server(id: &str, name: &str) -> ServerInfo {
     ServerInfo {

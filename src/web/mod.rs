@@ -33,7 +33,7 @@ use tracing::{error, info};
 
 use crate::secret::{stamp, Stamp};
 pub use auth::Users;
-pub use file::{ClientAuth, Pem, RateSpec, Spec, TlsSpec};
+pub use file::{Pem, RateSpec, Spec, TlsSpec};
 pub use tls::{certificates, private_key};
 
 /// Why a web configuration cannot be used: the file, and the key where there is one.

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::file::ClientAuth;
 use super::*;
 
 fn parse(text: &str) -> Result<Spec, WebConfigError> {

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use mcp_sync_monitor::fake::{self, FakeApi, FakeServer};
-use mcp_sync_monitor::scheduler::Scheduler;
-use mcp_sync_monitor::shutdown::Shutdown;
-use mcp_sync_monitor::state::State;
+use mcp_sync_monitor::testing::scheduler::Scheduler;
+use mcp_sync_monitor::testing::shutdown::Shutdown;
+use mcp_sync_monitor::testing::state::State;
 
 use crate::common::*;
 
@@ -73,7 +73,7 @@ async fn a_changed_schema_and_an_added_and_removed_tool_are_each_one_change() {
         (0, false),
         "the other server is untouched"
     );
-    let m = mcp_sync_monitor::metrics::render(&state, None);
+    let m = mcp_sync_monitor::testing::metrics::render(&state, None);
     assert_eq!(
         sample(
             &m,

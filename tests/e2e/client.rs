@@ -4,11 +4,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mcp_sync_monitor::cloudflare::{ApiError, Credentials, Endpoint, Observer, RateLimitInfo};
 use mcp_sync_monitor::fake::{self, FakeRateLimit, FakeServer, SyncBehavior};
-use mcp_sync_monitor::scheduler::decide::{classify_sync, Class};
-use mcp_sync_monitor::secret::Secret;
-use mcp_sync_monitor::shutdown::Shutdown;
+use mcp_sync_monitor::testing::cloudflare::{
+    ApiError, Credentials, Endpoint, Observer, RateLimitInfo,
+};
+use mcp_sync_monitor::testing::scheduler::decide::{classify_sync, Class};
+use mcp_sync_monitor::testing::secret::Secret;
+use mcp_sync_monitor::testing::shutdown::Shutdown;
 
 use crate::common::*;
 
@@ -34,7 +36,7 @@ async fn walk(api: &mcp_sync_monitor::fake::FakeApi) -> (usize, Vec<u32>) {
     let r = s.cycle(fake::ACCOUNT, &Shutdown::new()).await;
     assert_eq!(
         r.listing,
-        mcp_sync_monitor::scheduler::ListingOutcome::Complete
+        mcp_sync_monitor::testing::scheduler::ListingOutcome::Complete
     );
     let listed = state.read().accounts[fake::ACCOUNT].servers.len();
     assert_eq!(listed, r.servers);

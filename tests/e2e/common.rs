@@ -6,12 +6,14 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_sync_monitor::cloudflare::{Client, ClientOptions, Credentials, Observer, RateLimiter};
 use mcp_sync_monitor::config::{self, Config, Env, Flags};
 use mcp_sync_monitor::fake::{self, FakeApi, FakeServer, World};
-use mcp_sync_monitor::scheduler::Scheduler;
-use mcp_sync_monitor::secret::Secret;
-use mcp_sync_monitor::state::State;
+use mcp_sync_monitor::testing::cloudflare::{
+    Client, ClientOptions, Credentials, Observer, RateLimiter,
+};
+use mcp_sync_monitor::testing::scheduler::Scheduler;
+use mcp_sync_monitor::testing::secret::Secret;
+use mcp_sync_monitor::testing::state::State;
 
 /// The binary under test.
 pub fn bin() -> Command {

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use mcp_sync_monitor::cloudflare::Endpoint;
 use mcp_sync_monitor::fake::{self, FakeServer, SyncBehavior};
-use mcp_sync_monitor::shutdown::Shutdown;
+use mcp_sync_monitor::testing::cloudflare::Endpoint;
+use mcp_sync_monitor::testing::shutdown::Shutdown;
 
 use crate::common::*;
 use crate::scheduler::stale_fleet_at_budget;

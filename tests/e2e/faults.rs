@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_sync_monitor::cloudflare::Endpoint;
 use mcp_sync_monitor::fake::{self, FakeRateLimit, FakeServer, Fault};
+use mcp_sync_monitor::testing::cloudflare::Endpoint;
 
 use crate::common::*;
 use crate::http_metrics::Daemon;

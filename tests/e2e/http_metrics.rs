@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use mcp_sync_monitor::app;
 use mcp_sync_monitor::fake::{self, FakeApi, FakeServer, SyncBehavior};
-use mcp_sync_monitor::shutdown::Shutdown;
+use mcp_sync_monitor::testing::app;
+use mcp_sync_monitor::testing::shutdown::Shutdown;
 
 use crate::common::*;
 
@@ -299,12 +299,12 @@ async fn a_removed_server_leaves_metrics_after_a_complete_listing_and_not_after_
         w.servers().retain(|s| s.id != "goes");
         w.fail_list_page = Some(1);
     });
-    let before = api.count(mcp_sync_monitor::cloudflare::Endpoint::List, None);
+    let before = api.count(mcp_sync_monitor::testing::cloudflare::Endpoint::List, None);
     let up = format!("cloudflare_mcp_up{{account_id=\"{ACC}\"}}");
     let m = d
         .wait_for("a failed listing", |m| sample(m, &up) == Some(0.0))
         .await;
-    assert!(api.count(mcp_sync_monitor::cloudflare::Endpoint::List, None) > before);
+    assert!(api.count(mcp_sync_monitor::testing::cloudflare::Endpoint::List, None) > before);
     assert!(
         sample(&m, &goes).is_some(),
         "a failed listing removes nothing"

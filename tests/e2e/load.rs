@@ -7,9 +7,9 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_sync_monitor::http::{self, AppState, Limits, Renderings};
-use mcp_sync_monitor::shutdown::Shutdown;
-use mcp_sync_monitor::state::{AccountView, Action, ServerInfo, State};
+use mcp_sync_monitor::testing::http::{self, AppState, Limits, Renderings};
+use mcp_sync_monitor::testing::shutdown::Shutdown;
+use mcp_sync_monitor::testing::state::{AccountView, Action, ServerInfo, State};
 
 use crate::common::*;
 

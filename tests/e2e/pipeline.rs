@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use mcp_sync_monitor::cloudflare::Endpoint;
 use mcp_sync_monitor::fake::{self, FakeServer, RecordedRequest, SyncBehavior};
-use mcp_sync_monitor::scheduler::ListingOutcome;
-use mcp_sync_monitor::shutdown::Shutdown;
+use mcp_sync_monitor::testing::cloudflare::Endpoint;
+use mcp_sync_monitor::testing::scheduler::ListingOutcome;
+use mcp_sync_monitor::testing::shutdown::Shutdown;
 
 use crate::common::*;
 
@@ -165,7 +165,7 @@ async fn a_page_failing_after_syncs_started_keeps_the_snapshot_and_counts_the_sy
 /// counters in every scrape are current.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cycle_publishes_once_and_requests_do_not_throw_the_rendering_away() {
-    use mcp_sync_monitor::http::{self, AppState, Limits, Renderings};
+    use mcp_sync_monitor::testing::http::{self, AppState, Limits, Renderings};
     let servers = (0..1000)
         .map(|i| {
             let id = format!("s{i:04}");

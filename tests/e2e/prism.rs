@@ -6,10 +6,10 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use mcp_sync_monitor::cloudflare::{Credentials, Endpoint};
-use mcp_sync_monitor::scheduler::decide::{classify_sync, Class};
-use mcp_sync_monitor::secret::Secret;
-use mcp_sync_monitor::shutdown::Shutdown;
+use mcp_sync_monitor::testing::cloudflare::{Credentials, Endpoint};
+use mcp_sync_monitor::testing::scheduler::decide::{classify_sync, Class};
+use mcp_sync_monitor::testing::secret::Secret;
+use mcp_sync_monitor::testing::shutdown::Shutdown;
 
 use crate::common::*;
 

@@ -231,7 +231,7 @@ fn substitute(expr: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dashboard_and_rule_expression_runs_against_the_demo_fleet() {
     use mcp_sync_monitor::commands::demo;
-    use mcp_sync_monitor::{app, config};
+    use mcp_sync_monitor::{config, testing::app};
     let api = demo::start_fake().await.expect("demo fake");
     // A web configuration (headers only, plain HTTP), so that its series exist too.
     let dir = TempDir::new("demo-web");
@@ -248,7 +248,7 @@ async fn every_dashboard_and_rule_expression_runs_against_the_demo_fleet() {
         .into_iter()
         .collect();
     let cfg = demo::config(&flags, &env, &api).expect("demo config");
-    let sd = mcp_sync_monitor::shutdown::Shutdown::new();
+    let sd = mcp_sync_monitor::testing::shutdown::Shutdown::new();
     let running = app::start(cfg, sd.clone()).await.expect("daemon");
     let target = running.addr.to_string();
     let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/alerts.yaml");

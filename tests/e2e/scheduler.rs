@@ -2,11 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use mcp_sync_monitor::cloudflare::Endpoint;
 use mcp_sync_monitor::fake::{self, FakeRateLimit, FakeServer, SyncBehavior};
-use mcp_sync_monitor::scheduler::ListingOutcome;
-use mcp_sync_monitor::shutdown::Shutdown;
-use mcp_sync_monitor::state::{Action, Outcome};
+use mcp_sync_monitor::testing::cloudflare::Endpoint;
+use mcp_sync_monitor::testing::scheduler::ListingOutcome;
+use mcp_sync_monitor::testing::shutdown::Shutdown;
+use mcp_sync_monitor::testing::state::{Action, Outcome};
 
 use crate::common::*;
 

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use mcp_sync_monitor::cloudflare::Endpoint;
 use mcp_sync_monitor::fake::FakeServer;
-use mcp_sync_monitor::{app, config, fake};
+use mcp_sync_monitor::testing::cloudflare::Endpoint;
+use mcp_sync_monitor::{config, fake, testing::app};
 
 use crate::common::*;
 
@@ -25,7 +25,7 @@ async fn a_rotated_token_file_takes_effect_at_the_next_request_without_a_restart
     let mut cfg = config::load(&config::Flags::default(), &env).expect("config");
     cfg.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.interval = Duration::from_millis(200);
-    let sd = mcp_sync_monitor::shutdown::Shutdown::new();
+    let sd = mcp_sync_monitor::testing::shutdown::Shutdown::new();
     let running = app::start(cfg, sd.clone()).await.expect("daemon");
     assert!(
         eventually(Duration::from_secs(10), || async {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use mcp_sync_monitor::fake::{self, FakeApi, FakeServer, SyncBehavior};
-use mcp_sync_monitor::shutdown::Shutdown;
+use mcp_sync_monitor::testing::shutdown::Shutdown;
 use serde_json::Value;
 
 use crate::common::*;

@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mcp_sync_monitor::app::{self, Running};
 use mcp_sync_monitor::fake;
-use mcp_sync_monitor::shutdown::Shutdown;
+use mcp_sync_monitor::testing::app::{self, Running};
+use mcp_sync_monitor::testing::shutdown::Shutdown;
 
 use crate::common::*;
 use crate::prometheus::Prometheus;

@@ -4,10 +4,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mcp_sync_monitor::cloudflare::Endpoint;
 use mcp_sync_monitor::fake::{self, FakeServer, SyncBehavior};
-use mcp_sync_monitor::shutdown::Shutdown;
-use mcp_sync_monitor::state::{Action, BlockReason, Outcome};
+use mcp_sync_monitor::testing::cloudflare::Endpoint;
+use mcp_sync_monitor::testing::shutdown::Shutdown;
+use mcp_sync_monitor::testing::state::{Action, BlockReason, Outcome};
 
 use crate::common::*;
 use crate::daemon::once;

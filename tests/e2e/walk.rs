@@ -6,12 +6,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mcp_sync_monitor::cloudflare::pagination::Anomaly;
-use mcp_sync_monitor::cloudflare::Endpoint;
 use mcp_sync_monitor::fake::{self, FakeApi, FakeServer};
-use mcp_sync_monitor::scheduler::{ListingOutcome, Scheduler};
-use mcp_sync_monitor::shutdown::Shutdown;
-use mcp_sync_monitor::state::State;
+use mcp_sync_monitor::testing::cloudflare::pagination::Anomaly;
+use mcp_sync_monitor::testing::cloudflare::Endpoint;
+use mcp_sync_monitor::testing::scheduler::{ListingOutcome, Scheduler};
+use mcp_sync_monitor::testing::shutdown::Shutdown;
+use mcp_sync_monitor::testing::state::State;
 
 use crate::common::*;
 
@@ -69,7 +69,7 @@ async fn an_api_that_ignores_per_page_is_walked_to_an_empty_page_and_says_so() {
     );
     assert_eq!(listed(&state), 45);
     assert_eq!(anomalies(&state, Anomaly::PageSizeNotHonoured), 1);
-    let m = mcp_sync_monitor::metrics::render(&state, None);
+    let m = mcp_sync_monitor::testing::metrics::render(&state, None);
     assert_eq!(
         sample(
             &m,
@@ -216,7 +216,7 @@ async fn the_page_cap_ends_a_runaway_walk() {
     assert!(matches!(outcome, ListingOutcome::Failed(_)), "{outcome:?}");
     assert_eq!(
         pages.len(),
-        mcp_sync_monitor::cloudflare::pagination::DEFAULT_PAGE_CAP as usize,
+        mcp_sync_monitor::testing::cloudflare::pagination::DEFAULT_PAGE_CAP as usize,
         "at most the documented cap of pages"
     );
     assert_eq!(anomalies(&state, Anomaly::PageCapReached), 1);

@@ -1,6 +1,7 @@
 //! The decisions, case by case.
 use super::*;
-use crate::cloudflare::{ApiMessage, Endpoint, ErrorDetails};
+use crate::cloudflare::model::{ApiMessage, ErrorDetails};
+use crate::cloudflare::Endpoint;
 use crate::config::Globs;
 use crate::scheduler::listed::Listed;
 
