@@ -2,7 +2,9 @@
 //! over. At most [`MAX_CONNECTIONS`] connections are served at once (one more is answered
 //! 503 and closed); a request's headers must arrive within [`HEADER_TIMEOUT`]; a client that
 //! stops reading for [`WRITE_TIMEOUT`] is disconnected, which frees what its response held.
-//! At shutdown no new connection is accepted and the open ones finish their request.
+//! At shutdown no new connection is accepted and the open ones finish their request: hyper's
+//! graceful watcher tells each served connection to close after its answer, and a
+//! `tokio-util` task tracker waits for every connection task, handshakes and refusals included.
 //!
 //! With TLS, each connection is handed the acceptor of the web configuration current at
 //! its arrival (so a rotated certificate serves the next connection); the handshake shares
@@ -22,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Sleep;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use crate::shutdown::Shutdown;
@@ -69,6 +72,7 @@ pub async fn serve(
     let tls = web.as_ref().is_some_and(|w| w.tls());
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
+    let tasks = TaskTracker::new();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -85,7 +89,7 @@ pub async fn serve(
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             debug!(%peer, "too many connections; refusing");
             if !tls {
-                tokio::spawn(refuse(stream));
+                tasks.spawn(refuse(stream));
             }
             continue;
         };
@@ -93,7 +97,7 @@ pub async fn serve(
         let io = WriteTimeout::new(stream, limits.write_timeout);
         let acceptor = web.as_ref().and_then(|w| w.current().tls.clone());
         let (router, watcher) = (router.clone(), graceful.watcher());
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let served = match acceptor {
                 None => connection(io, router, watcher, limits).await,
                 Some(acceptor) => {
@@ -111,7 +115,9 @@ pub async fn serve(
         });
     }
     drop(listener);
+    tasks.close();
     graceful.shutdown().await;
+    tasks.wait().await;
     Ok(())
 }
 

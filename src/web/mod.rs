@@ -20,14 +20,18 @@ mod file;
 mod sans;
 mod tls;
 
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use axum::extract::{Request, State as AxState};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::Quota;
 use tokio_rustls::TlsAcceptor;
 use tracing::{error, info};
 
@@ -75,7 +79,7 @@ pub struct Loaded {
     pub tls: Option<TlsAcceptor>,
     /// The users (none: no authentication).
     pub users: Users,
-    limiter: Option<Mutex<Bucket>>,
+    limiter: Option<Limiter>,
 }
 
 impl std::fmt::Debug for Loaded {
@@ -118,7 +122,7 @@ fn load_once(path: &Path) -> Result<(Loaded, Stamps), (WebConfigError, Stamps)> 
     };
     let loaded = Loaded {
         users: Users::new(spec.users.clone()),
-        limiter: spec.rate.map(|r| Mutex::new(Bucket::new(r))),
+        limiter: spec.rate.and_then(|r| limiter(r, Default::default())),
         tls,
         spec,
     };
@@ -230,39 +234,18 @@ impl Web {
     }
 }
 
-/// The token bucket of `rate_limit`.
-#[derive(Debug)]
-struct Bucket {
-    spec: RateSpec,
-    tokens: f64,
-    at: Instant,
-}
+/// `rate_limit` as exporter-toolkit applies it (Go's `x/time/rate`: one token every
+/// `interval`, a bucket of `burst`), with `governor`'s GCRA, which admits the same requests.
+type Limiter<C = governor::clock::DefaultClock> = governor::RateLimiter<
+    NotKeyed,
+    InMemoryState,
+    C,
+    NoOpMiddleware<<C as governor::clock::Clock>::Instant>,
+>;
 
-impl Bucket {
-    fn new(spec: RateSpec) -> Self {
-        Self {
-            spec,
-            tokens: f64::from(spec.burst),
-            at: Instant::now(),
-        }
-    }
-
-    fn take(&mut self, now: Instant) -> bool {
-        let refill = now.saturating_duration_since(self.at).as_secs_f64()
-            / self
-                .spec
-                .interval
-                .max(Duration::from_nanos(1))
-                .as_secs_f64();
-        self.tokens = (self.tokens + refill).min(f64::from(self.spec.burst));
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
+fn limiter<C: governor::clock::Clock>(spec: RateSpec, clock: C) -> Option<Limiter<C>> {
+    let quota = Quota::with_period(spec.interval)?.allow_burst(NonZeroU32::new(spec.burst)?);
+    Some(governor::RateLimiter::direct_with_clock(quota, clock))
 }
 
 const REALM: &str = "Basic realm=\"mcp-sync-monitor\", charset=\"UTF-8\"";
@@ -271,13 +254,7 @@ const REALM: &str = "Basic realm=\"mcp-sync-monitor\", charset=\"UTF-8\"";
 /// `WWW-Authenticate`), then the configured headers on whatever the answer is.
 pub async fn guard(AxState(web): AxState<Arc<Web>>, req: Request, next: Next) -> Response {
     let loaded = web.current();
-    let allowed = match &loaded.limiter {
-        Some(b) => b
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take(Instant::now()),
-        None => true,
-    };
+    let allowed = loaded.limiter.as_ref().is_none_or(|l| l.check().is_ok());
     let mut response = if !allowed {
         (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n").into_response()
     } else if loaded.users.is_empty()

@@ -30,10 +30,7 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
-#[test]
-fn a_node_exporter_style_file_is_read_whole() {
-    let spec = parse(
-        r#"
+const NODE_EXPORTER_FILE: &str = r#"
 tls_server_config:
   cert_file: tls/server.crt
   key_file: /abs/server.key
@@ -57,9 +54,11 @@ basic_auth_users:
 rate_limit:
   interval: 100ms
   burst: 20
-"#,
-    )
-    .expect("valid");
+"#;
+
+#[test]
+fn a_node_exporter_style_file_sets_every_tls_key() {
+    let spec = parse(NODE_EXPORTER_FILE).expect("valid");
     let tls = spec.tls.as_ref().expect("TLS on");
     assert_eq!(tls.cert, Pem::File("/etc/mcp/tls/server.crt".into()));
     assert_eq!(tls.key, Pem::File("/abs/server.key".into()));
@@ -90,6 +89,11 @@ rate_limit:
         .map(|g| format!("{:?}", g.name()))
         .collect();
     assert_eq!(groups, ["secp256r1", "X25519"]);
+}
+
+#[test]
+fn a_node_exporter_style_file_sets_headers_users_and_rate() {
+    let spec = parse(NODE_EXPORTER_FILE).expect("valid");
     let headers: Vec<&str> = spec.headers.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         headers,
@@ -131,7 +135,7 @@ fn an_empty_file_or_section_is_plain_http_without_auth() {
 }
 
 #[test]
-fn what_cannot_be_honoured_is_refused_naming_file_and_key() {
+fn what_tls_cannot_honour_is_refused_naming_file_and_key() {
     let tls = "tls_server_config:\n  cert_file: a\n  key_file: b\n";
     let cases = [
         (
@@ -189,32 +193,43 @@ fn what_cannot_be_honoured_is_refused_naming_file_and_key() {
             "tls_server_config.key_file",
             "missing",
         ),
+    ];
+    assert_refused(cases);
+}
+
+#[test]
+fn what_cannot_be_honoured_outside_tls_is_refused_naming_file_and_key() {
+    let cases = [
         (
-            "http_server_config:\n  http2: true\n".into(),
+            "http_server_config:\n  http2: true\n",
             "http_server_config.http2",
             "HTTP/1.1",
         ),
         (
-            "http_server_config:\n  headers:\n    Server: x\n".into(),
+            "http_server_config:\n  headers:\n    Server: x\n",
             "http_server_config.headers.Server",
             "cannot be configured",
         ),
         (
-            "http_server_config:\n  headers:\n    X-Frame-Options: allow\n".into(),
+            "http_server_config:\n  headers:\n    X-Frame-Options: allow\n",
             "http_server_config.headers.X-Frame-Options",
             "allow",
         ),
         (
-            "rate_limit:\n  interval: 1s\n".into(),
+            "rate_limit:\n  interval: 1s\n",
             "rate_limit.burst",
             "at least 1",
         ),
         (
-            "rate_limit:\n  interval: soon\n  burst: 1\n".into(),
+            "rate_limit:\n  interval: soon\n  burst: 1\n",
             "rate_limit.interval",
             "soon",
         ),
     ];
+    assert_refused(cases.map(|(t, k, w)| (t.to_owned(), k, w)));
+}
+
+fn assert_refused<const N: usize>(cases: [(String, &str, &str); N]) {
     for (text, key, why) in cases {
         let msg = refused(&text);
         assert!(
@@ -299,19 +314,19 @@ fn a_changed_file_is_reloaded_and_a_broken_one_keeps_the_last_good_serving() {
 
 #[test]
 fn the_rate_limit_is_a_token_bucket() {
-    let mut b = Bucket::new(RateSpec {
+    let clock = governor::clock::FakeRelativeClock::default();
+    let spec = RateSpec {
         interval: Duration::from_secs(1),
         burst: 2,
-    });
-    let t0 = b.at;
-    assert!(b.take(t0) && b.take(t0));
-    assert!(!b.take(t0), "the burst is spent");
-    assert!(!b.take(t0 + Duration::from_millis(500)));
-    assert!(
-        b.take(t0 + Duration::from_millis(1000)),
-        "one token per interval"
-    );
-    assert!(!b.take(t0 + Duration::from_millis(1000)));
+    };
+    let l = limiter(spec, clock.clone()).expect("a limit");
+    assert!(l.check().is_ok() && l.check().is_ok());
+    assert!(l.check().is_err(), "the burst is spent");
+    clock.advance(Duration::from_millis(500));
+    assert!(l.check().is_err());
+    clock.advance(Duration::from_millis(500));
+    assert!(l.check().is_ok(), "one token per interval");
+    assert!(l.check().is_err());
 }
 
 #[test]
