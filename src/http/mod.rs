@@ -10,7 +10,6 @@
 mod scrape;
 mod serve;
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -30,6 +29,7 @@ use crate::state::State;
 use crate::status;
 use crate::web;
 pub use scrape::{Encoding, Renderings};
+use scrape::{Inflater, Rendering};
 pub use serve::Limits;
 
 /// What the handlers read.
@@ -142,26 +142,37 @@ async fn status_json(
 }
 
 async fn metrics_handler(AxState(app): AxState<AppState>, headers: HeaderMap) -> Response {
-    let enc = Encoding::from_accept(
+    let text = |name| {
         headers
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok()),
-    );
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let enc = Encoding::from_accept(text(header::ACCEPT_ENCODING));
+    let format = metrics::format_from_accept(text(header::ACCEPT));
     let snap = app.state.read();
-    let shared = app.renderings.get(&snap, enc).await;
+    let shared = app.renderings.get(&snap, format).await;
     let web = app.web.as_ref().map(|w| w.status());
-    let head = Bytes::from(scrape::encode(&metrics::head(&snap, web), enc));
+    let head = Bytes::from(scrape::encode(&metrics::head(&snap, web, format), enc));
     drop(snap);
-    let len = head.len() + shared.len();
-    let body = Frames([head, Bytes::from_owner(Shared(shared))].into());
+    let (len, servers) = match enc {
+        Encoding::Gzip => (shared.gzip.len(), Servers::Shared(Some(shared))),
+        Encoding::Plain => (shared.plain_len, Servers::Inflating(Inflater::new(shared))),
+    };
+    let body = Scrape {
+        head: Some(head.clone()),
+        servers,
+    };
     let mut r = Response::new(Body::new(body));
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(metrics::CONTENT_TYPE),
+        HeaderValue::from_static(format.content_type()),
     );
-    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("accept, accept-encoding"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(head.len() + len));
     if enc == Encoding::Gzip {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
@@ -169,18 +180,27 @@ async fn metrics_handler(AxState(app): AxState<AppState>, headers: HeaderMap) ->
 }
 
 /// A shared rendering as the owner of the bytes a response sends.
-struct Shared(scrape::Rendering);
+struct Shared(Arc<Rendering>);
 
 impl AsRef<[u8]> for Shared {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        &self.0.gzip
     }
 }
 
-/// A response body of a few ready pieces.
-struct Frames(VecDeque<Bytes>);
+/// The per-server part of a scrape: the shared gzip bytes, or their text as it inflates.
+enum Servers {
+    Shared(Option<Arc<Rendering>>),
+    Inflating(Inflater),
+}
 
-impl http_body::Body for Frames {
+/// The body of a scrape: the head, then the servers, one window at a time when inflating.
+struct Scrape {
+    head: Option<Bytes>,
+    servers: Servers,
+}
+
+impl http_body::Body for Scrape {
     type Data = Bytes;
     type Error = std::convert::Infallible;
 
@@ -188,15 +208,14 @@ impl http_body::Body for Frames {
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        http_body::SizeHint::with_exact(self.0.iter().map(|b| b.len() as u64).sum())
+        let next = match self.head.take() {
+            Some(head) => Some(head),
+            None => match &mut self.servers {
+                Servers::Shared(r) => r.take().map(|r| Bytes::from_owner(Shared(r))),
+                Servers::Inflating(i) => i.next_window(),
+            },
+        };
+        Poll::Ready(next.map(|b| Ok(http_body::Frame::data(b))))
     }
 }
 

@@ -1,23 +1,27 @@
-//! `/metrics` under load: one rendering of the servers serves every concurrent scrape.
+//! `/metrics` under load: one rendering of the servers per format serves every scrape.
 //!
 //! The per-server families are rendered once per published version of the state and
-//! encoding (plain or gzip), by one scrape while the others wait for it (single flight), and
-//! shared by reference: N concurrent scrapers cost one rendering plus their socket buffers.
-//! The gzip rendering (what Prometheus asks for, a thirtieth of the plain size) is kept until
-//! a new version is published; a plain one only while responses send it, so memory returns
-//! to idle when scrapers stop. The few families that move between publications (request
-//! counters, `process_*`) are rendered for each scrape and sent in front (as a gzip member
-//! of its own when compressed: Prometheus reads concatenated members as one stream).
+//! format (OpenMetrics or text), by one scrape while the others wait for it (single flight),
+//! and only ever held compressed: the rendering streams into a gzip encoder in pieces of
+//! 256 KiB, never whole as text. A gzip scrape (what Prometheus asks for) is sent the
+//! shared bytes by reference; a plain scrape inflates them as its socket drains, 32 KiB at a
+//! time, so N concurrent scrapers of either kind cost one compressed rendering (a thirtieth
+//! of the text) plus their socket buffers, and the full text is never in memory. The few
+//! families that move between publications (request counters, `process_*`) are rendered
+//! for each scrape and sent in front (as a gzip member of their own when compressed:
+//! Prometheus reads concatenated members as one stream).
 
-use std::io::Write as _;
+use std::io::{BufRead, Read, Write as _};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
+use flate2::bufread::GzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use tokio::time::Instant;
 
-use crate::metrics;
+use crate::metrics::{self, Format};
 use crate::state::Snapshot;
 
 /// How a body is sent.
@@ -50,29 +54,25 @@ impl Encoding {
             Encoding::Plain
         }
     }
-
-    fn index(self) -> usize {
-        match self {
-            Encoding::Plain => 0,
-            Encoding::Gzip => 1,
-        }
-    }
 }
 
-/// A rendering shared by the responses that send it.
-pub type Rendering = Arc<Vec<u8>>;
+/// The per-server families of one version in one format, gzip-compressed, shared by the
+/// responses that send it.
+#[derive(Debug)]
+pub struct Rendering {
+    /// One gzip member.
+    pub gzip: Vec<u8>,
+    /// The length of the text it inflates to.
+    pub plain_len: usize,
+}
 
 struct Cached {
     version: u64,
     done_at: Instant,
-    bytes: Weak<Vec<u8>>,
-    /// The gzip rendering (a thirtieth of the plain one) is kept until the state changes,
-    /// so that scrapes a moment apart do not render it again; the plain one lives only while
-    /// responses send it.
-    _keep: Option<Rendering>,
+    rendering: Arc<Rendering>,
 }
 
-/// The renderings in use, one per encoding, and the turn to make a new one.
+/// The renderings in use, one per format, and the turn to make a new one.
 #[derive(Default)]
 pub struct Renderings {
     turn: tokio::sync::Mutex<()>,
@@ -81,23 +81,30 @@ pub struct Renderings {
     made: AtomicUsize,
 }
 
+fn slot(format: Format) -> usize {
+    match format {
+        Format::Text => 0,
+        Format::OpenMetrics => 1,
+    }
+}
+
 impl Renderings {
-    /// The rendering of the servers of `snap` in `enc`: the one in use if it is of the same
-    /// version (or was made while this scrape waited for its turn), else a new one.
-    pub async fn get(&self, snap: &Snapshot, enc: Encoding) -> Rendering {
+    /// The rendering of the servers of `snap` in `format`: the one in use if it is of the
+    /// same version (or was made while this scrape waited for its turn), else a new one.
+    pub async fn get(&self, snap: &Snapshot, format: Format) -> Arc<Rendering> {
         let arrived = Instant::now();
-        if let Some(r) = self.cached(snap.version, arrived, enc, false) {
+        if let Some(r) = self.cached(snap.version, arrived, format, false) {
             return r;
         }
         let _turn = self.turn.lock().await;
-        if let Some(r) = self.cached(snap.version, arrived, enc, true) {
+        if let Some(r) = self.cached(snap.version, arrived, format, true) {
             return r;
         }
         let version = snap.version;
-        let capacity = self.last_len[enc.index()].load(Ordering::Relaxed) / 8 * 9;
+        let capacity = self.last_len[slot(format)].load(Ordering::Relaxed) / 8 * 9;
         let snap = snap.clone();
         let rendered = tokio::task::spawn_blocking(move || {
-            let r = render(&snap, enc, capacity);
+            let r = render(&snap, format, capacity);
             drop(snap);
             // Thousands of small label strings were freed: back to the system, so resident
             // memory returns to idle after a burst of scrapes.
@@ -105,21 +112,23 @@ impl Renderings {
             r
         })
         .await
-        .unwrap_or_default();
-        self.last_len[enc.index()].store(rendered.len(), Ordering::Relaxed);
+        .unwrap_or(Rendering {
+            gzip: Vec::new(),
+            plain_len: 0,
+        });
+        self.last_len[slot(format)].store(rendered.gzip.len(), Ordering::Relaxed);
         self.made.fetch_add(1, Ordering::Relaxed);
-        let rendered = Arc::new(rendered);
+        let rendering = Arc::new(rendered);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache[enc.index()] = Some(Cached {
+        cache[slot(format)] = Some(Cached {
             version,
             done_at: Instant::now(),
-            bytes: Arc::downgrade(&rendered),
-            _keep: (enc == Encoding::Gzip).then(|| rendered.clone()),
+            rendering: rendering.clone(),
         });
-        rendered
+        rendering
     }
 
-    /// How many renderings of the servers were made (each encoding counts).
+    /// How many renderings of the servers were made (each format counts).
     #[cfg(any(test, feature = "fake"))]
     pub fn made(&self) -> usize {
         self.made.load(Ordering::Relaxed)
@@ -129,45 +138,31 @@ impl Renderings {
         &self,
         version: u64,
         arrived: Instant,
-        enc: Encoding,
+        format: Format,
         waited: bool,
-    ) -> Option<Rendering> {
+    ) -> Option<Arc<Rendering>> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        let c = cache[enc.index()].as_ref()?;
+        let c = cache[slot(format)].as_ref()?;
         let fresh = c.version == version || (waited && c.done_at >= arrived);
-        if fresh {
-            c.bytes.upgrade()
-        } else {
-            None
-        }
+        fresh.then(|| c.rendering.clone())
     }
 }
 
-/// Renders the per-server families of `snap` in `enc`.
-fn render(snap: &Snapshot, enc: Encoding, capacity: usize) -> Vec<u8> {
+/// Renders the per-server families of `snap` in `format`, streamed into gzip.
+fn render(snap: &Snapshot, format: Format, capacity: usize) -> Rendering {
     const PIECE: usize = 256 * 1024;
-    let scrape = metrics::server_rows(snap);
-    match enc {
-        Encoding::Plain => {
-            let mut out = Vec::with_capacity(capacity);
-            metrics::write_servers(&scrape, PIECE, |piece| {
-                out.extend_from_slice(piece.as_bytes());
-                true
-            });
-            out
-        }
-        Encoding::Gzip => {
-            let mut gz = GzEncoder::new(Vec::with_capacity(capacity), Compression::fast());
-            let mut ok = true;
-            metrics::write_servers(&scrape, PIECE, |piece| {
-                ok = gz.write_all(piece.as_bytes()).is_ok();
-                ok
-            });
-            // Writing into a Vec cannot fail; a failure would send a truncated body, which
-            // Prometheus reports as a failed scrape.
-            gz.finish().unwrap_or_default()
-        }
-    }
+    let rows = metrics::server_rows(snap);
+    let mut gz = GzEncoder::new(Vec::with_capacity(capacity), Compression::fast());
+    let (mut ok, mut plain_len) = (true, 0);
+    metrics::write_servers(&rows, format, PIECE, |piece| {
+        plain_len += piece.len();
+        ok = gz.write_all(piece.as_bytes()).is_ok();
+        ok
+    });
+    // Writing into a Vec cannot fail; a failure would send a truncated body, which
+    // Prometheus reports as a failed scrape.
+    let gzip = gz.finish().unwrap_or_default();
+    Rendering { gzip, plain_len }
 }
 
 /// `text` in `enc`: gzip makes one member of its own.
@@ -180,6 +175,60 @@ pub fn encode(text: &str, enc: Encoding) -> Vec<u8> {
             let _ = gz.write_all(text.as_bytes());
             gz.finish().unwrap_or_default()
         }
+    }
+}
+
+/// The window a plain scrape inflates at a time.
+pub const WINDOW: usize = 32 * 1024;
+
+/// A shared rendering read from the start, for the inflater.
+struct Cursor {
+    rendering: Arc<Rendering>,
+    at: usize,
+}
+
+impl Read for Cursor {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.fill_buf()?.read(buf)?;
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Cursor {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        Ok(self.rendering.gzip.get(self.at..).unwrap_or_default())
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.at += n;
+    }
+}
+
+/// The text of a shared rendering, inflated [`WINDOW`] bytes at a time.
+pub struct Inflater(GzDecoder<Cursor>);
+
+impl Inflater {
+    /// Starts at the beginning of `rendering`'s text.
+    pub fn new(rendering: Arc<Rendering>) -> Self {
+        Self(GzDecoder::new(Cursor { rendering, at: 0 }))
+    }
+
+    /// The next window of text; `None` at the end (or if the bytes do not inflate, which the
+    /// scraper sees as a short body: Content-Length promised more).
+    pub fn next_window(&mut self) -> Option<Bytes> {
+        let mut buf = vec![0u8; WINDOW];
+        let mut filled = 0;
+        while filled < WINDOW {
+            match self.0.read(&mut buf[filled..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => filled += n,
+            }
+        }
+        (filled > 0).then(|| {
+            buf.truncate(filled);
+            Bytes::from(buf)
+        })
     }
 }
 
@@ -205,11 +254,11 @@ mod tests {
         let state = State::new(["a"]);
         let r = Renderings::default();
         let snap = state.read();
-        let (a, b) = tokio::join!(r.get(&snap, Encoding::Gzip), r.get(&snap, Encoding::Gzip));
+        let (a, b) = tokio::join!(r.get(&snap, Format::Text), r.get(&snap, Format::Text));
         assert!(Arc::ptr_eq(&a, &b), "one rendering for both");
         let dur = std::time::Duration::from_millis(3);
         state.record_request("a", Endpoint::Sync, Some(200), dur, None);
-        let c = r.get(&state.read(), Encoding::Gzip).await;
+        let c = r.get(&state.read(), Format::Text).await;
         assert!(
             Arc::ptr_eq(&a, &c),
             "an API request does not throw the rendering away"
@@ -223,10 +272,20 @@ mod tests {
             "a",
             AccountView::default().relisted(vec![(info, Action::None)], now),
         );
-        let d = r.get(&state.read(), Encoding::Gzip).await;
+        let d = r.get(&state.read(), Format::Text).await;
         assert!(!Arc::ptr_eq(&a, &d), "a published view is rendered anew");
-        drop((a, b, c, d));
-        let e = r.get(&state.read(), Encoding::Plain).await;
-        assert!(String::from_utf8_lossy(&e).contains("server_id=\"s1\""));
+        drop((a, b, c));
+        let e = r.get(&state.read(), Format::OpenMetrics).await;
+        assert!(!Arc::ptr_eq(&d, &e), "each format has its rendering");
+        let mut text = Vec::new();
+        let mut inflater = Inflater::new(e.clone());
+        while let Some(w) = inflater.next_window() {
+            assert!(w.len() <= WINDOW);
+            text.extend_from_slice(&w);
+        }
+        assert_eq!(text.len(), e.plain_len);
+        let text = String::from_utf8_lossy(&text);
+        assert!(text.contains("server_id=\"s1\""), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

@@ -5,7 +5,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::text::{family, histograms, labels};
+use super::text::{family, histograms, labels, Out};
 use super::NS;
 use crate::process::ProcessStats;
 use crate::state::{AccountView, BlockReason, RequestCounts, Snapshot};
@@ -29,7 +29,7 @@ pub(super) fn flag(b: bool) -> f64 {
 }
 
 /// The account-level, settings, build and web configuration families.
-pub(super) fn render(out: &mut String, snap: &Snapshot, web: Option<ReloadStatus>) {
+pub(super) fn render(out: &mut Out, snap: &Snapshot, web: Option<ReloadStatus>) {
     render_accounts(out, snap);
     render_daemon(out, snap, web);
 }
@@ -39,13 +39,13 @@ fn n(name: &str) -> String {
 }
 
 /// Per account: listing, servers, cycles, API requests and the rate limit.
-fn render_accounts(out: &mut String, snap: &Snapshot) {
+fn render_accounts(out: &mut Out, snap: &Snapshot) {
     render_listings(out, snap);
     render_requests(out, snap);
 }
 
 /// Per account, from its published view: listing, servers, blocked, cycles, anomalies.
-fn render_listings(out: &mut String, snap: &Snapshot) {
+fn render_listings(out: &mut Out, snap: &Snapshot) {
     let per_account = |get: &dyn Fn(&AccountView) -> Option<f64>| {
         snap.accounts
             .iter()
@@ -108,7 +108,7 @@ fn render_listings(out: &mut String, snap: &Snapshot) {
 
 /// Per account and reason, the blocked servers; every reason from 0, so a dashboard and an
 /// alert see the first blocked server.
-fn render_blocked(out: &mut String, snap: &Snapshot) {
+fn render_blocked(out: &mut Out, snap: &Snapshot) {
     let blocked = snap
         .accounts
         .iter()
@@ -136,7 +136,7 @@ fn render_blocked(out: &mut String, snap: &Snapshot) {
 }
 
 /// Per account, from the request counters: requests by endpoint and code, the rate limit.
-fn render_requests(out: &mut String, snap: &Snapshot) {
+fn render_requests(out: &mut Out, snap: &Snapshot) {
     let per_account_requests = |get: &dyn Fn(&RequestCounts) -> Option<f64>| {
         snap.requests
             .accounts
@@ -179,7 +179,7 @@ fn render_requests(out: &mut String, snap: &Snapshot) {
 }
 
 /// Per endpoint, and the daemon's own build and settings.
-fn render_daemon(out: &mut String, snap: &Snapshot, web: Option<ReloadStatus>) {
+fn render_daemon(out: &mut Out, snap: &Snapshot, web: Option<ReloadStatus>) {
     histograms(
         out,
         &n("api_request_duration_seconds"),
@@ -231,7 +231,7 @@ fn render_daemon(out: &mut String, snap: &Snapshot, web: Option<ReloadStatus>) {
 }
 
 /// The standard `process_*` families, named as the official client libraries name them.
-pub(super) fn render_process(out: &mut String, p: &ProcessStats) {
+pub(super) fn render_process(out: &mut Out, p: &ProcessStats) {
     let one = |v: Option<f64>| v.map(|v| (String::new(), v));
     family(
         out,

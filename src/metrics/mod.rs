@@ -2,8 +2,9 @@
 //!
 //! Nothing is registered ahead of time: every scrape renders a snapshot, so a server that
 //! left the account leaves `/metrics` too, and a value the daemon does not know is a missing
-//! series, never a fake 0. There is one exposition path, the hand-written text format writer
-//! in `text`. The few account-level, request, settings and `process_*` series ([`head`]) are
+//! series, never a fake 0. There is one exposition path, the hand-written writer in `text`,
+//! in the format the scraper negotiated ([`format_from_accept`]): OpenMetrics 1.0.0 or text
+//! 0.0.4. The few account-level, request, settings and `process_*` series ([`head`]) are
 //! rendered for every scrape (request counters move with every API request); the
 //! per-server series ([`write_servers`]) change only when a view is published, so one
 //! rendering of them serves every scrape of that version, written in pieces of about
@@ -12,26 +13,27 @@
 //! and ours are checked the same way: `promtool check metrics` and a real Prometheus.)
 
 mod head;
+mod negotiate;
 mod servers;
 mod text;
 
 use crate::process;
 use crate::state::Snapshot;
 use crate::web::ReloadStatus;
-
-/// The exposition format's content type (Prometheus 3 refuses a blank one).
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub use negotiate::format_from_accept;
+pub use text::Format;
+use text::Out;
 
 /// The daemon's metric namespace.
 const NS: &str = "cloudflare_mcp_";
 
 /// The `process_*` families as this process is now, then the account-level, request,
-/// settings, build and web configuration families of `snap`.
-pub fn head(snap: &Snapshot, web: Option<ReloadStatus>) -> String {
-    let mut out = String::with_capacity(16 * 1024);
+/// settings, build and web configuration families of `snap`, in `format`.
+pub fn head(snap: &Snapshot, web: Option<ReloadStatus>, format: Format) -> String {
+    let mut out = Out::new(format, 16 * 1024);
     head::render_process(&mut out, &process::read());
     head::render(&mut out, snap, web);
-    out
+    out.into_text()
 }
 
 /// The per-server rows of a snapshot, copied out once for the writer.
@@ -42,14 +44,19 @@ pub fn server_rows(snap: &Snapshot) -> ServerRows {
     ServerRows(servers::rows(snap))
 }
 
-/// Writes the per-server families of `rows` in pieces of about `chunk` bytes, handing each
-/// to `sink`; stops early when `sink` returns `false` (the client went away).
-pub fn write_servers(rows: &ServerRows, chunk: usize, mut sink: impl FnMut(String) -> bool) {
-    let mut out = String::with_capacity(chunk + 4096);
-    let mut flush = |out: &mut String| -> bool {
+/// Writes the per-server families of `rows` in `format` in pieces of about `chunk` bytes,
+/// handing each to `sink`, and then what ends the exposition (these families come last);
+/// stops early when `sink` returns `false` (the client went away).
+pub fn write_servers(
+    rows: &ServerRows,
+    format: Format,
+    chunk: usize,
+    mut sink: impl FnMut(String) -> bool,
+) {
+    let mut out = Out::new(format, chunk + 4096);
+    let mut flush = |out: &mut Out| -> bool {
         if out.len() >= chunk {
-            let full = std::mem::replace(out, String::with_capacity(chunk + 4096));
-            return sink(full);
+            return sink(out.take(chunk + 4096));
         }
         true
     };
@@ -58,17 +65,18 @@ pub fn write_servers(rows: &ServerRows, chunk: usize, mut sink: impl FnMut(Strin
         open = flush(o);
         open
     });
-    if open && !out.is_empty() {
-        sink(out);
+    if open {
+        out.push_str(format.end());
+        sink(out.into_text());
     }
 }
 
 /// The whole exposition of the current state, as one string.
 #[cfg(any(test, feature = "fake"))]
-pub fn render(state: &crate::state::State, web: Option<ReloadStatus>) -> String {
+pub fn render(state: &crate::state::State, web: Option<ReloadStatus>, format: Format) -> String {
     let snap = state.read();
-    let mut text = head(&snap, web);
-    write_servers(&server_rows(&snap), 1 << 20, |piece| {
+    let mut text = head(&snap, web, format);
+    write_servers(&server_rows(&snap), format, 1 << 20, |piece| {
         text.push_str(&piece);
         true
     });
@@ -84,7 +92,7 @@ mod tests {
     #[test]
     fn unknown_values_are_absent_and_removed_servers_leave() {
         let st = State::new(["acc"]);
-        let text = render(&st, None);
+        let text = render(&st, None, Format::Text);
         assert!(!text.contains("cloudflare_mcp_up{"), "{text}");
         assert!(!text.contains("cloudflare_mcp_servers{"), "{text}");
         let server = ServerInfo {
@@ -96,7 +104,7 @@ mod tests {
         let now = SystemTime::now();
         let view = AccountView::default().relisted(vec![(server, Action::None)], now);
         st.publish("acc", view.clone());
-        let text = render(&st, None);
+        let text = render(&st, None, Format::Text);
         assert!(
             text.contains("cloudflare_mcp_servers{account_id=\"acc\"} 1"),
             "{text}"
@@ -108,6 +116,6 @@ mod tests {
         );
         assert!(!text.contains("server_tools{"), "{text}");
         st.publish("acc", view.relisted(vec![], now));
-        assert!(!render(&st, None).contains("server_id=\"s1\""));
+        assert!(!render(&st, None, Format::Text).contains("server_id=\"s1\""));
     }
 }

@@ -3,7 +3,7 @@
 //! holds the lock for milliseconds however slowly its client reads.
 
 use super::head::{flag, ts};
-use super::text::{header, label, number};
+use super::text::{header, label, number, Out};
 use super::NS;
 use crate::state::{ServerState, Snapshot};
 
@@ -189,7 +189,7 @@ fn sample_start(out: &mut String, name: &str, labels: &str) {
 
 /// Writes the per-server families; `flush` hands a full piece on and returns `false` when
 /// the client went away (then writing stops).
-pub(super) fn write(rows: &[Row], out: &mut String, mut flush: impl FnMut(&mut String) -> bool) {
+pub(super) fn write(rows: &[Row], out: &mut Out, mut flush: impl FnMut(&mut Out) -> bool) {
     if !rows.is_empty() {
         header(
             out,

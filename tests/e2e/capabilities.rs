@@ -73,7 +73,11 @@ async fn a_changed_schema_and_an_added_and_removed_tool_are_each_one_change() {
         (0, false),
         "the other server is untouched"
     );
-    let m = mcp_sync_monitor::testing::metrics::render(&state, None);
+    let m = mcp_sync_monitor::testing::metrics::render(
+        &state,
+        None,
+        mcp_sync_monitor::testing::metrics::Format::Text,
+    );
     assert_eq!(
         sample(
             &m,

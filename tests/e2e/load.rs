@@ -12,6 +12,7 @@ use mcp_sync_monitor::testing::shutdown::Shutdown;
 use mcp_sync_monitor::testing::state::{AccountView, Action, ServerInfo, State};
 
 use crate::common::*;
+use crate::openmetrics::PROMETHEUS_3_ACCEPT;
 
 /// A state of `n` servers with long names (so that a body is megabytes), served by the real
 /// HTTP server within `limits`.
@@ -55,7 +56,15 @@ fn without_process(body: &str) -> String {
 }
 
 pub(crate) async fn scrape(url: &str, gzip: bool) -> (u16, Option<String>, Vec<u8>) {
+    scrape_as(url, gzip, None).await
+}
+
+/// A scrape with an `Accept` header (e.g. Prometheus 3's, which asks for OpenMetrics).
+async fn scrape_as(url: &str, gzip: bool, accept: Option<&str>) -> (u16, Option<String>, Vec<u8>) {
     let mut req = reqwest::Client::new().get(url);
+    if let Some(a) = accept {
+        req = req.header("accept", a);
+    }
     if gzip {
         req = req.header("accept-encoding", "gzip");
     }
@@ -81,21 +90,25 @@ pub(crate) fn gunzip(bytes: &[u8]) -> String {
 async fn concurrent_scrapes_get_the_same_complete_body_plain_or_gzip() {
     let (base, sd) = server(2_000, Limits::default()).await;
     let url = format!("{base}/metrics");
+    // Four kinds, four of each, at once: text or OpenMetrics, plain or gzip.
+    let kind = |i: usize| (i % 2 == 1, (i / 2) % 2 == 1);
     let mut set = tokio::task::JoinSet::new();
     for i in 0..16 {
         let url = url.clone();
-        set.spawn(async move { (i, scrape(&url, i % 2 == 1).await) });
+        let (gzip, om) = kind(i);
+        let accept = om.then_some(PROMETHEUS_3_ACCEPT);
+        set.spawn(async move { (i, scrape_as(&url, gzip, accept).await) });
     }
     let mut bodies: Vec<(usize, _)> = Vec::new();
     while let Some(r) = set.join_next().await {
         bodies.push(r.expect("scrape task"));
     }
     bodies.sort_by_key(|(i, _)| *i);
-    let bodies = bodies.into_iter().map(|(_, b)| b);
-    let mut texts = Vec::new();
-    for (i, (status, enc, body)) in bodies.into_iter().enumerate() {
+    let mut texts = [Vec::new(), Vec::new()];
+    for (i, (status, enc, body)) in bodies {
         assert_eq!(status, 200);
-        let text = if i % 2 == 1 {
+        let (gzip, om) = kind(i);
+        let text = if gzip {
             assert_eq!(enc.as_deref(), Some("gzip"), "asked for gzip");
             gunzip(&body)
         } else {
@@ -106,17 +119,20 @@ async fn concurrent_scrapes_get_the_same_complete_body_plain_or_gzip() {
             text.contains("process_start_time_seconds"),
             "process families in every body"
         );
-        texts.push(without_process(&text));
+        assert_eq!(text.ends_with("# EOF\n"), om, "# EOF ends OpenMetrics only");
+        texts[usize::from(om)].push(without_process(&text));
     }
-    assert_eq!(
-        texts[0].matches("cloudflare_mcp_server_info{").count(),
-        2_000,
-        "complete"
-    );
-    assert!(
-        texts.iter().all(|t| *t == texts[0]),
-        "every scrape saw the same rendering"
-    );
+    for texts in &texts {
+        assert_eq!(
+            texts[0].matches("cloudflare_mcp_server_info{").count(),
+            2_000,
+            "complete"
+        );
+        assert!(
+            texts.iter().all(|t| *t == texts[0]),
+            "every scrape of a format saw the same rendering"
+        );
+    }
     // gzip is worth it.
     let (_, _, plain) = scrape(&url, false).await;
     let (_, _, gz) = scrape(&url, true).await;
@@ -145,6 +161,12 @@ async fn a_stalled_reader_blocks_no_other_scrape_and_is_disconnected() {
     stalled
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("request");
+    let mut stalled_om = TcpStream::connect(&addr).expect("connect");
+    stalled_om
+        .write_all(
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: application/openmetrics-text\r\n\r\n",
+        )
+        .expect("request");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (status, _, body) = scrape(&format!("{base}/metrics"), false).await;
     assert_eq!(status, 200, "another scrape completes meanwhile");
@@ -155,14 +177,18 @@ async fn a_stalled_reader_blocks_no_other_scrape_and_is_disconnected() {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut got = Vec::new();
-    let _ = stalled.read_to_end(&mut got);
-    assert!(
-        got.len() < body.len(),
-        "disconnected after {} of {} bytes",
-        got.len(),
-        body.len()
-    );
+    for mut s in [stalled, stalled_om] {
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        assert!(
+            got.len() < body.len(),
+            "disconnected after {} of {} bytes",
+            got.len(),
+            body.len()
+        );
+    }
     sd.trigger();
 }
 

@@ -11,6 +11,7 @@ mod daemon;
 mod faults;
 mod http_metrics;
 mod load;
+mod openmetrics;
 mod pipeline;
 mod prism;
 mod prometheus;

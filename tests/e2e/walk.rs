@@ -69,7 +69,11 @@ async fn an_api_that_ignores_per_page_is_walked_to_an_empty_page_and_says_so() {
     );
     assert_eq!(listed(&state), 45);
     assert_eq!(anomalies(&state, Anomaly::PageSizeNotHonoured), 1);
-    let m = mcp_sync_monitor::testing::metrics::render(&state, None);
+    let m = mcp_sync_monitor::testing::metrics::render(
+        &state,
+        None,
+        mcp_sync_monitor::testing::metrics::Format::Text,
+    );
     assert_eq!(
         sample(
             &m,
