@@ -97,12 +97,24 @@ pub async fn main_bench() {
     let reads = api.count(Endpoint::Read, None);
     let cpu_after_cycle = daemon.cpu_seconds();
 
-    // 20 scrapes as Prometheus makes them (gzip) first, then 20 plain ones.
+    // 20 scrapes as Prometheus makes them (OpenMetrics, gzip), then 20 plain text ones as
+    // curl asks for them; BENCH_PLAIN_FIRST=1 turns the order round, so that each kind's
+    // peak can be read on its own.
     let client = reqwest::Client::new();
-    let (_, gzip_bytes) = timed_scrapes(&client, port, true, 20).await;
-    let hwm_after_gzip = daemon.status_kib("VmHWM:");
-    let (mut times, size) = timed_scrapes(&client, port, false, 20).await;
-    times.sort();
+    let plain_first = std::env::var_os("BENCH_PLAIN_FIRST").is_some();
+    let mut scrapes = Vec::new();
+    for gzip in [!plain_first, plain_first] {
+        let (mut times, size) = timed_scrapes(&client, port, gzip, 20).await;
+        times.sort();
+        scrapes.push((gzip, times, size, daemon.status_kib("VmHWM:")));
+    }
+    let kind = |gzip: bool| {
+        if gzip {
+            "as Prometheus (OpenMetrics, gzip)"
+        } else {
+            "plain text"
+        }
+    };
     // The status page and its JSON, as a person and a script ask for them.
     let pages = [
         ("/ (status page, default 500 rows)", "/"),
@@ -124,11 +136,14 @@ pub async fn main_bench() {
         let cpu_each = (daemon.cpu_seconds() - cpu) / 10.0;
         page_rows.push((what, len, took[took.len() / 2], cpu_each));
     }
-    let cpu = daemon.cpu_seconds();
-    for _ in 0..10 {
-        timed_scrape(&client, &format!("http://127.0.0.1:{port}/metrics"), false).await;
+    let mut metrics_cpu = Vec::new();
+    for gzip in [true, false] {
+        let cpu = daemon.cpu_seconds();
+        for _ in 0..10 {
+            timed_scrape(&client, &format!("http://127.0.0.1:{port}/metrics"), gzip).await;
+        }
+        metrics_cpu.push((gzip, (daemon.cpu_seconds() - cpu) / 10.0));
     }
-    let metrics_cpu_each = (daemon.cpu_seconds() - cpu) / 10.0;
     let cpu_before_idle = daemon.cpu_seconds();
     tokio::time::sleep(Duration::from_secs(10)).await;
     let idle_cpu = daemon.cpu_seconds() - cpu_before_idle;
@@ -147,34 +162,37 @@ pub async fn main_bench() {
         "| peak RSS (VmHWM) through the first cycle | {:.1} MiB |",
         hwm_after_cycle as f64 / 1024.0
     );
-    println!(
-        "| peak RSS (VmHWM) after 20 gzip scrapes of /metrics (as Prometheus scrapes) | {:.1} MiB |",
-        hwm_after_gzip as f64 / 1024.0
-    );
-    println!(
-        "| peak RSS (VmHWM) after 20 more, plain | {:.1} MiB |",
-        daemon.status_kib("VmHWM:") as f64 / 1024.0
-    );
+    for (i, (gzip, _, _, hwm)) in scrapes.iter().enumerate() {
+        let more = if i == 0 { "" } else { "more " };
+        println!(
+            "| peak RSS (VmHWM) after 20 {more}scrapes of /metrics, {} | {:.1} MiB |",
+            kind(*gzip),
+            *hwm as f64 / 1024.0
+        );
+    }
     println!("| CPU to the end of the first cycle | {cpu_after_cycle:.2} s |");
+    scrapes.sort_by_key(|(gzip, ..)| !*gzip);
+    for (gzip, times, size, _) in &scrapes {
+        println!(
+            "| /metrics {}: body, median and max of 20 | {:.2} MiB, {:.1} ms, {:.1} ms |",
+            kind(*gzip),
+            *size as f64 / (1024.0 * 1024.0),
+            times[times.len() / 2].as_secs_f64() * 1000.0,
+            times[times.len() - 1].as_secs_f64() * 1000.0
+        );
+    }
     println!(
-        "| /metrics gzip body | {:.2} MiB |",
-        gzip_bytes as f64 / (1024.0 * 1024.0)
-    );
-    println!(
-        "| /metrics plain scrape, median of 20 | {:.1} ms |",
-        times[times.len() / 2].as_secs_f64() * 1000.0
-    );
-    println!(
-        "| /metrics plain scrape, max of 20 | {:.1} ms |",
-        times[times.len() - 1].as_secs_f64() * 1000.0
-    );
-    println!(
-        "| /metrics size | {:.1} MiB ({} lines) |",
-        size as f64 / (1024.0 * 1024.0),
+        "| /metrics lines | {} |",
         scrape(port).await.lines().count()
     );
     println!("| idle CPU between cycles (10 s window) | {idle_cpu:.2} s |");
-    println!("| /metrics plain, daemon CPU per scrape (10 in a row; rendered once per version) | {:.1} ms |", metrics_cpu_each * 1000.0);
+    for (gzip, cpu) in metrics_cpu {
+        println!(
+            "| /metrics {}, daemon CPU per scrape (10 in a row; rendered once per version) | {:.1} ms |",
+            kind(gzip),
+            cpu * 1000.0
+        );
+    }
     for (what, len, median, cpu) in page_rows {
         println!(
             "| {what}: size, median of 10, daemon CPU each | {:.2} MiB, {:.1} ms, {:.1} ms |",

@@ -106,11 +106,15 @@ pub async fn timed_scrapes(
     (times, size)
 }
 
-/// A scrape as Prometheus makes it (gzip), decompressed.
+/// Prometheus 3's default `Accept` header (it prefers OpenMetrics).
+pub const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+
+/// A scrape as Prometheus makes it (its `Accept` header, gzip), decompressed.
 pub async fn scrape(port: u16) -> String {
     use std::io::Read as _;
     let r = reqwest::Client::new()
         .get(format!("http://127.0.0.1:{port}/metrics"))
+        .header("accept", PROMETHEUS_ACCEPT)
         .header("accept-encoding", "gzip")
         .send()
         .await;
@@ -171,11 +175,14 @@ pub fn rss_kib_of(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// One scrape of `url`: how long it took and the size of the body.
+/// One scrape of `url`, as Prometheus makes it (`gzip`: its `Accept` header and gzip) or
+/// plain text as `curl` asks for it: how long it took and the size of the body.
 pub async fn timed_scrape(client: &reqwest::Client, url: &str, gzip: bool) -> (Duration, usize) {
     let mut req = client.get(url);
     if gzip {
-        req = req.header("accept-encoding", "gzip");
+        req = req
+            .header("accept", PROMETHEUS_ACCEPT)
+            .header("accept-encoding", "gzip");
     }
     let t = Instant::now();
     let body = req
