@@ -151,10 +151,9 @@ impl Renderings {
 /// Renders the per-server families of `snap` in `format`, streamed into gzip.
 fn render(snap: &Snapshot, format: Format, capacity: usize) -> Rendering {
     const PIECE: usize = 256 * 1024;
-    let rows = metrics::server_rows(snap);
     let mut gz = GzEncoder::new(Vec::with_capacity(capacity), Compression::fast());
     let (mut ok, mut plain_len) = (true, 0);
-    metrics::write_servers(&rows, format, PIECE, |piece| {
+    metrics::write_servers(snap, format, PIECE, |piece| {
         plain_len += piece.len();
         ok = gz.write_all(piece.as_bytes()).is_ok();
         ok

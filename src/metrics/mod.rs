@@ -36,19 +36,11 @@ pub fn head(snap: &Snapshot, web: Option<ReloadStatus>, format: Format) -> Strin
     out.into_text()
 }
 
-/// The per-server rows of a snapshot, copied out once for the writer.
-pub struct ServerRows(Vec<servers::Row>);
-
-/// The rows of every server of `snap`.
-pub fn server_rows(snap: &Snapshot) -> ServerRows {
-    ServerRows(servers::rows(snap))
-}
-
-/// Writes the per-server families of `rows` in `format` in pieces of about `chunk` bytes,
+/// Writes the per-server families of `snap` in `format` in pieces of about `chunk` bytes,
 /// handing each to `sink`, and then what ends the exposition (these families come last);
 /// stops early when `sink` returns `false` (the client went away).
 pub fn write_servers(
-    rows: &ServerRows,
+    snap: &Snapshot,
     format: Format,
     chunk: usize,
     mut sink: impl FnMut(String) -> bool,
@@ -61,7 +53,7 @@ pub fn write_servers(
         true
     };
     let mut open = true;
-    servers::write(&rows.0, &mut out, |o| {
+    servers::write(snap, &mut out, |o| {
         open = flush(o);
         open
     });
@@ -76,7 +68,7 @@ pub fn write_servers(
 pub fn render(state: &crate::state::State, web: Option<ReloadStatus>, format: Format) -> String {
     let snap = state.read();
     let mut text = head(&snap, web, format);
-    write_servers(&server_rows(&snap), format, 1 << 20, |piece| {
+    write_servers(&snap, format, 1 << 20, |piece| {
         text.push_str(&piece);
         true
     });

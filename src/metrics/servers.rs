@@ -1,6 +1,5 @@
-//! The per-server families (thousands of series at scale): copied out of the state as
-//! compact rows under the read lock, written after it is released, in pieces, so a scrape
-//! holds the lock for milliseconds however slowly its client reads.
+//! The per-server families (thousands of series at scale), written straight from the
+//! published views in pieces, so that a rendering never holds more than a piece of text.
 
 use super::head::{flag, ts};
 use super::text::{header, label, number, Out};
@@ -91,58 +90,13 @@ const SERVER_FAMILIES: &[(&str, &str, &str, ServerValue)] = &[
     ),
 ];
 
-/// One server as a scrape sees it: its labels, escaped once, and its values.
-pub(super) struct Row {
-    /// `account_id="…",server_id="…"`
-    labels: String,
-    /// `name="…",hostname="…",auth_type="…"`
-    info: String,
-    status: Option<std::sync::Arc<str>>,
-    auth_status: Option<std::sync::Arc<str>>,
-    outcome: Option<&'static str>,
-    blocked: Option<&'static str>,
-    values: [Option<f64>; SERVER_FAMILIES.len()],
-    retries: [u64; 3],
-}
-
 const RETRY_REASONS: [&str; 3] = ["retryable", "rate_limited", "transient"];
 
-/// The rows of every server of the snapshot.
-pub(super) fn rows(snap: &Snapshot) -> Vec<Row> {
-    let mut rows = Vec::with_capacity(snap.accounts.values().map(|a| a.servers.len()).sum());
-    for (acct, a) in &snap.accounts {
-        for (id, s) in &a.servers {
-            let mut labels = String::with_capacity(acct.len() + id.len() + 28);
-            label(&mut labels, "account_id", acct);
-            labels.push(',');
-            label(&mut labels, "server_id", id);
-            let mut info = String::with_capacity(s.info.name.len() + s.info.hostname.len() + 40);
-            label(&mut info, "name", &s.info.name);
-            info.push(',');
-            label(&mut info, "hostname", &s.info.hostname);
-            info.push(',');
-            label(&mut info, "auth_type", &s.info.auth_type);
-            let mut values = [None; SERVER_FAMILIES.len()];
-            for (v, (_, _, _, get)) in values.iter_mut().zip(SERVER_FAMILIES) {
-                *v = get(s);
-            }
-            rows.push(Row {
-                labels,
-                info,
-                status: s.info.status.clone(),
-                auth_status: s.info.authentication_status.clone(),
-                outcome: s.last_sync.as_ref().map(|l| l.outcome.as_str()),
-                blocked: s.last_action.blocked().map(|r| r.as_str()),
-                values,
-                retries: [
-                    s.retries.retryable,
-                    s.retries.rate_limited,
-                    s.retries.transient,
-                ],
-            });
-        }
-    }
-    rows
+/// Every server of the snapshot with its account, in the order of the exposition.
+fn servers(snap: &Snapshot) -> impl Iterator<Item = (&str, &str, &ServerState)> {
+    snap.accounts
+        .iter()
+        .flat_map(|(acct, a)| a.servers.iter().map(move |(id, s)| (acct.as_str(), id, s)))
 }
 
 /// The per-server families whose value is a label (always 1): name, label, help, value.
@@ -150,7 +104,7 @@ type Labelled = (
     &'static str,
     &'static str,
     &'static str,
-    fn(&Row) -> Option<&str>,
+    fn(&ServerState) -> Option<&str>,
 );
 
 const LABELLED: [Labelled; 4] = [
@@ -158,49 +112,58 @@ const LABELLED: [Labelled; 4] = [
         "server_status",
         "status",
         "The server's current status as Cloudflare reports it (always 1).",
-        |r| r.status.as_deref(),
+        |s| s.info.status.as_deref(),
     ),
     (
         "server_authentication_status",
         "status",
         "The server's authentication_status as Cloudflare reports it (always 1); required or stale needs a person to sign in again.",
-        |r| r.auth_status.as_deref(),
+        |s| s.info.authentication_status.as_deref(),
     ),
     (
         "server_last_sync_outcome",
         "outcome",
         "How the daemon's last sync of the server ended (always 1): success (its last_successful_sync advanced), no_effect, pending (the next listing judges it), failed, rate_limited, interrupted; absent before the first.",
-        |r| r.outcome,
+        |s| s.last_sync.as_ref().map(|l| l.outcome.as_str()),
     ),
     (
         "server_sync_blocked",
         "reason",
         "1 when the server is stale and not synced because a sync cannot refresh it: manual_oauth, sign_in_required; absent otherwise.",
-        |r| r.blocked,
+        |s| s.last_action.blocked().map(|r| r.as_str()),
     ),
 ];
 
-fn sample_start(out: &mut String, name: &str, labels: &str) {
+/// `cloudflare_mcp_<name>{account_id="…",server_id="…"`: the start of a server's sample.
+fn sample_start(out: &mut String, name: &str, acct: &str, id: &str) {
     out.push_str(NS);
     out.push_str(name);
     out.push('{');
-    out.push_str(labels);
+    label(out, "account_id", acct);
+    out.push(',');
+    label(out, "server_id", id);
 }
 
-/// Writes the per-server families; `flush` hands a full piece on and returns `false` when
-/// the client went away (then writing stops).
-pub(super) fn write(rows: &[Row], out: &mut Out, mut flush: impl FnMut(&mut Out) -> bool) {
-    if !rows.is_empty() {
+/// Writes the per-server families of `snap` straight from its views (nothing is copied out:
+/// a view is immutable once published); `flush` hands a full piece on and returns `false`
+/// when the client went away (then writing stops).
+pub(super) fn write(snap: &Snapshot, out: &mut Out, mut flush: impl FnMut(&mut Out) -> bool) {
+    let all = || servers(snap);
+    if all().next().is_some() {
         header(
             out,
             &format!("{NS}server_info"),
             "gauge",
             "Identity of an MCP server (always 1).",
         );
-        for r in rows {
-            sample_start(out, "server_info", &r.labels);
+        for (acct, id, s) in all() {
+            sample_start(out, "server_info", acct, id);
             out.push(',');
-            out.push_str(&r.info);
+            label(out, "name", &s.info.name);
+            out.push(',');
+            label(out, "hostname", &s.info.hostname);
+            out.push(',');
+            label(out, "auth_type", &s.info.auth_type);
             out.push_str("} 1\n");
             if !flush(out) {
                 return;
@@ -208,13 +171,13 @@ pub(super) fn write(rows: &[Row], out: &mut Out, mut flush: impl FnMut(&mut Out)
         }
     }
     for (name, key, help, pick) in LABELLED {
-        if rows.iter().all(|r| pick(r).is_none()) {
+        if all().all(|(_, _, s)| pick(s).is_none()) {
             continue;
         }
         header(out, &format!("{NS}{name}"), "gauge", help);
-        for r in rows {
-            if let Some(v) = pick(r) {
-                sample_start(out, name, &r.labels);
+        for (acct, id, s) in all() {
+            if let Some(v) = pick(s) {
+                sample_start(out, name, acct, id);
                 out.push(',');
                 label(out, key, v);
                 out.push_str("} 1\n");
@@ -224,14 +187,14 @@ pub(super) fn write(rows: &[Row], out: &mut Out, mut flush: impl FnMut(&mut Out)
             }
         }
     }
-    for (i, (name, kind, help, _)) in SERVER_FAMILIES.iter().enumerate() {
-        if rows.iter().all(|r| r.values[i].is_none()) {
+    for (name, kind, help, get) in SERVER_FAMILIES {
+        if all().all(|(_, _, s)| get(s).is_none()) {
             continue;
         }
         header(out, &format!("{NS}{name}"), kind, help);
-        for r in rows {
-            if let Some(v) = r.values[i] {
-                sample_start(out, name, &r.labels);
+        for (acct, id, s) in all() {
+            if let Some(v) = get(s) {
+                sample_start(out, name, acct, id);
                 out.push_str("} ");
                 number(out, v);
                 out.push('\n');
@@ -241,17 +204,24 @@ pub(super) fn write(rows: &[Row], out: &mut Out, mut flush: impl FnMut(&mut Out)
             }
         }
     }
-    if rows.iter().any(|r| r.retries.iter().any(|n| *n > 0)) {
+    let retries = |s: &ServerState| {
+        [
+            s.retries.retryable,
+            s.retries.rate_limited,
+            s.retries.transient,
+        ]
+    };
+    if all().any(|(_, _, s)| retries(s).iter().any(|n| *n > 0)) {
         header(
             out,
             &format!("{NS}sync_retries_total"),
             "counter",
             "Sync retries by reason: retryable, rate_limited, transient.",
         );
-        for r in rows {
-            for (reason, n) in RETRY_REASONS.iter().zip(r.retries) {
+        for (acct, id, s) in all() {
+            for (reason, n) in RETRY_REASONS.iter().zip(retries(s)) {
                 if n > 0 {
-                    sample_start(out, "sync_retries_total", &r.labels);
+                    sample_start(out, "sync_retries_total", acct, id);
                     out.push_str(",reason=\"");
                     out.push_str(reason);
                     out.push_str("\"} ");
