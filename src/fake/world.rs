@@ -275,13 +275,16 @@ pub struct World {
     pub sync_answer_timestamps: bool,
     /// Bytes of input schema per tool (to make pages as large as real ones).
     pub tool_schema_bytes: usize,
+    /// Properties of each tool's input schema, each a small object with a short description
+    /// (0: one long description instead): the object-heavy JSON real schemas are made of.
+    pub tool_schema_properties: usize,
     /// Every request, in order.
     pub requests: Vec<RecordedRequest>,
     /// Whether to record requests (off for long benchmarks).
     pub record: bool,
     pub(super) rl_window: VecDeque<Instant>,
     pub(super) locked_until: Option<Instant>,
-    pub(super) tools_cache: HashMap<(usize, usize), Option<Arc<RawValue>>>,
+    pub(super) tools_cache: HashMap<(usize, usize, usize), Option<Arc<RawValue>>>,
 }
 
 impl World {
@@ -305,6 +308,7 @@ impl World {
             list_hook: None,
             sync_answer_timestamps: false,
             tool_schema_bytes: 64,
+            tool_schema_properties: 0,
             requests: Vec::new(),
             record: true,
             rl_window: VecDeque::new(),
@@ -337,16 +341,16 @@ impl World {
     }
 
     pub(super) fn tools_json(&mut self, n: usize) -> Option<Arc<RawValue>> {
-        let bytes = self.tool_schema_bytes;
+        let (bytes, properties) = (self.tool_schema_bytes, self.tool_schema_properties);
         self.tools_cache
-            .entry((n, bytes))
+            .entry((n, bytes, properties))
             .or_insert_with(|| {
                 let tools: Vec<Value> = (0..n)
                     .map(|i| {
                         json!({
                             "name": format!("tool_{i}"),
                             "description": "A simulated tool.",
-                            "input_schema": {"type": "object", "description": "x".repeat(bytes)},
+                            "input_schema": schema(i, bytes, properties),
                         })
                     })
                     .collect();
@@ -354,4 +358,27 @@ impl World {
             })
             .clone()
     }
+}
+
+/// The input schema of tool `i`: one long description of `bytes`, or `properties` small
+/// property objects.
+fn schema(i: usize, bytes: usize, properties: usize) -> Value {
+    if properties == 0 {
+        return json!({"type": "object", "description": "x".repeat(bytes)});
+    }
+    let props: serde_json::Map<String, Value> = (0..properties)
+        .map(|j| {
+            let p = json!({
+                "type": "string",
+                "description": format!("Parameter {j} of tool {i}, in a few words."),
+                "minLength": 1,
+                "maxLength": 256,
+            });
+            (format!("param_{j}"), p)
+        })
+        .collect();
+    let required: Vec<String> = (0..properties.min(3))
+        .map(|j| format!("param_{j}"))
+        .collect();
+    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
 }

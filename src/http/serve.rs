@@ -12,6 +12,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -96,15 +97,21 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let io = WriteTimeout::new(stream, limits.write_timeout);
         let acceptor = web.as_ref().and_then(|w| w.current().tls.clone());
-        let (router, watcher) = (router.clone(), graceful.watcher());
+        let (router, watcher, web) = (router.clone(), graceful.watcher(), web.clone());
         tasks.spawn(async move {
             let served = match acceptor {
-                None => connection(io, router, watcher, limits).await,
+                None => connection(io, router, peer, watcher, limits).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(limits.header_timeout, acceptor.accept(io)).await {
-                        Ok(Ok(tls)) => connection(tls, router, watcher, limits).await,
-                        Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
-                        Err(_) => Err("TLS handshake timed out".to_owned()),
+                        Ok(Ok(tls)) => connection(tls, router, peer, watcher, limits).await,
+                        Ok(Err(e)) => {
+                            refused(&web, peer, Some(&e));
+                            Err(format!("TLS handshake failed: {e}"))
+                        }
+                        Err(_) => {
+                            refused(&web, peer, None);
+                            Err("TLS handshake timed out".to_owned())
+                        }
                     }
                 }
             };
@@ -121,21 +128,57 @@ pub async fn serve(
     Ok(())
 }
 
+/// Counts and says a refused handshake (`None`: timed out).
+fn refused(web: &Option<Arc<Web>>, peer: SocketAddr, e: Option<&io::Error>) {
+    if let Some(w) = web {
+        w.handshake_refused(peer, e);
+    }
+}
+
 /// Serves HTTP/1.1 on one connection until it closes or the server shuts down.
 async fn connection<S>(
     io: S,
     router: axum::Router,
+    peer: SocketAddr,
     watcher: Watcher,
     limits: Limits,
 ) -> Result<(), String>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let service = TowerToHyperService::new(WithPeer { router, peer });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
-        .serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
+        .serve_connection(TokioIo::new(io), service);
     watcher.watch(conn).await.map_err(|e| e.to_string())
+}
+
+/// The router, with the client's address put in each request (for the per-address limit
+/// of failed logins), as axum's `ConnectInfo`.
+#[derive(Clone)]
+struct WithPeer {
+    router: axum::Router,
+    peer: SocketAddr,
+}
+
+impl<B> tower_service::Service<hyper::Request<B>> for WithPeer
+where
+    axum::Router: tower_service::Service<hyper::Request<B>>,
+{
+    type Response = <axum::Router as tower_service::Service<hyper::Request<B>>>::Response;
+    type Error = <axum::Router as tower_service::Service<hyper::Request<B>>>::Error;
+    type Future = <axum::Router as tower_service::Service<hyper::Request<B>>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        tower_service::Service::<hyper::Request<B>>::poll_ready(&mut self.router, cx)
+    }
+
+    fn call(&mut self, mut req: hyper::Request<B>) -> Self::Future {
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
+        self.router.call(req)
+    }
 }
 
 /// Answers 503 to a connection over the limit: reads its request's head (briefly, and at

@@ -10,7 +10,7 @@ use super::NS;
 use crate::process::ProcessStats;
 use crate::state::{AccountView, BlockReason, RequestCounts, Snapshot};
 use crate::vocabulary::Anomaly;
-use crate::web::ReloadStatus;
+use crate::web::{Refusal, WebStatus};
 
 /// Unix seconds (negative before 1970).
 pub(super) fn ts(t: SystemTime) -> f64 {
@@ -29,7 +29,7 @@ pub(super) fn flag(b: bool) -> f64 {
 }
 
 /// The account-level, settings, build and web configuration families.
-pub(super) fn render(out: &mut Out, snap: &Snapshot, web: Option<ReloadStatus>) {
+pub(super) fn render(out: &mut Out, snap: &Snapshot, web: Option<WebStatus>) {
     render_accounts(out, snap);
     render_daemon(out, snap, web);
 }
@@ -179,7 +179,7 @@ fn render_requests(out: &mut Out, snap: &Snapshot) {
 }
 
 /// Per endpoint, and the daemon's own build and settings.
-fn render_daemon(out: &mut Out, snap: &Snapshot, web: Option<ReloadStatus>) {
+fn render_daemon(out: &mut Out, snap: &Snapshot, web: Option<WebStatus>) {
     histograms(
         out,
         &n("api_request_duration_seconds"),
@@ -227,6 +227,23 @@ fn render_daemon(out: &mut Out, snap: &Snapshot, web: Option<ReloadStatus>) {
         "Unix time of the last successful load of the web configuration.",
         web.and_then(|w| w.last_success)
             .map(|t| (String::new(), ts(t))),
+    );
+    // Every reason from 0 with TLS on, so an alert sees the first refusal.
+    let refused = web
+        .and_then(|w| w.handshake_failures)
+        .into_iter()
+        .flat_map(|counts| {
+            Refusal::ALL
+                .iter()
+                .zip(counts)
+                .map(|(r, n)| (labels(&[("reason", r.as_str())]), n as f64))
+        });
+    family(
+        out,
+        &n("web_tls_handshake_failures_total"),
+        "counter",
+        "TLS handshakes refused, by reason: unknown_ca, expired, not_yet_valid, no_certificate, san_not_allowed, x509_v1, bad_certificate, protocol_version, not_tls, timeout, other. Absent without TLS.",
+        refused,
     );
 }
 

@@ -19,7 +19,7 @@ mod text;
 
 use crate::process;
 use crate::state::Snapshot;
-use crate::web::ReloadStatus;
+use crate::web::WebStatus;
 pub use negotiate::format_from_accept;
 pub use text::Format;
 use text::Out;
@@ -29,7 +29,7 @@ const NS: &str = "cloudflare_mcp_";
 
 /// The `process_*` families as this process is now, then the account-level, request,
 /// settings, build and web configuration families of `snap`, in `format`.
-pub fn head(snap: &Snapshot, web: Option<ReloadStatus>, format: Format) -> String {
+pub fn head(snap: &Snapshot, web: Option<WebStatus>, format: Format) -> String {
     let mut out = Out::new(format, 16 * 1024);
     head::render_process(&mut out, &process::read());
     head::render(&mut out, snap, web);
@@ -65,7 +65,7 @@ pub fn write_servers(
 
 /// The whole exposition of the current state, as one string.
 #[cfg(any(test, feature = "fake"))]
-pub fn render(state: &crate::state::State, web: Option<ReloadStatus>, format: Format) -> String {
+pub fn render(state: &crate::state::State, web: Option<WebStatus>, format: Format) -> String {
     let snap = state.read();
     let mut text = head(&snap, web, format);
     write_servers(&snap, format, 1 << 20, |piece| {

@@ -1,27 +1,60 @@
 //! Basic authentication against `basic_auth_users`, done so that it cannot be used against
-//! the daemon: bcrypt runs on the blocking pool, one at a time (it is made to be slow), and
-//! its verdict is cached by a SHA-256 of user, hash and password, so a scraper pays once;
-//! an unknown user costs the same bcrypt as a wrong password (no user enumeration by
-//! timing); user names are compared in constant time. No password or hash is ever logged
-//! or put in an error.
+//! the daemon:
+//! - bcrypt (made to be slow: `$2y$18$` takes ~19 s here) runs on the blocking pool, never on
+//!   the async workers, at most one per core at once, and at most one per user: a login to
+//!   a user with a dear hash holds up no login to another user;
+//! - its verdict is cached by a SHA-256 of user, hash and password, so a scraper pays once;
+//! - an unknown user costs a fixed-cost fake hash (cost 10, as exporter-toolkit's), not the
+//!   dearest hash of the file, and unknown users do not queue behind a known one;
+//! - each client address may start [`ATTEMPTS_BURST`] uncached verifications, then one every
+//!   [`ATTEMPTS_EVERY`] (`governor`, keyed by IP): beyond that it is answered 429 at once,
+//!   without bcrypt, so a flood of guesses from one address costs the others nothing;
+//! - user names are compared in constant time. No password or hash is ever logged or put in
+//!   an error.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine as _;
+use governor::{DefaultKeyedRateLimiter, Quota};
 use ring::digest;
 use tokio::sync::Semaphore;
 
 /// Verdicts kept; one more evicts an arbitrary one (as the toolkit's cache does).
 const CACHE_SIZE: usize = 100;
+/// The cost of the fake hash an unknown user is checked against (exporter-toolkit's).
+const DECOY_COST: u32 = 10;
+/// Uncached verifications one client address may start at once.
+pub const ATTEMPTS_BURST: u32 = 10;
+/// Then one more every this long.
+pub const ATTEMPTS_EVERY: Duration = Duration::from_secs(1);
+/// Addresses remembered before the ones with a full allowance are forgotten.
+const ADDRESSES_KEPT: usize = 10_000;
+
+/// What a login gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The right password of a configured user.
+    Allowed,
+    /// No credentials, an unknown user or a wrong password: 401.
+    Refused,
+    /// Too many uncached verifications from this address: 429, nothing verified.
+    Limited,
+}
 
 /// The users of a web configuration and the verdicts already reached.
 pub struct Users {
     users: Vec<(String, String)>,
-    /// A hash no password matches, at the highest cost of the users' hashes.
     decoy: String,
     cache: Mutex<HashMap<[u8; 32], bool>>,
-    bcrypt: Arc<Semaphore>,
+    /// One bcrypt per core at once.
+    cores: Arc<Semaphore>,
+    /// Per user (and the last for unknown users), the turn to run bcrypt.
+    turns: Vec<Arc<Semaphore>>,
+    attempts: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl std::fmt::Debug for Users {
@@ -36,17 +69,19 @@ impl std::fmt::Debug for Users {
 impl Users {
     /// The users (name, bcrypt hash), already checked to be well-formed hashes.
     pub fn new(users: Vec<(String, String)>) -> Self {
-        let cost = users
-            .iter()
-            .filter_map(|(_, h)| h.parse::<bcrypt::HashParts>().ok())
-            .map(|p| p.get_cost())
-            .max()
-            .unwrap_or(bcrypt::DEFAULT_COST);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let mut turns: Vec<_> = users.iter().map(|_| Arc::new(Semaphore::new(1))).collect();
+        turns.push(Arc::new(Semaphore::new(cores)));
+        let quota = Quota::with_period(ATTEMPTS_EVERY)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(ATTEMPTS_BURST).unwrap_or(NonZeroU32::MIN));
         Self {
             users,
-            decoy: decoy(cost),
+            decoy: decoy(DECOY_COST),
             cache: Mutex::default(),
-            bcrypt: Arc::new(Semaphore::new(1)),
+            cores: Arc::new(Semaphore::new(cores)),
+            turns,
+            attempts: governor::RateLimiter::keyed(quota),
         }
     }
 
@@ -60,35 +95,53 @@ impl Users {
         self.users.iter().map(|(u, _)| u.as_str())
     }
 
-    /// Whether an `Authorization` header's value names a user with the right password.
-    pub async fn allows(&self, authorization: Option<&[u8]>) -> bool {
+    /// What a request with this `Authorization` header value from `peer` gets.
+    pub async fn check(&self, authorization: Option<&[u8]>, peer: Option<IpAddr>) -> Verdict {
         let Some((user, password)) = authorization.and_then(basic_credentials) else {
-            return false;
+            return Verdict::Refused;
         };
-        let (known, hash) = self.lookup(&user);
+        let (turn, hash) = self.lookup(&user);
+        let known = turn < self.users.len();
         let key = cache_key(&user, &hash, &password);
-        if let Some(v) = self.cached(&key) {
-            return v && known;
-        }
-        let Ok(_permit) = self.bcrypt.clone().acquire_owned().await else {
-            return false;
+        let verdict = |ok: bool| {
+            if ok && known {
+                Verdict::Allowed
+            } else {
+                Verdict::Refused
+            }
         };
         if let Some(v) = self.cached(&key) {
-            return v && known;
+            return verdict(v);
+        }
+        if let Some(ip) = peer {
+            if self.attempts.len() > ADDRESSES_KEPT {
+                self.attempts.retain_recent();
+            }
+            if self.attempts.check_key(&ip).is_err() {
+                return Verdict::Limited;
+            }
+        }
+        let Ok(_turn) = self.turns[turn].clone().acquire_owned().await else {
+            return Verdict::Refused;
+        };
+        let Ok(_core) = self.cores.clone().acquire_owned().await else {
+            return Verdict::Refused;
+        };
+        if let Some(v) = self.cached(&key) {
+            return verdict(v);
         }
         let ok =
             tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
                 .await
                 .unwrap_or(false);
-        let verdict = ok && known;
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= CACHE_SIZE {
             if let Some(k) = cache.keys().next().copied() {
                 cache.remove(&k);
             }
         }
-        cache.insert(key, verdict);
-        verdict
+        cache.insert(key, ok && known);
+        verdict(ok)
     }
 
     fn cached(&self, key: &[u8; 32]) -> Option<bool> {
@@ -99,17 +152,18 @@ impl Users {
             .copied()
     }
 
-    /// The user's hash, or the decoy; every name is compared, in constant time.
-    fn lookup(&self, user: &str) -> (bool, String) {
-        let mut found: Option<&str> = None;
-        for (name, hash) in &self.users {
+    /// The index of the user's turn and its hash, or the unknown users' turn and the decoy;
+    /// every name is compared, in constant time.
+    fn lookup(&self, user: &str) -> (usize, String) {
+        let mut found: Option<usize> = None;
+        for (i, (name, _)) in self.users.iter().enumerate() {
             if constant_time_eq(name.as_bytes(), user.as_bytes()) {
-                found = Some(hash);
+                found = Some(i);
             }
         }
         match found {
-            Some(h) => (true, h.to_owned()),
-            None => (false, self.decoy.clone()),
+            Some(i) => (i, self.users[i].1.clone()),
+            None => (self.users.len(), self.decoy.clone()),
         }
     }
 }
@@ -174,16 +228,20 @@ mod tests {
     }
 
     #[test]
-    fn the_decoy_is_a_hash_of_the_highest_cost_that_matches_nothing() {
+    fn the_decoy_is_a_hash_of_a_fixed_cost_that_matches_nothing() {
         let d = decoy(7);
         let parts: bcrypt::HashParts = d.parse().expect("a well-formed hash");
         assert_eq!(parts.get_cost(), 7);
         assert!(!bcrypt::verify("", &d).expect("verifiable"));
         let users = Users::new(vec![
             ("a".into(), bcrypt::hash("x", 4).expect("hash")),
-            ("b".into(), bcrypt::hash("y", 6).expect("hash")),
+            ("b".into(), "$2y$18$".to_owned() + &".".repeat(53)),
         ]);
-        assert!(users.decoy.starts_with("$2b$06$"), "{}", users.decoy);
+        assert!(
+            users.decoy.starts_with("$2b$10$"),
+            "not the dearest: {}",
+            users.decoy
+        );
     }
 
     #[tokio::test]
@@ -193,15 +251,53 @@ mod tests {
             .expect("hash")
             .replacen("$2b$", "$2y$", 1);
         let users = Users::new(vec![("prometheus".into(), hash)]);
-        assert!(users.allows(Some(&header("prometheus", "s3cret"))).await);
-        assert!(
-            users.allows(Some(&header("prometheus", "s3cret"))).await,
+        let check = |h: Option<Vec<u8>>| {
+            let users = &users;
+            async move { users.check(h.as_deref(), None).await }
+        };
+        assert_eq!(
+            check(Some(header("prometheus", "s3cret"))).await,
+            Verdict::Allowed
+        );
+        assert_eq!(
+            check(Some(header("prometheus", "s3cret"))).await,
+            Verdict::Allowed,
             "cached"
         );
-        assert!(!users.allows(Some(&header("prometheus", "wrong"))).await);
-        assert!(!users.allows(Some(&header("nobody", "s3cret"))).await);
-        assert!(!users.allows(None).await);
+        assert_eq!(
+            check(Some(header("prometheus", "wrong"))).await,
+            Verdict::Refused
+        );
+        assert_eq!(
+            check(Some(header("nobody", "s3cret"))).await,
+            Verdict::Refused
+        );
+        assert_eq!(check(None).await, Verdict::Refused);
         assert_eq!(users.cache.lock().expect("lock").len(), 3);
         assert!(!format!("{users:?}").contains("$2"), "{users:?}");
+    }
+
+    #[tokio::test]
+    async fn an_address_that_guesses_too_often_is_limited_and_another_is_not() {
+        let users = Users::new(vec![("p".into(), bcrypt::hash("right", 4).expect("hash"))]);
+        let (a, b): (IpAddr, IpAddr) = (
+            "10.0.0.1".parse().expect("ip"),
+            "10.0.0.2".parse().expect("ip"),
+        );
+        for i in 0..ATTEMPTS_BURST {
+            let guess = header("p", &format!("guess-{i}"));
+            assert_eq!(users.check(Some(&guess), Some(a)).await, Verdict::Refused);
+        }
+        let another = header("p", "guess-again");
+        assert_eq!(users.check(Some(&another), Some(a)).await, Verdict::Limited);
+        assert_eq!(
+            users.check(Some(&header("p", "guess-0")), Some(a)).await,
+            Verdict::Refused,
+            "a cached verdict costs nothing and is not limited"
+        );
+        assert_eq!(
+            users.check(Some(&header("p", "right")), Some(b)).await,
+            Verdict::Allowed
+        );
     }
 }

@@ -17,15 +17,17 @@ mod auth;
 mod choices;
 pub mod client;
 mod file;
+mod handshake;
 mod sans;
 mod tls;
 
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use axum::extract::{Request, State as AxState};
+use axum::extract::{ConnectInfo, Request, State as AxState};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -36,8 +38,10 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{error, info};
 
 use crate::secret::{stamp, Stamp};
-pub use auth::Users;
+pub use auth::{Users, Verdict};
 pub use file::{Pem, RateSpec, Spec, TlsSpec};
+use handshake::Handshakes;
+pub use handshake::Refusal;
 pub use tls::{certificates, private_key};
 
 /// Why a web configuration cannot be used: the file, and the key where there is one.
@@ -140,16 +144,26 @@ pub struct Web {
     path: PathBuf,
     tls: bool,
     current: Mutex<Current>,
-    status: Mutex<ReloadStatus>,
+    status: Mutex<Reload>,
+    handshakes: Handshakes,
 }
 
 /// How the web configuration's last (re)load went.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ReloadStatus {
+struct Reload {
+    ok: bool,
+    last_success: Option<SystemTime>,
+}
+
+/// What `/metrics` says of the web configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WebStatus {
     /// Whether the last attempt loaded (false: the last good version keeps serving).
     pub ok: bool,
     /// When a version last loaded.
     pub last_success: Option<SystemTime>,
+    /// Refused TLS handshakes per reason, in [`Refusal::ALL`]'s order (`None` without TLS).
+    pub handshake_failures: Option<[u64; Refusal::ALL.len()]>,
 }
 
 impl std::fmt::Debug for Web {
@@ -172,16 +186,29 @@ impl Web {
                 loaded: Arc::new(loaded),
                 watched,
             }),
-            status: Mutex::new(ReloadStatus {
+            status: Mutex::new(Reload {
                 ok: true,
                 last_success: Some(SystemTime::now()),
             }),
+            handshakes: Handshakes::default(),
         })
     }
 
-    /// How the last (re)load went.
-    pub fn status(&self) -> ReloadStatus {
-        *self.status.lock().unwrap_or_else(|e| e.into_inner())
+    /// How the last (re)load went, and the refused handshakes.
+    pub fn status(&self) -> WebStatus {
+        let reload = *self.status.lock().unwrap_or_else(|e| e.into_inner());
+        WebStatus {
+            ok: reload.ok,
+            last_success: reload.last_success,
+            handshake_failures: self.tls.then(|| self.handshakes.counts()),
+        }
+    }
+
+    /// A TLS handshake from `peer` failed (`None`: it timed out): counted, and said.
+    pub fn handshake_refused(&self, peer: std::net::SocketAddr, error: Option<&std::io::Error>) {
+        let why = error.map_or(Refusal::Timeout, handshake::classify);
+        let detail = error.map(|e| e.to_string()).unwrap_or_default();
+        self.handshakes.refused(peer, why, &detail);
     }
 
     /// The file.
@@ -257,22 +284,39 @@ pub async fn guard(AxState(web): AxState<Arc<Web>>, req: Request, next: Next) ->
     let allowed = loaded.limiter.as_ref().is_none_or(|l| l.check().is_ok());
     let mut response = if !allowed {
         (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n").into_response()
-    } else if loaded.users.is_empty()
-        || loaded
-            .users
-            .allows(
-                req.headers()
-                    .get(header::AUTHORIZATION)
-                    .map(|v| v.as_bytes()),
-            )
-            .await
-    {
-        next.run(req).await
     } else {
-        let mut r = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
-        r
+        let verdict = if loaded.users.is_empty() {
+            Verdict::Allowed
+        } else {
+            let authorization = req.headers().get(header::AUTHORIZATION);
+            let peer = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip());
+            loaded
+                .users
+                .check(authorization.map(|v| v.as_bytes()), peer)
+                .await
+        };
+        match verdict {
+            Verdict::Allowed => next.run(req).await,
+            Verdict::Refused => {
+                let mut r = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
+                r
+            }
+            Verdict::Limited => {
+                let mut r = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many logins from this address; retry later.\n",
+                )
+                    .into_response();
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                r
+            }
+        }
     };
     let h = response.headers_mut();
     for (name, value) in &loaded.spec.headers {

@@ -9,6 +9,7 @@ mod client;
 mod common;
 mod daemon;
 mod faults;
+mod handshakes;
 mod http_metrics;
 mod load;
 mod openmetrics;
