@@ -90,7 +90,11 @@ pub async fn start(config: Config, shutdown: Shutdown) -> Result<Running, AppErr
         renderings: Arc::default(),
         web: web.clone(),
     };
-    let http = tokio::spawn(http::serve(listener, app, shutdown.clone()));
+    let limits = http::Limits {
+        max_connections: config.max_connections,
+        ..http::Limits::default()
+    };
+    let http = tokio::spawn(http::serve_with(listener, app, shutdown.clone(), limits));
     let sched = tokio::spawn(scheduler.clone().run(shutdown.clone()));
     info!(
         listen = %addr,

@@ -22,7 +22,7 @@ pub fn check_config(flags: &Flags, env: &Env) -> Exit {
             println!(
                 "# configuration is valid; secrets are masked\n{}{}",
                 render(&cfg),
-                web.map(|w| render_web(&w)).unwrap_or_default()
+                render_web(cfg.max_connections, web.as_ref())
             );
             Exit::Success
         }
@@ -103,7 +103,11 @@ pub fn render(cfg: &Config) -> String {
 }
 
 /// What the web configuration turns on (never a key, a password or a hash).
-fn render_web(web: &Web) -> String {
+fn render_web(max_connections: usize, web: Option<&Web>) -> String {
+    let section = format!("\n[web]\nmax_connections = {max_connections}\n");
+    let Some(web) = web else {
+        return section;
+    };
     let loaded = web.current();
     let spec = &loaded.spec;
     let tls = match &spec.tls {
@@ -120,7 +124,7 @@ fn render_web(web: &Web) -> String {
     };
     let users: Vec<&str> = loaded.users.names().collect();
     format!(
-        "\n[web]\nconfig_file = {:?}\n# tls = {tls}\n# basic_auth_users = {users:?}\n# headers = {:?}\n# rate_limit = {}\n",
+        "{section}config_file = {:?}\n# tls = {tls}\n# basic_auth_users = {users:?}\n# headers = {:?}\n# rate_limit = {}\n",
         web.path().display().to_string(),
         spec.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
         spec.rate

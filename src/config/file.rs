@@ -33,6 +33,7 @@ pub(super) struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct FileWebSection {
     pub(super) config_file: Option<String>,
+    pub(super) max_connections: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -91,6 +91,15 @@ pub const WEB_CONFIG_FILE: Key = Key {
     env: Some("MCP_SYNC_WEB_CONFIG_FILE"),
     default: "none (plain HTTP, no authentication)",
 };
+/// `web.max_connections`
+pub const WEB_MAX_CONNECTIONS: Key = Key {
+    name: "web.max_connections",
+    flag: Some(("--web.max-connections", |f| {
+        f.web_max_connections.as_deref()
+    })),
+    env: Some("MCP_SYNC_WEB_MAX_CONNECTIONS"),
+    default: "128",
+};
 /// `api.base_url`
 pub const BASE_URL: Key = Key {
     name: "api.base_url",
@@ -248,6 +257,7 @@ pub(super) fn build(l: &Layers<'_>, file: FileConfig) -> Result<Config, ConfigEr
     let fr = file.retry.unwrap_or_default();
     let frl = file.rate_limit.unwrap_or_default();
     let (include, exclude) = filters(l, file.include, file.exclude)?;
+    let web = file.web.unwrap_or_default();
     Ok(Config {
         listen: l.listen(file.listen)?,
         interval: l.duration(&INTERVAL, file.interval)?,
@@ -265,7 +275,8 @@ pub(super) fn build(l: &Layers<'_>, file: FileConfig) -> Result<Config, ConfigEr
         },
         base_url: base_url(l, file.api.and_then(|a| a.base_url))?,
         log_format: log_format(l, file.log.and_then(|x| x.format))?,
-        web_config_file: l.web_config_file(file.web.and_then(|w| w.config_file)),
+        max_connections: l.int(&WEB_MAX_CONNECTIONS, web.max_connections, 1, 65_536)? as usize,
+        web_config_file: l.web_config_file(web.config_file),
         accounts: accounts::build(l.env, file.accounts, &l.file_origin)?,
         include,
         exclude,

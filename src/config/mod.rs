@@ -22,7 +22,9 @@ use crate::cloudflare::Credentials;
 
 pub use filters::Globs;
 pub use merge::parse_duration;
-use merge::{DRY_RUN, INTERVAL, LISTEN, LOG_FORMAT, STALE_AFTER, WEB_CONFIG_FILE};
+use merge::{
+    DRY_RUN, INTERVAL, LISTEN, LOG_FORMAT, STALE_AFTER, WEB_CONFIG_FILE, WEB_MAX_CONNECTIONS,
+};
 
 /// The environment, as a map (tests pass their own).
 pub type Env = HashMap<String, String>;
@@ -62,6 +64,8 @@ pub struct Flags {
     pub log_format: Option<String>,
     #[arg(long = "web.config.file", global = true, value_name = "FILE", help = WEB_CONFIG_FILE.help("Web configuration (exporter-toolkit format): TLS, basic auth, headers"))]
     pub web_config_file: Option<String>,
+    #[arg(long = "web.max-connections", global = true, value_name = "N", help = WEB_MAX_CONNECTIONS.help("HTTP connections served at once; one more is answered 503"))]
+    pub web_max_connections: Option<String>,
 }
 
 /// How log lines are written.
@@ -144,6 +148,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The web configuration file (TLS, basic authentication), if any.
     pub web_config_file: Option<PathBuf>,
+    /// HTTP connections served at once.
+    pub max_connections: usize,
 }
 
 /// Why the configuration was refused.

@@ -288,16 +288,7 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves until `shutdown`, then lets in-flight requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    app: AppState,
-    shutdown: Shutdown,
-) -> std::io::Result<()> {
-    serve_with(listener, app, shutdown, Limits::default()).await
-}
-
-/// As [`serve`], within other limits.
+/// Serves the routes on `listener` within `limits` until `shutdown`.
 pub async fn serve_with(
     listener: TcpListener,
     app: AppState,

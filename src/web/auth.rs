@@ -1,14 +1,17 @@
 //! Basic authentication against `basic_auth_users`, done so that it cannot be used against
 //! the daemon:
 //! - bcrypt (made to be slow: `$2y$18$` takes ~19 s here) runs on the blocking pool, never on
-//!   the async workers, at most one per core at once, and at most one per user: a login to
-//!   a user with a dear hash holds up no login to another user;
+//!   the async workers, at most one more than the cores at once, and at most one per user: a
+//!   login to a user with a dear hash holds up no login to another user;
 //! - its verdict is cached by a SHA-256 of user, hash and password, so a scraper pays once;
 //! - an unknown user costs a fixed-cost fake hash (cost 10, as exporter-toolkit's), not the
 //!   dearest hash of the file, and unknown users do not queue behind a known one;
-//! - each client address may start [`ATTEMPTS_BURST`] uncached verifications, then one every
-//!   [`ATTEMPTS_EVERY`] (`governor`, keyed by IP): beyond that it is answered 429 at once,
-//!   without bcrypt, so a flood of guesses from one address costs the others nothing;
+//! - the same credentials asked for at once are verified once, the others wait for that
+//!   verdict (a restarted Prometheus's first scrapes);
+//! - each client address may have [`IN_FLIGHT_PER_ADDRESS`] verifications under way and start
+//!   [`ATTEMPTS_BURST`], then one every [`ATTEMPTS_EVERY`] (`governor`, keyed by IP): beyond
+//!   that it is answered 429 at once, without bcrypt, so a flood of guesses from one address
+//!   costs the others nothing;
 //! - user names are compared in constant time. No password or hash is ever logged or put in
 //!   an error.
 
@@ -31,6 +34,8 @@ const DECOY_COST: u32 = 10;
 pub const ATTEMPTS_BURST: u32 = 10;
 /// Then one more every this long.
 pub const ATTEMPTS_EVERY: Duration = Duration::from_secs(1);
+/// Verifications one client address may have under way at once.
+pub const IN_FLIGHT_PER_ADDRESS: u32 = 2;
 /// Addresses remembered before the ones with a full allowance are forgotten.
 const ADDRESSES_KEPT: usize = 10_000;
 
@@ -55,6 +60,37 @@ pub struct Users {
     /// Per user (and the last for unknown users), the turn to run bcrypt.
     turns: Vec<Arc<Semaphore>>,
     attempts: DefaultKeyedRateLimiter<IpAddr>,
+    /// Per client address, the verifications it has under way.
+    in_flight: Mutex<HashMap<IpAddr, u32>>,
+    /// The verifications under way, by cache key.
+    pending: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A verification under way: forgotten, and its address's count given back, however it
+/// ends (a client that hangs up drops the future mid-way).
+struct Entry<'a> {
+    users: &'a Users,
+    key: [u8; 32],
+    peer: Option<IpAddr>,
+}
+
+impl Drop for Entry<'_> {
+    fn drop(&mut self) {
+        let u = self.users;
+        u.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
+        if let Some(ip) = self.peer {
+            let mut in_flight = u.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = in_flight.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    in_flight.remove(&ip);
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Users {
@@ -69,7 +105,9 @@ impl std::fmt::Debug for Users {
 impl Users {
     /// The users (name, bcrypt hash), already checked to be well-formed hashes.
     pub fn new(users: Vec<(String, String)>) -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        // One more than the cores, so that an address at its in-flight limit on a 2-core
+        // machine leaves a turn for everyone else.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2)) + 1;
         let mut turns: Vec<_> = users.iter().map(|_| Arc::new(Semaphore::new(1))).collect();
         turns.push(Arc::new(Semaphore::new(cores)));
         let quota = Quota::with_period(ATTEMPTS_EVERY)
@@ -82,6 +120,8 @@ impl Users {
             cores: Arc::new(Semaphore::new(cores)),
             turns,
             attempts: governor::RateLimiter::keyed(quota),
+            in_flight: Mutex::default(),
+            pending: Mutex::default(),
         }
     }
 
@@ -113,23 +153,31 @@ impl Users {
         if let Some(v) = self.cached(&key) {
             return verdict(v);
         }
+        // The same credentials already being verified: wait for that verdict (a restarted
+        // Prometheus's concurrent first scrapes cost one bcrypt and are never limited).
+        let (same, first) = self.in_progress(key);
+        if !first {
+            let _done = same.lock().await;
+            // Nothing cached: that verification was limited or abandoned; so is this one.
+            return self.cached(&key).map_or(Verdict::Limited, verdict);
+        }
+        let _same = same.lock().await;
+        let _entry = Entry {
+            users: self,
+            key,
+            peer,
+        };
         if let Some(ip) = peer {
-            if self.attempts.len() > ADDRESSES_KEPT {
-                self.attempts.retain_recent();
-            }
-            if self.attempts.check_key(&ip).is_err() {
+            if !self.may_start(ip) {
                 return Verdict::Limited;
             }
         }
-        let Ok(_turn) = self.turns[turn].clone().acquire_owned().await else {
+        let (Ok(_turn), Ok(_core)) = (
+            self.turns[turn].clone().acquire_owned().await,
+            self.cores.clone().acquire_owned().await,
+        ) else {
             return Verdict::Refused;
         };
-        let Ok(_core) = self.cores.clone().acquire_owned().await else {
-            return Verdict::Refused;
-        };
-        if let Some(v) = self.cached(&key) {
-            return verdict(v);
-        }
         let ok =
             tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
                 .await
@@ -142,6 +190,37 @@ impl Users {
         }
         cache.insert(key, ok && known);
         verdict(ok)
+    }
+
+    /// The lock of a verification of `key`, and whether this caller is the first to ask.
+    fn in_progress(&self, key: [u8; 32]) -> (Arc<tokio::sync::Mutex<()>>, bool) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        match pending.get(&key) {
+            Some(lock) => (lock.clone(), false),
+            None => {
+                let lock = Arc::new(tokio::sync::Mutex::new(()));
+                pending.insert(key, lock.clone());
+                (lock, true)
+            }
+        }
+    }
+
+    /// Whether `ip` may start one more verification: fewer than [`IN_FLIGHT_PER_ADDRESS`] of
+    /// its own under way, and its allowance not spent. Counts it when it may.
+    fn may_start(&self, ip: IpAddr) -> bool {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let n = in_flight.entry(ip).or_insert(0);
+        if *n >= IN_FLIGHT_PER_ADDRESS {
+            return false;
+        }
+        if self.attempts.len() > ADDRESSES_KEPT {
+            self.attempts.retain_recent();
+        }
+        if self.attempts.check_key(&ip).is_err() {
+            return false;
+        }
+        *n += 1;
+        true
     }
 
     fn cached(&self, key: &[u8; 32]) -> Option<bool> {
@@ -299,5 +378,44 @@ mod tests {
             users.check(Some(&header("p", "right")), Some(b)).await,
             Verdict::Allowed
         );
+    }
+
+    #[test]
+    fn an_address_has_two_verifications_under_way_and_the_same_credentials_share_one() {
+        let users = Users::new(vec![("p".into(), bcrypt::hash("right", 4).expect("hash"))]);
+        let (a, b): (IpAddr, IpAddr) = (
+            "10.0.0.1".parse().expect("ip"),
+            "10.0.0.2".parse().expect("ip"),
+        );
+        let (one, two) = ([1; 32], [2; 32]);
+        let (lock, first) = users.in_progress(one);
+        assert!(first);
+        let (same, again) = users.in_progress(one);
+        assert!(
+            !again && Arc::ptr_eq(&lock, &same),
+            "the same credentials wait for one"
+        );
+        assert!(users.may_start(a) && users.may_start(a));
+        assert!(
+            !users.may_start(a),
+            "a third at once from one address is limited"
+        );
+        assert!(users.may_start(b), "another address is not");
+        drop(Entry {
+            users: &users,
+            key: one,
+            peer: Some(a),
+        });
+        assert!(users.may_start(a), "one ended: one more may start");
+        assert!(users.in_progress(one).1, "forgotten when it ended");
+        for (key, peer) in [(one, a), (two, a), (two, b)] {
+            drop(Entry {
+                users: &users,
+                key,
+                peer: Some(peer),
+            });
+        }
+        assert!(users.pending.lock().expect("lock").is_empty());
+        assert!(users.in_flight.lock().expect("lock").is_empty());
     }
 }

@@ -415,3 +415,105 @@ async fn healthcheck_speaks_tls_with_the_probe_credentials_and_a_bad_file_exits_
         "names the file and the key: {err}"
     );
 }
+
+/// A client trusting the test CA that connects from `from` (another loopback address is
+/// another client address to the daemon).
+fn client_from(pki: &Pki, from: &str) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(pki.read("ca.pem").as_bytes()).expect("CA");
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca)
+        .local_address(from.parse::<std::net::IpAddr>().expect("address"))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_concurrent_logins_are_served_and_a_flood_of_guesses_costs_others_nothing() {
+    let pki = Pki::new();
+    let api = fake_with(fake::uniform_fleet(1, 2, 0)).await;
+    let mut cfg = test_config(&api);
+    cfg.interval = Duration::from_secs(3600);
+    cfg.web_config_file = Some(pki.web_config(""));
+    cfg.max_connections = 400;
+    let sd = Shutdown::new();
+    let running = app::start(cfg, sd.clone()).await.expect("daemon starts");
+    let url = format!("https://localhost:{}/healthz", running.addr.port());
+    let client = pki.client(None);
+    let login = |client: reqwest::Client, user: String, password: String| {
+        let url = url.clone();
+        async move {
+            let r = client
+                .get(&url)
+                .basic_auth(user, Some(password))
+                .send()
+                .await;
+            r.map(|r| r.status().as_u16()).unwrap_or(0)
+        }
+    };
+    // exporter-toolkit's TestBasicAuthCache: one login of each, then 150 + 150 at once.
+    let (right, wrong) = (PASSWORD.to_owned(), format!("{PASSWORD}4"));
+    assert_eq!(login(client.clone(), USER.into(), right.clone()).await, 200);
+    assert_eq!(login(client.clone(), USER.into(), wrong.clone()).await, 401);
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..150 {
+        let (r, w) = (right.clone(), wrong.clone());
+        set.spawn(login(client.clone(), USER.into(), r).then_expect(200));
+        set.spawn(login(client.clone(), USER.into(), w).then_expect(401));
+    }
+    let mut answers = Vec::new();
+    while let Some(a) = set.join_next().await {
+        answers.push(a.expect("task"));
+    }
+    assert_eq!(answers.len(), 300);
+    assert!(answers.iter().all(|(got, want)| got == want), "{answers:?}");
+
+    // Guesses flooding from one address (20 unknown users at once), and an unknown user
+    // from another address meanwhile: the flood is shed, the other is answered 401.
+    let flood = client_from(&pki, "127.0.0.1");
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        set.spawn(login(flood.clone(), format!("guess-{i}"), "x".into()));
+    }
+    let other = tokio::spawn({
+        let asked = std::time::Instant::now();
+        let answer = login(client_from(&pki, "127.0.0.2"), "nobody".into(), "x".into());
+        async move {
+            let status = answer.await;
+            eprintln!(
+                "unknown user from another address amid the flood: {status} after {:?}",
+                asked.elapsed()
+            );
+            status
+        }
+    });
+    let mut flooded = Vec::new();
+    while let Some(a) = set.join_next().await {
+        flooded.push(a.expect("task"));
+    }
+    assert_eq!(
+        other.await.expect("task"),
+        401,
+        "another address is not limited"
+    );
+    assert!(
+        flooded.iter().all(|s| [401, 429].contains(s)),
+        "{flooded:?}"
+    );
+    assert!(
+        flooded.iter().filter(|s| **s == 429).count() >= 10,
+        "at most the allowance of one address is verified: {flooded:?}"
+    );
+    stop(running, sd).await;
+}
+
+/// A login's status beside the status it should have.
+trait ThenExpect: std::future::Future<Output = u16> + Sized {
+    fn then_expect(self, want: u16) -> impl std::future::Future<Output = (u16, u16)> {
+        async move { (self.await, want) }
+    }
+}
+
+impl<F: std::future::Future<Output = u16>> ThenExpect for F {}
