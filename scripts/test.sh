@@ -81,6 +81,9 @@ cargo fmt --all -- --check
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
+say "supply chain: advisories (offline RustSec snapshot), licences, bans, sources (scripts/supply-chain.sh)"
+bash scripts/supply-chain.sh
+
 say "cargo test"
 cargo test --locked
 
