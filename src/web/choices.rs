@@ -156,20 +156,25 @@ pub(super) fn suites(names: Vec<String>) -> Result<Vec<SupportedCipherSuite>, St
     Ok(chosen)
 }
 
-pub(super) fn groups(names: Vec<String>) -> Result<Vec<&'static dyn SupportedKxGroup>, String> {
+/// The groups of `curve_preferences` in order, and the names Go knows that rustls (ring) does
+/// not offer (`CurveP521`, `X25519MLKEM768`): dropped, so that the file's other choices still
+/// serve (the caller warns), or refused when nothing else remains.
+pub(super) type Groups = (Vec<&'static dyn SupportedKxGroup>, Vec<String>);
+
+pub(super) fn groups(names: Vec<String>) -> Result<Groups, String> {
     if names.is_empty() {
-        return Ok(ring::ALL_KX_GROUPS.to_vec());
+        return Ok((ring::ALL_KX_GROUPS.to_vec(), Vec::new()));
     }
-    let mut out: Vec<&'static dyn SupportedKxGroup> = Vec::new();
+    let (mut out, mut dropped): (Vec<&'static dyn SupportedKxGroup>, Vec<String>) =
+        Default::default();
     for n in &names {
         let g: &'static dyn SupportedKxGroup = match n.as_str() {
             "X25519" => ring::kx_group::X25519,
             "CurveP256" => ring::kx_group::SECP256R1,
             "CurveP384" => ring::kx_group::SECP384R1,
             "CurveP521" | "X25519MLKEM768" => {
-                return Err(format!(
-                    "{n:?} cannot be honoured: rustls (ring) offers X25519, CurveP256 and CurveP384"
-                ))
+                dropped.push(n.clone());
+                continue;
             }
             _ => return Err(format!("{n:?} is not one of X25519, CurveP256, CurveP384")),
         };
@@ -177,5 +182,10 @@ pub(super) fn groups(names: Vec<String>) -> Result<Vec<&'static dyn SupportedKxG
             out.push(g);
         }
     }
-    Ok(out)
+    if out.is_empty() {
+        return Err(format!(
+            "{dropped:?} cannot be honoured: rustls (ring) offers X25519, CurveP256 and CurveP384"
+        ));
+    }
+    Ok((out, dropped))
 }

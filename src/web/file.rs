@@ -96,6 +96,8 @@ pub struct TlsSpec {
     pub suites: Vec<SupportedCipherSuite>,
     /// Key exchange groups in preference order.
     pub groups: Vec<&'static dyn SupportedKxGroup>,
+    /// Groups of `curve_preferences` rustls does not offer, left out (with a warning).
+    pub dropped_groups: Vec<String>,
     /// The server's order of suites wins over the client's.
     pub prefer_server_order: bool,
 }
@@ -290,15 +292,6 @@ fn tls_spec(t: FileTls, dir: &Path) -> Result<TlsSpec, KeyError> {
             "a client CA is configured without a client auth policy: set client_auth_type (RequireAndVerifyClientCert)".into(),
         ));
     }
-    if client_auth.verifies() && client_ca.is_none() {
-        return Err((
-            key("client_ca_file"),
-            format!(
-                "missing: client_auth_type {} needs the CA that signs client certificates",
-                client_auth.as_str()
-            ),
-        ));
-    }
     let allowed_sans = t.client_allowed_sans.unwrap_or_default();
     if !allowed_sans.is_empty() && !client_auth.requires() {
         return Err((
@@ -318,7 +311,7 @@ fn tls_spec(t: FileTls, dir: &Path) -> Result<TlsSpec, KeyError> {
         .collect();
     let suites =
         suites(t.cipher_suites.unwrap_or_default()).map_err(|r| (key("cipher_suites"), r))?;
-    let groups = groups(t.curve_preferences.unwrap_or_default())
+    let (groups, dropped_groups) = groups(t.curve_preferences.unwrap_or_default())
         .map_err(|r| (key("curve_preferences"), r))?;
     Ok(TlsSpec {
         cert,
@@ -329,6 +322,7 @@ fn tls_spec(t: FileTls, dir: &Path) -> Result<TlsSpec, KeyError> {
         versions,
         suites,
         groups,
+        dropped_groups,
         prefer_server_order: t.prefer_server_cipher_suites.unwrap_or(true),
     })
 }

@@ -35,7 +35,7 @@ use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::Quota;
 use tokio_rustls::TlsAcceptor;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::secret::{stamp, Stamp};
 pub use auth::{Users, Verdict};
@@ -113,6 +113,18 @@ fn load_once(path: &Path) -> Result<(Loaded, Stamps), (WebConfigError, Stamps)> 
     let mut seen = stamps([path.to_owned()]);
     let spec = file::read(path).map_err(|e| (e, seen.clone()))?;
     seen.extend(stamps(spec.files()));
+    if let Some(dropped) = spec
+        .tls
+        .as_ref()
+        .map(|t| &t.dropped_groups)
+        .filter(|d| !d.is_empty())
+    {
+        warn!(
+            path = %path.display(),
+            dropped = ?dropped,
+            "tls_server_config.curve_preferences names groups rustls (ring) does not offer; serving the others"
+        );
+    }
     let invalid = |(key, reason)| WebConfigError::Invalid {
         path: path.to_owned(),
         key,

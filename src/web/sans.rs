@@ -1,12 +1,30 @@
-//! The subject alternative names of a client certificate: the four kinds of name the
-//! toolkit's `client_allowed_sans` compares (DNS name, e-mail, IP address, URI), written as Go
-//! writes them. The X.509 parsing is `x509-parser`'s: this runs on every handshake, on bytes
-//! the client chose.
+//! What the TLS path reads of a client certificate beyond webpki's verification: the subject
+//! alternative names the toolkit's `client_allowed_sans` compares (DNS name, e-mail, IP
+//! address, URI, written as Go writes them), and whether a certificate pinned in
+//! `client_ca_file` may serve as a client certificate now. The X.509 parsing is
+//! `x509-parser`'s: this runs on handshakes, on bytes the client chose.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// Whether the certificate is valid at `now` (Unix seconds) and, if it states an extended
+/// key usage, allows client authentication (as Go's verification of a client certificate
+/// asks).
+pub fn serves_as_client(cert: &[u8], now: i64) -> bool {
+    let Ok((_, cert)) = X509Certificate::from_der(cert) else {
+        return false;
+    };
+    let v = cert.validity();
+    let valid = v.not_before.timestamp() <= now && now <= v.not_after.timestamp();
+    let usage = match cert.extended_key_usage() {
+        Ok(None) => true,
+        Ok(Some(eku)) => eku.value.client_auth || eku.value.any,
+        Err(_) => false,
+    };
+    valid && usage
+}
 
 /// The certificate's SANs (empty without the extension); `None` when the DER is malformed.
 pub fn subject_alt_names(cert: &[u8]) -> Option<Vec<String>> {

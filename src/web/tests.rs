@@ -174,11 +174,6 @@ fn what_tls_cannot_honour_is_refused_naming_file_and_key() {
             "without a client auth policy",
         ),
         (
-            format!("{tls}  client_auth_type: RequireAndVerifyClientCert\n"),
-            "tls_server_config.client_ca_file",
-            "missing",
-        ),
-        (
             format!("{tls}  client_allowed_sans: [x]\n"),
             "tls_server_config.client_allowed_sans",
             "RequireAnyClientCert",
@@ -342,4 +337,30 @@ fn the_example_in_config_is_valid_and_its_hash_is_for_its_documented_password() 
     let (user, hash) = &spec.users[0];
     assert_eq!(user, "prometheus");
     assert!(bcrypt::verify("example-only", hash).expect("verifiable"));
+}
+
+#[test]
+fn groups_rustls_does_not_offer_are_dropped_when_others_remain() {
+    let tls = "tls_server_config:\n  cert_file: a\n  key_file: b\n";
+    let spec = parse(&format!(
+        "{tls}  curve_preferences: [CurveP521, X25519, X25519MLKEM768]\n"
+    ))
+    .expect("served with X25519");
+    let t = spec.tls.expect("TLS");
+    let names: Vec<String> = t.groups.iter().map(|g| format!("{:?}", g.name())).collect();
+    assert_eq!(names, ["X25519"]);
+    assert_eq!(t.dropped_groups, ["CurveP521", "X25519MLKEM768"]);
+}
+
+#[test]
+fn a_verifying_policy_without_a_client_ca_verifies_against_the_system_roots() {
+    let tls = "tls_server_config:\n  cert_file: a\n  key_file: b\n";
+    for policy in ["RequireAndVerifyClientCert", "VerifyClientCertIfGiven"] {
+        let spec = parse(&format!("{tls}  client_auth_type: {policy}\n")).expect(policy);
+        let t = spec.tls.expect("TLS");
+        assert!(
+            t.client_ca.is_none() && t.client_auth.verifies(),
+            "{policy}"
+        );
+    }
 }

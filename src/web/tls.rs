@@ -1,6 +1,7 @@
 //! The rustls server configuration of a checked `tls_server_config`: certificate and key
 //! (from files or inline), versions, suites and groups in the file's order, and the client
-//! certificate policy in each of Go's five forms, with the `client_allowed_sans` check.
+//! certificate policy in each of Go's five forms (the system roots when no client CA is given,
+//! as Go), with the certificates pinned in `client_ca_file` and the `client_allowed_sans` check.
 
 use std::sync::Arc;
 
@@ -101,6 +102,7 @@ fn client_verifier(
     provider: &Arc<CryptoProvider>,
 ) -> Result<Option<Arc<dyn ClientCertVerifier>>, KeyError> {
     let algorithms = provider.signature_verification_algorithms;
+    let (mut pinned, mut hints) = (Vec::new(), true);
     let inner: Arc<dyn ClientCertVerifier> = match spec.client_auth {
         ClientAuth::NoClientCert => return Ok(None),
         ClientAuth::RequestClientCert | ClientAuth::RequireAnyClientCert => Arc::new(Unverified {
@@ -108,12 +110,13 @@ fn client_verifier(
             algorithms,
         }),
         ClientAuth::VerifyClientCertIfGiven | ClientAuth::RequireAndVerifyClientCert => {
-            let Some(ca) = &spec.client_ca else {
-                return Err((key("client_ca_file"), "missing".into()));
+            let cas = match &spec.client_ca {
+                Some(ca) => certificates(ca, ("client_ca", "client_ca_file"))?,
+                None => system_roots()?,
             };
             let mut roots = RootCertStore::empty();
-            for c in certificates(ca, ("client_ca", "client_ca_file"))? {
-                roots.add(c).map_err(|e| {
+            for c in &cas {
+                roots.add(c.clone()).map_err(|e| {
                     (
                         key("client_ca_file"),
                         format!("not a usable CA certificate: {e}"),
@@ -126,15 +129,23 @@ fn client_verifier(
             } else {
                 b.allow_unauthenticated()
             };
-            b.build()
-                .map_err(|e| (key("client_ca_file"), format!("cannot verify with it: {e}")))?
+            let webpki = b
+                .build()
+                .map_err(|e| (key("client_ca_file"), format!("cannot verify with it: {e}")))?;
+            // Only the file's certificates are pinned and named to the client (with the
+            // system's, Go names none either).
+            if spec.client_ca.is_some() {
+                pinned = cas;
+            } else {
+                hints = false;
+            }
+            webpki
         }
     };
-    if spec.allowed_sans.is_empty() {
-        return Ok(Some(inner));
-    }
-    Ok(Some(Arc::new(AllowedSans {
+    Ok(Some(Arc::new(Policy {
         inner,
+        pinned,
+        hints,
         allowed: spec.allowed_sans.clone(),
     })))
 }
@@ -188,16 +199,47 @@ impl ClientCertVerifier for Unverified {
     }
 }
 
-/// `client_allowed_sans`: after the policy's own check, the certificate must carry one of
-/// the listed SANs, compared exactly (DNS name, e-mail, IP address or URI), as the toolkit
-/// compares them.
+/// The system's CA certificates, which Go verifies client certificates against when no
+/// `client_ca_file` is given; none (a distroless image) is refused by name.
+fn system_roots() -> Result<Vec<CertificateDer<'static>>, KeyError> {
+    let found = rustls_native_certs::load_native_certs();
+    if found.certs.is_empty() {
+        return Err((
+            key("client_ca_file"),
+            "missing, and this system has no CA certificates to verify client certificates against (Go would use them): set client_ca_file".into(),
+        ));
+    }
+    Ok(found.certs)
+}
+
+/// The verifying policies' checks around the policy's own:
+/// - a client certificate that is itself one of `client_ca_file`'s certificates (a
+///   self-signed one, listed as its own CA) is accepted as Go accepts it, when it is valid now
+///   and allows client authentication: webpki refuses a CA certificate as an end entity, but
+///   the operator has pinned exactly these bytes (the handshake's signature is still checked
+///   with its key);
+/// - `client_allowed_sans`: the certificate must carry one of the listed SANs, compared
+///   exactly (DNS name, e-mail, IP address or URI), as the toolkit compares them.
 #[derive(Debug)]
-struct AllowedSans {
+struct Policy {
     inner: Arc<dyn ClientCertVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+    /// Whether the CAs are named to the client (not the system's).
+    hints: bool,
     allowed: Vec<String>,
 }
 
-impl ClientCertVerifier for AllowedSans {
+impl Policy {
+    fn pinned(&self, end_entity: &CertificateDer<'_>, now: UnixTime) -> bool {
+        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        self.pinned
+            .iter()
+            .any(|p| p.as_ref() == end_entity.as_ref())
+            && sans::serves_as_client(end_entity, now)
+    }
+}
+
+impl ClientCertVerifier for Policy {
     fn offer_client_auth(&self) -> bool {
         self.inner.offer_client_auth()
     }
@@ -207,7 +249,11 @@ impl ClientCertVerifier for AllowedSans {
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.inner.root_hint_subjects()
+        if self.hints {
+            self.inner.root_hint_subjects()
+        } else {
+            &[]
+        }
     }
 
     fn verify_client_cert(
@@ -216,9 +262,17 @@ impl ClientCertVerifier for AllowedSans {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let verified = self
+        let verified = match self
             .inner
-            .verify_client_cert(end_entity, intermediates, now)?;
+            .verify_client_cert(end_entity, intermediates, now)
+        {
+            Ok(v) => v,
+            Err(_) if self.pinned(end_entity, now) => ClientCertVerified::assertion(),
+            Err(e) => return Err(e),
+        };
+        if self.allowed.is_empty() {
+            return Ok(verified);
+        }
         let names = sans::subject_alt_names(end_entity).ok_or(
             rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding),
         )?;

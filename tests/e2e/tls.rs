@@ -517,3 +517,59 @@ trait ThenExpect: std::future::Future<Output = u16> + Sized {
 }
 
 impl<F: std::future::Future<Output = u16>> ThenExpect for F {}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exporter_toolkit_parity_self_signed_clients_system_roots_and_p521() {
+    let pki = Pki::new();
+    // The toolkit's client_selfsigned.pem: a self-signed CA:TRUE certificate, listed as its
+    // own client CA.
+    let mut params =
+        rcgen::CertificateParams::new(vec!["selfsigned.example".to_string()]).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("self-signed");
+    pki.dir.file("selfsigned.pem", &cert.pem());
+    pki.dir.file("selfsigned.key", &key.serialize_pem());
+    let api = fake_with(fake::uniform_fleet(1, 2, 0)).await;
+
+    let web = pki.web_config(
+        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: selfsigned.pem\n",
+    );
+    let (running, sd) = daemon(&api, web).await;
+    let url = format!("https://localhost:{}/healthz", running.addr.port());
+    let pinned = fetch(&pki.client(Some("selfsigned")), &url, Some(PASSWORD)).await;
+    assert_eq!(
+        pinned.map(|(s, _)| s),
+        Ok(200),
+        "the pinned self-signed client"
+    );
+    let other = fetch(&pki.client(Some("client")), &url, Some(PASSWORD)).await;
+    assert!(
+        other.is_err(),
+        "a certificate the file does not vouch for: {other:?}"
+    );
+    stop(running, sd).await;
+
+    // No client_ca_file: verified against the system roots, as Go does; with
+    // VerifyClientCertIfGiven a client without a certificate is served.
+    let web = pki.web_config("  client_auth_type: VerifyClientCertIfGiven\n");
+    let (running, sd) = daemon(&api, web).await;
+    let url = format!("https://localhost:{}/healthz", running.addr.port());
+    let none = fetch(&pki.client(None), &url, Some(PASSWORD)).await;
+    assert_eq!(
+        none.map(|(s, _)| s),
+        Ok(200),
+        "no certificate, none required"
+    );
+    let ours = fetch(&pki.client(Some("client")), &url, Some(PASSWORD)).await;
+    assert!(ours.is_err(), "the test CA is no system root: {ours:?}");
+    stop(running, sd).await;
+
+    // A preference list naming P-521 (rustls with ring has none) serves the others.
+    let web = pki.web_config("  curve_preferences: [CurveP521, X25519]\n");
+    let (running, sd) = daemon(&api, web).await;
+    let url = format!("https://localhost:{}/healthz", running.addr.port());
+    let served = fetch(&pki.client(None), &url, Some(PASSWORD)).await;
+    assert_eq!(served.map(|(s, _)| s), Ok(200));
+    stop(running, sd).await;
+}
