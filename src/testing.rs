@@ -62,3 +62,8 @@ pub mod shutdown {
 pub mod state {
     pub use crate::state::{AccountView, Action, BlockReason, Outcome, ServerInfo, State};
 }
+
+/// The web configuration, for a server started on its own with TLS.
+pub mod web {
+    pub use crate::web::Web;
+}

@@ -2,6 +2,7 @@
 //! 127.0.0.1 against the simulated Cloudflare API, a Prism mock built from Cloudflare's
 //! OpenAPI document, a real Prometheus and a real Alertmanager. One test binary keeps link times down.
 
+mod abuse;
 mod alerting;
 mod capabilities;
 mod cli;
