@@ -87,6 +87,9 @@ bash scripts/supply-chain.sh
 say "cargo test"
 cargo test --locked
 
+say "fuzzing: each parser's target for a while when nightly is present (scripts/fuzz.sh)"
+bash scripts/fuzz.sh
+
 say "benchmark smoke run (500 servers; the full run is: cargo bench --bench cycle)"
 BENCH_SERVERS=500 cargo bench --locked --bench cycle
 DECODE_ROUNDS=20 cargo bench --locked --bench cycle -- decode

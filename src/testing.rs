@@ -67,3 +67,58 @@ pub mod state {
 pub mod web {
     pub use crate::web::Web;
 }
+
+/// What the fuzz targets drive (`fuzz/`), and the stable regression test replays: each
+/// parser facing the network or a file, fed bytes it must never panic on.
+pub mod fuzz {
+    use std::path::Path;
+
+    /// A list page fed to the streaming decoder in the chunks the first bytes choose.
+    pub fn list_page(data: &[u8]) {
+        let (sizes, body) = data.split_at(data.len().min(4));
+        let mut d = crate::cloudflare::stream::PageDecoder::new();
+        let mut rest = body;
+        let mut i = 0;
+        while !rest.is_empty() {
+            let size =
+                usize::from(sizes.get(i % sizes.len().max(1)).copied().unwrap_or(255)).max(1);
+            let (chunk, tail) = rest.split_at(size.min(rest.len()));
+            d.feed(chunk);
+            rest = tail;
+            i += 1;
+        }
+        let _ = d.finish();
+    }
+
+    /// A sync answer (and the error envelope of a refused request).
+    pub fn sync_answer(data: &[u8]) {
+        use crate::cloudflare::model;
+        if let Ok(env) = model::decode_envelope::<crate::cloudflare::SyncResult>(data) {
+            let _ = env.accepted(crate::vocabulary::Endpoint::Sync, 200);
+        }
+        let _ = model::decode_errors(data);
+    }
+
+    /// A web configuration file.
+    pub fn web_config(data: &[u8]) {
+        if let Ok(text) = std::str::from_utf8(data) {
+            let _ = crate::web::file::parse(Path::new("/etc/mcp/web.yml"), text);
+        }
+    }
+
+    /// A TOML configuration file, validated as the daemon validates it.
+    pub fn config_file(data: &[u8]) {
+        if let Ok(text) = std::str::from_utf8(data) {
+            let env = crate::config::Env::default();
+            let _ = crate::config::load_text(Path::new("/etc/mcp/config.toml"), text, &env);
+        }
+    }
+
+    /// The `Ratelimit` and `Retry-After` headers.
+    pub fn ratelimit_header(data: &[u8]) {
+        if let Ok(text) = std::str::from_utf8(data) {
+            let _ = crate::cloudflare::ratelimit::parse_ratelimit(text);
+            let _ = crate::cloudflare::ratelimit::parse_retry_after(text);
+        }
+    }
+}

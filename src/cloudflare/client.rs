@@ -121,7 +121,7 @@ impl Answer {
 
 impl<T> model::Envelope<T> {
     /// The result of a successful envelope; `success: false` is [`ApiError::Unsuccessful`].
-    fn accepted(self, ep: Endpoint, status: u16) -> Result<Option<T>, ApiError> {
+    pub(crate) fn accepted(self, ep: Endpoint, status: u16) -> Result<Option<T>, ApiError> {
         if self.success {
             Ok(self.result)
         } else {

@@ -82,7 +82,12 @@ pub(super) fn read(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
         path: path.to_owned(),
         reason: e.to_string(),
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+    parse(path, &text)
+}
+
+/// Parses the text of the file at `path`.
+pub(super) fn parse(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: path.to_owned(),
         reason: e.to_string().trim_end().replace('\n', " | "),
     })

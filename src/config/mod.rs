@@ -213,6 +213,17 @@ pub fn load(flags: &Flags, env: &Env) -> Result<Config, ConfigError> {
     merge::build(&merge::Layers::new(flags, env, path.as_deref()), file)
 }
 
+/// The configuration a file at `path` with this `text` gives, with `env` and no flags (the
+/// fuzz targets' door: the file's parser and the validation behind it, without a file).
+#[cfg(feature = "fake")]
+pub fn load_text(path: &std::path::Path, text: &str, env: &Env) -> Result<Config, ConfigError> {
+    let file = file::parse(path, text)?;
+    merge::build(
+        &merge::Layers::new(&Flags::default(), env, Some(path)),
+        file,
+    )
+}
+
 /// Only the listen address and the web configuration file (for `healthcheck`, which must
 /// work even where the rest of the configuration, such as credentials, is not visible).
 pub fn endpoint(flags: &Flags, env: &Env) -> Result<(SocketAddr, Option<PathBuf>), ConfigError> {

@@ -16,7 +16,7 @@
 mod auth;
 mod choices;
 pub mod client;
-mod file;
+pub(crate) mod file;
 mod handshake;
 mod sans;
 mod tls;

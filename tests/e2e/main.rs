@@ -10,6 +10,7 @@ mod client;
 mod common;
 mod daemon;
 mod faults;
+mod fuzz_regressions;
 mod handshakes;
 mod http_metrics;
 mod load;

@@ -58,11 +58,16 @@ async fn twelve_cycles_export_cloudflares_timestamps_and_judge_each_sync_by_its_
     };
     let (manual_lss, futile_lss) = (cloudflare("manual"), cloudflare("futile"));
     let d = Daemon::start(&api, Duration::from_secs(2)).await;
+    // Twelve cycles, and the futile server's last sync judged (a sync of the last cycle is
+    // pending until the next listing judges it).
+    let judged = format!(
+        "cloudflare_mcp_server_last_sync_outcome{{account_id=\"{ACC}\",server_id=\"futile\",outcome=\"no_effect\"}} 1"
+    );
     let m = poll_metrics(
         &format!("{}/metrics", d.base),
-        Duration::from_secs(60),
-        "12 cycles",
-        |m| cycles(m) >= 12.0,
+        Duration::from_secs(90),
+        "12 cycles and the futile sync judged",
+        |m| cycles(m) >= 12.0 && m.contains(&judged),
     )
     .await;
     d.stop().await;
