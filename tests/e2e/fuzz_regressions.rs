@@ -6,7 +6,10 @@ use std::path::PathBuf;
 
 use mcp_sync_monitor::testing::fuzz;
 
-const TARGETS: [(&str, fn(&[u8])); 5] = [
+/// A target's name and what it runs.
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: [Target; 5] = [
     ("list_page", fuzz::list_page),
     ("sync_answer", fuzz::sync_answer),
     ("web_config", fuzz::web_config),
