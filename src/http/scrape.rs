@@ -207,9 +207,22 @@ impl BufRead for Cursor {
 /// The text of a shared rendering, inflated [`WINDOW`] bytes at a time.
 pub struct Inflater(GzDecoder<Cursor>);
 
+/// Plain scrapes being sent: when the last one ends, the windows and inflate states they
+/// freed are given back to the system, so resident memory returns to idle after a burst.
+static INFLATING: AtomicUsize = AtomicUsize::new(0);
+
+impl Drop for Inflater {
+    fn drop(&mut self) {
+        if INFLATING.fetch_sub(1, Ordering::AcqRel) == 1 {
+            crate::allocator::release_free();
+        }
+    }
+}
+
 impl Inflater {
     /// Starts at the beginning of `rendering`'s text.
     pub fn new(rendering: Arc<Rendering>) -> Self {
+        INFLATING.fetch_add(1, Ordering::AcqRel);
         Self(GzDecoder::new(Cursor { rendering, at: 0 }))
     }
 

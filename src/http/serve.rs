@@ -38,6 +38,12 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time a client may leave a response unread before it is disconnected.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What a connection buffers, reading a request's head or writing an answer the client has
+/// not read yet (hyper's default is ~400 KiB): a plain scrape inflates its body a window at a
+/// time as the socket drains, so 64 plain scrapers hold 64 of these, not 64 bodies. A
+/// request head larger than this is answered 431.
+const MAX_BUFFER: usize = 128 * 1024;
+
 /// The bounds of the server (the daemon uses the defaults; tests shorten them).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -150,6 +156,7 @@ where
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_BUFFER)
         .serve_connection(TokioIo::new(io), service);
     watcher.watch(conn).await.map_err(|e| e.to_string())
 }
