@@ -60,7 +60,9 @@ pub mod shutdown {
 
 /// What the scheduler publishes.
 pub mod state {
-    pub use crate::state::{AccountView, Action, BlockReason, Outcome, ServerInfo, State};
+    pub use crate::state::{
+        AccountView, Action, BlockReason, Outcome, ServerInfo, ServerState, State,
+    };
 }
 
 /// The web configuration, for a server started on its own with TLS.

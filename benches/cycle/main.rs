@@ -9,6 +9,7 @@
 //!     cargo bench --bench cycle -- slow-syncs        # syncs of 2 s, and an account beside
 //!     cargo bench --bench cycle -- accounts          # 100 accounts x 100 servers, one token
 //!     cargo bench --bench cycle -- decode            # one list page through the decoder
+//!     cargo bench --bench cycle -- exposition        # our writer against prometheus-client
 //!
 //! `BENCH_DAEMON=<wrapper>` runs the daemon through a wrapper (a heap profiler, say), and
 //! `BENCH_FIRST_CYCLE_ONLY=1` stops the default mode after the first cycle's syncs;
@@ -23,6 +24,7 @@
 //! and idle CPU between cycles.
 
 mod decode;
+mod exposition;
 mod first;
 mod fleet;
 mod load;
@@ -46,6 +48,8 @@ fn main() {
             scale::slow_syncs().await;
         } else if args.iter().any(|a| a == "decode") {
             decode::decode().await;
+        } else if args.iter().any(|a| a == "exposition") {
+            exposition::exposition();
         } else if args.iter().any(|a| a == "accounts") {
             scale::many_accounts().await;
         } else {

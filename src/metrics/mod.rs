@@ -9,8 +9,10 @@
 //! per-server series ([`write_servers`]) change only when a view is published, so one
 //! rendering of them serves every scrape of that version, written in pieces of about
 //! `chunk` bytes so that memory per scrape stays small whatever the fleet's size. (The
-//! `prometheus` crate's data model cost four times the memory at 10,000 servers; its output
-//! and ours are checked the same way: `promtool check metrics` and a real Prometheus.)
+//! `prometheus` crate's data model cost four times the memory at 10,000 servers. The
+//! Prometheus project's `prometheus-client` encodes from a `Collector` with no model kept:
+//! `cargo bench --bench cycle -- exposition` puts both on the same 10,000-server snapshot,
+//! 9.2–13.1 ms per rendering here against its 9.7–12.8 ms, 3 runs each.)
 
 mod head;
 mod negotiate;

@@ -105,6 +105,10 @@ pub(super) fn header(out: &mut Out, name: &str, kind: &str, help: &str) {
 /// Escapes `value` as both formats read a label value, and OpenMetrics a help text:
 /// `\\`, `\"`, `\n`.
 fn escape(out: &mut String, value: &str) {
+    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -142,9 +146,9 @@ pub(super) fn number(out: &mut String, v: f64) {
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        let _ = write!(out, "{}", v as i64);
+        out.push_str(itoa::Buffer::new().format(v as i64));
     } else {
-        let _ = write!(out, "{v}");
+        out.push_str(ryu::Buffer::new().format_finite(v));
     }
 }
 
@@ -232,7 +236,7 @@ mod tests {
             number(&mut s, v);
             s.push(' ');
         }
-        assert_eq!(s, "1 0.005 100000000000000000000 NaN +Inf -3 ");
+        assert_eq!(s, "1 0.005 1e20 NaN +Inf -3 ");
     }
 
     #[test]
