@@ -322,3 +322,29 @@ pub fn promtool_check_metrics(text: &str) -> Option<Result<(), String>> {
         ))
     })
 }
+
+/// A TLS client trusting `dir/ca.pem`, presenting `dir/<identity>.pem` and `.key` when given
+/// (`tls_info`: the peer's certificate is kept for the test to look at).
+pub fn tls_client(
+    dir: &std::path::Path,
+    identity: Option<&str>,
+    tls_info: bool,
+) -> reqwest::Client {
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect("read");
+    let ca = reqwest::Certificate::from_pem(read("ca.pem").as_bytes()).expect("CA");
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca)
+        .tls_info(tls_info)
+        .timeout(Duration::from_secs(5));
+    if let Some(name) = identity {
+        let pem = format!(
+            "{}{}",
+            read(&format!("{name}.pem")),
+            read(&format!("{name}.key"))
+        );
+        b = b.identity(reqwest::Identity::from_pem(pem.as_bytes()).expect("identity"));
+    }
+    b.build().expect("client")
+}

@@ -114,21 +114,7 @@ impl Certs {
 
     /// A client trusting the CA, with the named client certificate when given.
     fn client(&self, identity: Option<&str>) -> reqwest::Client {
-        let ca = reqwest::Certificate::from_pem(self.read("ca.pem").as_bytes()).expect("CA");
-        let mut b = reqwest::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(ca)
-            .timeout(Duration::from_secs(5));
-        if let Some(name) = identity {
-            let pem = format!(
-                "{}{}",
-                self.read(&format!("{name}.pem")),
-                self.read(&format!("{name}.key"))
-            );
-            b = b.identity(reqwest::Identity::from_pem(pem.as_bytes()).expect("identity"));
-        }
-        b.build().expect("client")
+        tls_client(&self.dir.0, identity, false)
     }
 }
 
