@@ -56,6 +56,31 @@ fn in_string(s: &mut Scan, chunk: &[u8], mut i: usize) -> Option<usize> {
     Some(i + 1)
 }
 
+/// Bytes inside a server deeper than its own object: brackets move the depth, a quote
+/// opens a string, the rest is skipped. The index after the byte that changed the state
+/// (or the chunk's end, as `None`).
+#[inline]
+fn deep(s: &mut Scan, chunk: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(&b) = chunk.get(i) {
+        i += 1;
+        match b {
+            b'"' => {
+                s.in_string = true;
+                return Some(i);
+            }
+            b'{' | b'[' => s.depth += 1,
+            b'}' | b']' => {
+                s.depth -= 1;
+                if s.depth <= 2 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The decoder of one page. [`PageDecoder::feed`] the body's chunks in order, then
 /// [`PageDecoder::finish`].
 #[derive(Debug, Default)]
@@ -82,6 +107,14 @@ impl PageDecoder {
             let s = &mut self.scan;
             if s.in_string {
                 match in_string(s, chunk, i) {
+                    Some(next) => i = next,
+                    None => break,
+                }
+                continue;
+            }
+            if s.in_element && s.depth > 2 {
+                // Deep inside a server: only strings and the depth matter until it closes.
+                match deep(s, chunk, i) {
                     Some(next) => i = next,
                     None => break,
                 }
