@@ -348,3 +348,14 @@ pub fn tls_client(
     }
     b.build().expect("client")
 }
+
+/// A certificate authority named `name`, made for a test.
+pub fn test_ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let key = rcgen::KeyPair::generate().expect("key");
+    rcgen::CertifiedIssuer::self_signed(params, key).expect("CA")
+}

@@ -17,7 +17,7 @@ struct Certs {
 impl Certs {
     fn new() -> Self {
         let dir = TempDir::new("handshakes");
-        let ca = Self::ca("test CA");
+        let ca = test_ca("test CA");
         dir.file("ca.pem", &ca.pem());
         dir.file("ca.key", &ca.key().serialize_pem());
         let certs = Self { dir, ca };
@@ -27,7 +27,7 @@ impl Certs {
         certs.leaf("expired", &["scraper.example"], true);
         let rogue = Self {
             dir: TempDir::new("rogue"),
-            ca: Self::ca("rogue CA"),
+            ca: test_ca("rogue CA"),
         };
         rogue.leaf("client", &["scraper.example"], false);
         for ext in ["pem", "key"] {
@@ -35,16 +35,6 @@ impl Certs {
             certs.dir.file(&format!("rogue.{ext}"), &text);
         }
         certs
-    }
-
-    fn ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let key = rcgen::KeyPair::generate().expect("key");
-        rcgen::CertifiedIssuer::self_signed(params, key).expect("CA")
     }
 
     fn leaf(&self, name: &str, names: &[&str], expired: bool) {
@@ -268,7 +258,4 @@ async fn refused_handshakes_are_counted_by_reason_and_each_cause_is_said_once_a_
     assert!(said.iter().all(|l| l["peer"]
         .as_str()
         .is_some_and(|p| p.starts_with("127.0.0.1:"))));
-    if std::env::var_os("SHOW_LOG").is_some() {
-        eprintln!("{}", std::fs::read_to_string(&log).unwrap_or_default());
-    }
 }

@@ -26,26 +26,16 @@ struct Pki {
 impl Pki {
     fn new() -> Self {
         let dir = TempDir::new("pki");
-        let ca = Self::ca("test CA");
+        let ca = test_ca("test CA");
         dir.file("ca.pem", &ca.pem());
         let pki = Self { dir, ca };
         pki.leaf("server", &["localhost", "127.0.0.1"]);
         pki.leaf("client", &["scraper.example"]);
-        let rogue = Self::ca("rogue CA");
+        let rogue = test_ca("rogue CA");
         let (cert, key) = Self::signed(&rogue, &["scraper.example"]);
         pki.dir.file("rogue.pem", &cert);
         pki.dir.file("rogue.key", &key);
         pki
-    }
-
-    fn ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let key = rcgen::KeyPair::generate().expect("key");
-        rcgen::CertifiedIssuer::self_signed(params, key).expect("CA")
     }
 
     fn signed(
