@@ -162,15 +162,17 @@ impl Users {
             return self.cached(&key).map_or(Verdict::Limited, verdict);
         }
         let _same = same.lock().await;
-        let _entry = Entry {
+        let mut entry = Entry {
             users: self,
             key,
-            peer,
+            peer: None,
         };
         if let Some(ip) = peer {
             if !self.may_start(ip) {
                 return Verdict::Limited;
             }
+            // Counted: given back when this verification ends.
+            entry.peer = Some(ip);
         }
         let (Ok(_turn), Ok(_core)) = (
             self.turns[turn].clone().acquire_owned().await,
@@ -380,8 +382,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_address_has_two_verifications_under_way_and_the_same_credentials_share_one() {
+    #[tokio::test]
+    async fn an_address_has_two_verifications_under_way_and_the_same_credentials_share_one() {
         let users = Users::new(vec![("p".into(), bcrypt::hash("right", 4).expect("hash"))]);
         let (a, b): (IpAddr, IpAddr) = (
             "10.0.0.1".parse().expect("ip"),
@@ -401,6 +403,13 @@ mod tests {
             "a third at once from one address is limited"
         );
         assert!(users.may_start(b), "another address is not");
+        let h = header("p", "g");
+        let limited = users.check(Some(&h), Some(a)).await;
+        assert_eq!(limited, Verdict::Limited);
+        assert!(
+            !users.may_start(a),
+            "a limited attempt gives back no turn it did not take"
+        );
         drop(Entry {
             users: &users,
             key: one,
