@@ -12,8 +12,12 @@ use super::fingerprint::Defs;
 /// their names (`tool:x`, `prompt:y`) sorted and joined, for the log line of a change. A
 /// definition without a name is named by its hash; of two with the same name the first
 /// counts.
+pub type Capabilities = Table<8>;
+
+/// Definitions by name, each with a hash of `W` bytes, in one allocation (the layout of
+/// [`Capabilities`]). Pins use it with the first 16 bytes of each stable fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Capabilities {
+pub struct Table<const W: usize> {
     data: Box<[u8]>,
 }
 
@@ -35,29 +39,70 @@ impl Change {
     }
 }
 
-const SEP: char = '\u{1f}';
+/// What separates the names of a table (replaced by a space inside a name).
+pub const SEP: char = '\u{1f}';
 
 impl Capabilities {
     /// The fingerprint of a server's tools and prompts (either may be unknown).
     pub fn new(tools: Option<&Defs>, prompts: Option<&Defs>) -> Self {
-        // Every name in one buffer, each definition a range of it and its hash.
-        let mut text = String::new();
-        let mut items: Vec<(usize, usize, u64)> = Vec::new();
+        let mut labels = Labels::default();
         for (kind, defs) in [("tool", tools), ("prompt", prompts)] {
             for (name, hash) in defs.map(|d| d.items.as_slice()).unwrap_or_default() {
-                let start = text.len();
-                text.push_str(kind);
-                text.push(':');
-                match name {
-                    Some(n) => text.extend(n.chars().map(|c| if c == SEP { ' ' } else { c })),
-                    None => {
-                        let _ = write!(text, "#{hash:016x}");
-                    }
-                }
-                items.push((start, text.len(), *hash));
+                labels.push(kind, name.as_deref(), hash.to_le_bytes());
             }
         }
-        let label = |&(a, b, _): &(usize, usize, u64)| &text[a..b];
+        labels.table()
+    }
+}
+
+/// Labelled hashes on their way into a [`Table`]: every name in one buffer, each definition
+/// a range of it and its hash.
+pub struct Labels<const W: usize> {
+    text: String,
+    items: Vec<(usize, usize, [u8; W])>,
+}
+
+impl<const W: usize> Default for Labels<W> {
+    fn default() -> Self {
+        Self {
+            text: String::new(),
+            items: Vec::new(),
+        }
+    }
+}
+
+impl<const W: usize> Labels<W> {
+    /// Adds a definition of `kind` (`tool`, `prompt`) named `name`; one without a name is
+    /// named by its hash.
+    pub fn push(&mut self, kind: &str, name: Option<&str>, hash: [u8; W]) {
+        let text = &mut self.text;
+        let start = text.len();
+        text.push_str(kind);
+        text.push(':');
+        match name {
+            Some(n) => text.extend(n.chars().map(|c| if c == SEP { ' ' } else { c })),
+            None => {
+                text.push('#');
+                for b in hash.iter().take(8).rev() {
+                    let _ = write!(text, "{b:02x}");
+                }
+            }
+        }
+        self.items.push((start, text.len(), hash));
+    }
+
+    /// Adds a definition by its full label (`tool:x`).
+    pub fn push_label(&mut self, label: &str, hash: [u8; W]) {
+        let start = self.text.len();
+        self.text
+            .extend(label.chars().map(|c| if c == SEP { ' ' } else { c }));
+        self.items.push((start, self.text.len(), hash));
+    }
+
+    /// The table: sorted by name, of two with the same name the first.
+    pub fn table(self) -> Table<W> {
+        let Self { text, mut items } = self;
+        let label = |&(a, b, _): &(usize, usize, [u8; W])| &text[a..b];
         items.sort_by(|x, y| label(x).cmp(label(y)));
         items.dedup_by(|b, a| label(a) == label(b));
         let items = &items[..items.len().min(u32::MAX as usize)];
@@ -79,23 +124,51 @@ impl Capabilities {
             })
         };
         let names: usize = labels().map(|(_, rest)| rest.len() + 2).sum();
-        let mut data = Vec::with_capacity(4 + 8 * items.len() + names);
+        let mut data = Vec::with_capacity(4 + W * items.len() + names);
         data.extend_from_slice(&(items.len() as u32).to_le_bytes());
         for (_, _, hash) in items {
-            data.extend_from_slice(&hash.to_le_bytes());
+            data.extend_from_slice(hash);
         }
         for (shared, rest) in labels() {
             data.push(shared as u8);
             data.extend_from_slice(rest);
             data.push(SEP as u8);
         }
-        Self {
+        Table {
             data: data.into_boxed_slice(),
         }
     }
+}
+
+impl<const W: usize> Table<W> {
+    /// How many definitions.
+    pub fn len(&self) -> usize {
+        self.data
+            .first_chunk::<4>()
+            .map_or(0, |b| u32::from_le_bytes(*b) as usize)
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each definition's name and hash, in name order.
+    pub fn each(&self, mut f: impl FnMut(&str, &[u8; W])) {
+        let mut c = Cursor::new(self);
+        while let Some((name, hash)) = c.current() {
+            f(name, &hash);
+            c.advance();
+        }
+    }
+
+    /// Bytes held.
+    pub fn size(&self) -> usize {
+        self.data.len()
+    }
 
     /// What changed from `before` to `self`.
-    pub fn diff(&self, before: &Capabilities) -> Change {
+    pub fn diff(&self, before: &Table<W>) -> Change {
         let mut c = Change::default();
         if self.data == before.data {
             return c;
@@ -136,22 +209,19 @@ impl Capabilities {
 /// Reads a fingerprint's definitions in name order. The names are front-coded (each is the
 /// number of bytes it shares with the one before, at most 255, then the rest, then
 /// [`SEP`]): sorted names share long prefixes, `tool:` at least.
-struct Cursor<'a> {
+struct Cursor<'a, const W: usize> {
     hashes: &'a [u8],
     names: &'a [u8],
     name: Vec<u8>,
-    hash: Option<u64>,
+    hash: Option<[u8; W]>,
 }
 
-impl<'a> Cursor<'a> {
-    fn new(c: &'a Capabilities) -> Self {
-        let n = c
-            .data
-            .first_chunk::<4>()
-            .map_or(0, |b| u32::from_le_bytes(*b) as usize);
+impl<'a, const W: usize> Cursor<'a, W> {
+    fn new(c: &'a Table<W>) -> Self {
+        let n = c.len();
         let mut cursor = Self {
-            hashes: c.data.get(4..4 + 8 * n).unwrap_or_default(),
-            names: c.data.get(4 + 8 * n..).unwrap_or_default(),
+            hashes: c.data.get(4..4 + W * n).unwrap_or_default(),
+            names: c.data.get(4 + W * n..).unwrap_or_default(),
             name: Vec::new(),
             hash: None,
         };
@@ -161,7 +231,7 @@ impl<'a> Cursor<'a> {
 
     fn advance(&mut self) {
         let (Some((hash, hashes)), Some((&shared, names))) = (
-            self.hashes.split_first_chunk::<8>(),
+            self.hashes.split_first_chunk::<W>(),
             self.names.split_first(),
         ) else {
             self.hash = None;
@@ -175,11 +245,11 @@ impl<'a> Cursor<'a> {
         self.name.extend_from_slice(&names[..end]);
         self.names = names.get(end + 1..).unwrap_or_default();
         self.hashes = hashes;
-        self.hash = Some(u64::from_le_bytes(*hash));
+        self.hash = Some(*hash);
     }
 
     /// The definition at the cursor: its name and hash.
-    fn current(&self) -> Option<(&str, u64)> {
+    fn current(&self) -> Option<(&str, [u8; W])> {
         let hash = self.hash?;
         Some((std::str::from_utf8(&self.name).unwrap_or("?"), hash))
     }

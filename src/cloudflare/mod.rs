@@ -10,6 +10,7 @@ pub mod capabilities;
 mod client;
 mod error;
 pub mod fingerprint;
+pub mod inspect;
 #[cfg(test)]
 mod fuzz_tests;
 mod lenient;

@@ -1,0 +1,334 @@
+//! A second look at a server's tool and prompt definitions, taken only when their fast
+//! fingerprints say they are new (first sighting, a change, a reloaded pin file): each
+//! definition's stable fingerprint, which pins hold, and the deterministic rules that flag
+//! text hidden from a person or addressed to the model.
+//!
+//! The stable fingerprint is SHA-256 (`ring`, already linked for TLS) of the definition's
+//! canonical form, version [`CANONICAL_VERSION`]: JSON without whitespace, object keys
+//! sorted by their UTF-8 bytes (of a repeated key the last), arrays in order, strings as
+//! `serde_json` escapes them, numbers by value (`1`, `1.0` and `1e0` are `1`; an integral
+//! value below 2^53 in magnitude is written as an integer, any other in the shortest form
+//! that reads back the same, `ryu`). It is unkeyed, so it is the same on every machine and
+//! after every restart, and a pin can be committed. It is not the fast fingerprint: that
+//! one is keyed per process and computed for every definition of every page
+//! (`fingerprint/mix.rs` says why); this one costs a second parse of the server's bytes, paid
+//! only for the servers whose fast fingerprint is new.
+
+use std::fmt::Write as _;
+
+use ring::digest::{digest, SHA256};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::capabilities::{Labels, Table, SEP};
+
+/// The version of the canonical form the stable fingerprints hash.
+pub const CANONICAL_VERSION: u32 = 1;
+
+/// The hash of the stable fingerprints, as the pin file names it.
+pub const HASH: &str = "sha256";
+
+/// A stable fingerprint: SHA-256, 32 bytes.
+pub type Stable = [u8; 32];
+
+/// A server's definitions by name (`tool:x`, `prompt:y`) with their stable fingerprints.
+pub type StableTable = Table<32>;
+
+/// A rule for hidden instructions in a definition (any string of it: name, description,
+/// schema, object keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rule {
+    /// Characters that render as nothing: zero-width space, non-joiner and joiner
+    /// (U+200B–U+200D), word joiner and invisible operators (U+2060–U+2064), the byte order
+    /// mark used as a zero-width no-break space (U+FEFF), soft hyphen (U+00AD), Mongolian
+    /// vowel separator (U+180E).
+    InvisibleCharacters,
+    /// Bidirectional controls, which reorder what a person sees: embeddings and overrides
+    /// (U+202A–U+202E), isolates (U+2066–U+2069), marks (U+200E, U+200F, U+061C).
+    BidiControls,
+    /// Unicode tag characters (U+E0000–U+E007F): an invisible copy of ASCII that models read.
+    TagCharacters,
+    /// Markup addressed to the model rather than a person; see [`MARKUP_TAGS`] and
+    /// [`MARKUP_TOKENS`].
+    InstructionMarkup,
+}
+
+impl Rule {
+    /// Every rule, in label order.
+    pub const ALL: [Rule; 4] = [
+        Rule::BidiControls,
+        Rule::InstructionMarkup,
+        Rule::InvisibleCharacters,
+        Rule::TagCharacters,
+    ];
+
+    /// The metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::InvisibleCharacters => "invisible_characters",
+            Rule::BidiControls => "bidi_controls",
+            Rule::TagCharacters => "tag_characters",
+            Rule::InstructionMarkup => "instruction_markup",
+        }
+    }
+
+    fn index(self) -> usize {
+        Rule::ALL.iter().position(|r| *r == self).unwrap_or(0)
+    }
+}
+
+/// Element names that count as instruction markup when opened or closed (`<important>`,
+/// `</system>`, `<IMPORTANT priority="high">`), compared without regard to ASCII case.
+pub const MARKUP_TAGS: [&str; 6] = [
+    "important",
+    "system",
+    "system_prompt",
+    "system-prompt",
+    "instructions",
+    "instruction",
+];
+
+/// Chat-template tokens that count as instruction markup, compared without regard to ASCII
+/// case.
+pub const MARKUP_TOKENS: [&str; 9] = [
+    "[system]",
+    "[/system]",
+    "[inst]",
+    "[/inst]",
+    "<<sys>>",
+    "<</sys>>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|system|>",
+];
+
+/// Which rule, if any, a character breaks.
+pub fn hidden(c: char) -> Option<Rule> {
+    match c {
+        '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' => {
+            Some(Rule::InvisibleCharacters)
+        }
+        '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {
+            Some(Rule::BidiControls)
+        }
+        '\u{E0000}'..='\u{E007F}' => Some(Rule::TagCharacters),
+        _ => None,
+    }
+}
+
+/// Whether `text` carries instruction markup.
+pub fn has_markup(text: &str) -> bool {
+    if !text.contains(['<', '[']) {
+        return false;
+    }
+    let lower = text.to_ascii_lowercase();
+    if MARKUP_TOKENS.iter().any(|t| lower.contains(t)) {
+        return true;
+    }
+    lower.match_indices('<').any(|(i, _)| {
+        let rest = &lower[i + 1..];
+        let rest = rest.strip_prefix('/').unwrap_or(rest);
+        MARKUP_TAGS.iter().any(|tag| {
+            rest.strip_prefix(tag).is_some_and(|after| {
+                after.starts_with(['>', '/', ' ', '\t', '\n', '\r'])
+            })
+        })
+    })
+}
+
+/// The rules one string breaks, as a bit set over [`Rule::ALL`].
+fn rules_of(text: &str, found: &mut u8) {
+    for c in text.chars() {
+        if let Some(r) = hidden(c) {
+            *found |= 1 << r.index();
+        }
+    }
+    if has_markup(text) {
+        *found |= 1 << Rule::InstructionMarkup.index();
+    }
+}
+
+/// The rules any string of `v` breaks (object keys included).
+fn rules_in(v: &Value, found: &mut u8) {
+    match v {
+        Value::String(s) => rules_of(s, found),
+        Value::Array(a) => a.iter().for_each(|x| rules_in(x, found)),
+        Value::Object(m) => {
+            for (k, x) in m {
+                rules_of(k, found);
+                rules_in(x, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What the rules found in a server's definitions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Suspicious {
+    /// Definitions that break each rule, in the order of [`Rule::ALL`].
+    pub counts: [u32; Rule::ALL.len()],
+    /// Each flagged definition's name (`tool:x`) and the rule, in name order.
+    pub flagged: Vec<(Rule, String)>,
+}
+
+impl Suspicious {
+    /// The count of one rule.
+    pub fn count(&self, rule: Rule) -> u32 {
+        self.counts[rule.index()]
+    }
+
+    /// Whether nothing was flagged.
+    pub fn is_empty(&self) -> bool {
+        self.counts.iter().all(|c| *c == 0)
+    }
+}
+
+/// A server's definitions, looked at closely.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    /// Each definition's stable fingerprint, by name.
+    pub definitions: StableTable,
+    /// What the rules found.
+    pub suspicious: Suspicious,
+}
+
+/// Writes `v` in the canonical form.
+pub fn canonical(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Number(n) => number(n.as_f64().unwrap_or(0.0), out),
+        Value::String(s) => string(s, out),
+        Value::Array(a) => {
+            out.push(b'[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                canonical(x, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(m) => {
+            let mut keys: Vec<(&String, &Value)> = m.iter().collect();
+            keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (k, x)) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(k, out);
+                out.push(b':');
+                canonical(x, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn string(s: &str, out: &mut Vec<u8>) {
+    // Writing a string into a vector cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn number(v: f64, out: &mut Vec<u8>) {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if v == 0.0 {
+        out.push(b'0');
+    } else if v.fract() == 0.0 && v.abs() < EXACT {
+        out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
+    } else {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    }
+}
+
+/// The stable fingerprint of one definition.
+pub fn stable(v: &Value, scratch: &mut Vec<u8>) -> Stable {
+    scratch.clear();
+    canonical(v, scratch);
+    let d = digest(&SHA256, scratch);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// A stable fingerprint as the pin file writes it (64 lowercase hex digits).
+pub fn hex(h: &Stable) -> String {
+    let mut s = String::with_capacity(64);
+    for b in h {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// A fingerprint from the pin file's hex; `None` unless 64 hex digits.
+pub fn parse_hex(s: &str) -> Option<Stable> {
+    let bytes = s.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        let text = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[derive(Deserialize)]
+struct Definitions {
+    #[serde(default)]
+    tools: Option<Value>,
+    #[serde(default)]
+    prompts: Option<Value>,
+}
+
+/// Looks closely at the definitions of the server object `json`; `None` when it does not
+/// parse (the fast decode has already said why).
+pub fn inspect(json: &[u8]) -> Option<Inspected> {
+    let defs: Definitions = serde_json::from_slice(json).ok()?;
+    let mut labels = Labels::default();
+    let mut flagged = Vec::new();
+    let mut scratch = Vec::new();
+    for (kind, list) in [("tool", &defs.tools), ("prompt", &defs.prompts)] {
+        let Some(Value::Array(items)) = list else {
+            continue;
+        };
+        for item in items {
+            let hash = stable(item, &mut scratch);
+            let label = match item.get("name").and_then(Value::as_str) {
+                Some(n) => format!("{kind}:{n}").replace(SEP, " "),
+                None => format!("{kind}:#{}", &hex(&hash)[..16]),
+            };
+            labels.push_label(&label, hash);
+            let mut found = 0u8;
+            rules_in(item, &mut found);
+            if found != 0 {
+                for r in Rule::ALL {
+                    if found & (1 << r.index()) != 0 {
+                        flagged.push((r, label.clone()));
+                    }
+                }
+            }
+        }
+    }
+    let definitions = labels.table();
+    // A repeated name counts once, as in the table.
+    flagged.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    flagged.dedup();
+    let mut suspicious = Suspicious {
+        flagged,
+        ..Suspicious::default()
+    };
+    for (r, _) in &suspicious.flagged {
+        suspicious.counts[r.index()] += 1;
+    }
+    Some(Inspected {
+        definitions,
+        suspicious,
+    })
+}
+
+#[cfg(test)]
+mod tests;
