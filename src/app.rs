@@ -11,7 +11,7 @@ use tracing::{error, info, warn};
 use crate::cloudflare::BuildError;
 use crate::config::Config;
 use crate::http::{self, AppState};
-use crate::scheduler::{RunError, Scheduler};
+use crate::scheduler::{RunError, Scheduler, SetupError};
 use crate::shutdown::Shutdown;
 use crate::state::State;
 
@@ -24,6 +24,9 @@ pub enum AppError {
     /// The HTTP client could not be built.
     #[error(transparent)]
     Client(#[from] BuildError),
+    /// The pin file does not load.
+    #[error(transparent)]
+    Pins(#[from] crate::pins::PinError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -74,7 +77,10 @@ pub async fn start(config: Config, shutdown: Shutdown) -> Result<Running, AppErr
         Some(path) => Some(Arc::new(crate::web::Web::load(path)?)),
         None => None,
     };
-    let scheduler = Scheduler::new(config.clone(), state.clone())?;
+    let scheduler = Scheduler::new(config.clone(), state.clone()).map_err(|e| match e {
+        SetupError::Client(e) => AppError::Client(e),
+        SetupError::Pins(e) => AppError::Pins(e),
+    })?;
     let listener = http::bind(config.listen)
         .await
         .map_err(|source| AppError::Bind {

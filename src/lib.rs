@@ -49,6 +49,7 @@ pub mod config;
 pub mod fake;
 mod http;
 mod metrics;
+mod pins;
 mod process;
 mod scheduler;
 mod secret;

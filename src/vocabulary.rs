@@ -79,3 +79,47 @@ impl Anomaly {
         }
     }
 }
+
+/// A rule for hidden instructions in a definition (any string of it: name, description,
+/// schema, object keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rule {
+    /// Characters that render as nothing: zero-width space, non-joiner and joiner
+    /// (U+200B–U+200D), word joiner and invisible operators (U+2060–U+2064), the byte order
+    /// mark used as a zero-width no-break space (U+FEFF), soft hyphen (U+00AD), Mongolian
+    /// vowel separator (U+180E).
+    InvisibleCharacters,
+    /// Bidirectional controls, which reorder what a person sees: embeddings and overrides
+    /// (U+202A–U+202E), isolates (U+2066–U+2069), marks (U+200E, U+200F, U+061C).
+    BidiControls,
+    /// Unicode tag characters (U+E0000–U+E007F): an invisible copy of ASCII that models read.
+    TagCharacters,
+    /// Markup addressed to the model rather than a person; see `cloudflare::inspect`'s
+    /// `MARKUP_TAGS` and `MARKUP_TOKENS`.
+    InstructionMarkup,
+}
+
+impl Rule {
+    /// Every rule, in label order.
+    pub const ALL: [Rule; 4] = [
+        Rule::BidiControls,
+        Rule::InstructionMarkup,
+        Rule::InvisibleCharacters,
+        Rule::TagCharacters,
+    ];
+
+    /// The metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::InvisibleCharacters => "invisible_characters",
+            Rule::BidiControls => "bidi_controls",
+            Rule::TagCharacters => "tag_characters",
+            Rule::InstructionMarkup => "instruction_markup",
+        }
+    }
+
+    /// Its position in [`Rule::ALL`].
+    pub fn index(self) -> usize {
+        Rule::ALL.iter().position(|r| *r == self).unwrap_or(0)
+    }
+}

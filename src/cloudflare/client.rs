@@ -16,7 +16,7 @@ use tokio::time::Instant;
 pub use super::error::ApiError;
 use super::model::{self, ListPage, Server, SyncResult};
 use super::ratelimit::{parse_ratelimit, parse_retry_after, RateLimitInfo, RateLimiter};
-use super::stream::PageDecoder;
+use super::stream::{PageDecoder, Wanted};
 use crate::secret::Secret;
 pub use crate::vocabulary::Endpoint;
 
@@ -175,19 +175,20 @@ impl Client {
         )
     }
 
-    /// Lists one page.
+    /// Lists one page; the servers `wanted` picks get a closer look at their definitions.
     pub async fn list_page(
         &self,
         account_id: &str,
         page: u32,
         per_page: u32,
+        wanted: Option<Wanted>,
     ) -> Result<ListPage, ApiError> {
         let url = format!(
             "{}?page={page}&per_page={per_page}",
             self.servers_url(account_id)
         );
         let ep = Endpoint::List;
-        let mut decoder = PageDecoder::new();
+        let mut decoder = PageDecoder::inspecting(wanted);
         let answer = self
             .send(account_id, ep, self.http.get(url), Some(&mut decoder))
             .await?;

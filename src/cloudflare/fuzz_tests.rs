@@ -169,7 +169,7 @@ fn reference(body: &[u8]) -> Option<(bool, ListPage)> {
         ..ListPage::default()
     };
     for (i, item) in raw.iter().enumerate() {
-        match decode_server(i, item.get().as_bytes()) {
+        match decode_server(i, item.get().as_bytes(), None) {
             Ok(s) => page.servers.push(s),
             Err(s) => page.skipped.push(s),
         }

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::capabilities::{Labels, Table, SEP};
+pub use crate::vocabulary::Rule;
 
 /// The version of the canonical form the stable fingerprints hash.
 pub const CANONICAL_VERSION: u32 = 1;
@@ -33,49 +34,6 @@ pub type Stable = [u8; 32];
 
 /// A server's definitions by name (`tool:x`, `prompt:y`) with their stable fingerprints.
 pub type StableTable = Table<32>;
-
-/// A rule for hidden instructions in a definition (any string of it: name, description,
-/// schema, object keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Rule {
-    /// Characters that render as nothing: zero-width space, non-joiner and joiner
-    /// (U+200B–U+200D), word joiner and invisible operators (U+2060–U+2064), the byte order
-    /// mark used as a zero-width no-break space (U+FEFF), soft hyphen (U+00AD), Mongolian
-    /// vowel separator (U+180E).
-    InvisibleCharacters,
-    /// Bidirectional controls, which reorder what a person sees: embeddings and overrides
-    /// (U+202A–U+202E), isolates (U+2066–U+2069), marks (U+200E, U+200F, U+061C).
-    BidiControls,
-    /// Unicode tag characters (U+E0000–U+E007F): an invisible copy of ASCII that models read.
-    TagCharacters,
-    /// Markup addressed to the model rather than a person; see [`MARKUP_TAGS`] and
-    /// [`MARKUP_TOKENS`].
-    InstructionMarkup,
-}
-
-impl Rule {
-    /// Every rule, in label order.
-    pub const ALL: [Rule; 4] = [
-        Rule::BidiControls,
-        Rule::InstructionMarkup,
-        Rule::InvisibleCharacters,
-        Rule::TagCharacters,
-    ];
-
-    /// The metric label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rule::InvisibleCharacters => "invisible_characters",
-            Rule::BidiControls => "bidi_controls",
-            Rule::TagCharacters => "tag_characters",
-            Rule::InstructionMarkup => "instruction_markup",
-        }
-    }
-
-    fn index(self) -> usize {
-        Rule::ALL.iter().position(|r| *r == self).unwrap_or(0)
-    }
-}
 
 /// Element names that count as instruction markup when opened or closed (`<important>`,
 /// `</system>`, `<IMPORTANT priority="high">`), compared without regard to ASCII case.
@@ -105,12 +63,16 @@ pub const MARKUP_TOKENS: [&str; 9] = [
 /// Which rule, if any, a character breaks.
 pub fn hidden(c: char) -> Option<Rule> {
     match c {
-        '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' => {
-            Some(Rule::InvisibleCharacters)
-        }
-        '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {
-            Some(Rule::BidiControls)
-        }
+        '\u{00AD}'
+        | '\u{180E}'
+        | '\u{200B}'..='\u{200D}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{FEFF}' => Some(Rule::InvisibleCharacters),
+        '\u{200E}'
+        | '\u{200F}'
+        | '\u{061C}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}' => Some(Rule::BidiControls),
         '\u{E0000}'..='\u{E007F}' => Some(Rule::TagCharacters),
         _ => None,
     }
@@ -129,9 +91,8 @@ pub fn has_markup(text: &str) -> bool {
         let rest = &lower[i + 1..];
         let rest = rest.strip_prefix('/').unwrap_or(rest);
         MARKUP_TAGS.iter().any(|tag| {
-            rest.strip_prefix(tag).is_some_and(|after| {
-                after.starts_with(['>', '/', ' ', '\t', '\n', '\r'])
-            })
+            rest.strip_prefix(tag)
+                .is_some_and(|after| after.starts_with(['>', '/', ' ', '\t', '\n', '\r']))
         })
     })
 }

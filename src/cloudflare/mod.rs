@@ -10,9 +10,9 @@ pub mod capabilities;
 mod client;
 mod error;
 pub mod fingerprint;
-pub mod inspect;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod inspect;
 mod lenient;
 pub mod model;
 pub mod pagination;

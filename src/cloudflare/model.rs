@@ -185,6 +185,10 @@ pub struct Server {
     /// The prompts' names and definition hashes.
     #[serde(default, deserialize_with = "super::fingerprint::defs")]
     pub prompts: Option<Defs>,
+    /// A closer look at its definitions, when the decoder was asked for one
+    /// ([`Wanted`](super::stream::Wanted)).
+    #[serde(skip)]
+    pub inspected: Option<super::inspect::Inspected>,
     /// Number of tool overrides.
     #[serde(default, deserialize_with = "count_seq")]
     pub updated_tools: Option<u64>,
@@ -255,9 +259,22 @@ pub fn decode_list_page(body: &[u8]) -> Result<(Envelope<()>, ListPage), DecodeE
 }
 
 /// Decodes the server object at `index` of a page from its JSON.
-pub(super) fn decode_server(index: usize, json: &[u8]) -> Result<Server, SkippedServer> {
+/// When `wanted` says so, its definitions get a closer look from the same bytes.
+pub(super) fn decode_server(
+    index: usize,
+    json: &[u8],
+    wanted: Option<&super::stream::Wanted>,
+) -> Result<Server, SkippedServer> {
     match serde_json::from_slice::<Server>(json) {
-        Ok(s) if !s.id.is_empty() => Ok(s),
+        Ok(mut s) if !s.id.is_empty() => {
+            if let Some(wanted) = wanted {
+                let digest = super::fingerprint::Defs::digest(s.tools.as_ref(), s.prompts.as_ref());
+                if wanted(&s.id, digest) {
+                    s.inspected = super::inspect::inspect(json);
+                }
+            }
+            Ok(s)
+        }
         Ok(_) => Err(SkippedServer {
             index,
             id: None,

@@ -83,12 +83,28 @@ fn deep(s: &mut Scan, chunk: &[u8], mut i: usize) -> Option<usize> {
 
 /// The decoder of one page. [`PageDecoder::feed`] the body's chunks in order, then
 /// [`PageDecoder::finish`].
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct PageDecoder {
     scan: Scan,
     envelope: Vec<u8>,
     element: Vec<u8>,
     page: ListPage,
+    wanted: Option<Wanted>,
+}
+
+/// Which servers' definitions get a closer look ([`inspect`](super::inspect)), asked with
+/// a server's id and the [`digest`](super::fingerprint::Defs::digest) of its fingerprints
+/// while its bytes are still held.
+pub type Wanted = std::sync::Arc<dyn Fn(&str, u64) -> bool + Send + Sync>;
+
+impl std::fmt::Debug for PageDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageDecoder")
+            .field("scan", &self.scan)
+            .field("page", &self.page)
+            .field("wanted", &self.wanted.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 const RESULT: &[u8] = b"result";
@@ -97,6 +113,14 @@ impl PageDecoder {
     /// A decoder with nothing read.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A decoder that gives the servers `wanted` picks a closer look.
+    pub fn inspecting(wanted: Option<Wanted>) -> Self {
+        Self {
+            wanted,
+            ..Self::default()
+        }
     }
 
     /// Reads the next chunk of the body.
@@ -187,10 +211,10 @@ impl PageDecoder {
         let index = self.page.raw_count;
         self.page.raw_count += 1;
         let outcome = if self.element.is_empty() {
-            decode_server(index, tail)
+            decode_server(index, tail, self.wanted.as_ref())
         } else {
             self.element.extend_from_slice(tail);
-            let o = decode_server(index, &self.element);
+            let o = decode_server(index, &self.element, self.wanted.as_ref());
             self.element.clear();
             o
         };
@@ -215,7 +239,7 @@ impl PageDecoder {
         for item in env.result.into_iter().flatten() {
             let index = self.page.raw_count;
             self.page.raw_count += 1;
-            match decode_server(index, item.get().as_bytes()) {
+            match decode_server(index, item.get().as_bytes(), self.wanted.as_ref()) {
                 Ok(s) => self.page.servers.push(s),
                 Err(skipped) => self.page.skipped.push(skipped),
             }

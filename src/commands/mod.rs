@@ -57,7 +57,7 @@ pub async fn run(flags: &Flags, env: &Env) -> Exit {
     };
     match app::run(cfg, sd).await {
         Ok(()) => Exit::Success,
-        Err(e @ app::AppError::WebConfig(_)) => {
+        Err(e @ (app::AppError::WebConfig(_) | app::AppError::Pins(_))) => {
             eprintln!("error: {e}");
             Exit::ConfigOrAuth
         }

@@ -27,6 +27,13 @@ pub(super) struct FileConfig {
     pub(super) exclude: Option<Vec<String>>,
     pub(super) log: Option<FileLog>,
     pub(super) web: Option<FileWebSection>,
+    pub(super) capabilities: Option<FileCapabilities>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileCapabilities {
+    pub(super) pins: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -100,6 +100,13 @@ pub const WEB_MAX_CONNECTIONS: Key = Key {
     env: Some("MCP_SYNC_WEB_MAX_CONNECTIONS"),
     default: "128",
 };
+/// `capabilities.pins`
+pub const CAPABILITIES_PINS: Key = Key {
+    name: "capabilities.pins",
+    flag: Some(("--capabilities.pins", |f| f.capabilities_pins.as_deref())),
+    env: Some("MCP_SYNC_CAPABILITIES_PINS"),
+    default: "none (no pins: no drift is reported)",
+};
 /// `api.base_url`
 pub const BASE_URL: Key = Key {
     name: "api.base_url",
@@ -192,6 +199,33 @@ impl<'a> Layers<'a> {
         }
     }
 
+    /// The pin file, if any (an empty value is none); it must exist (its content is read
+    /// by `pins`, which names what is wrong in it).
+    pub(super) fn pins(&self, file: Option<String>) -> Result<Option<PathBuf>, ConfigError> {
+        let picked = self.pick(&CAPABILITIES_PINS, file);
+        let path = picked.value.trim();
+        if picked.origin == "default" || path.is_empty() {
+            return Ok(None);
+        }
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => Ok(Some(PathBuf::from(path))),
+            Ok(_) => Err(invalid(
+                CAPABILITIES_PINS.name,
+                &picked.value,
+                &picked.origin,
+                "not a file",
+            )),
+            Err(e) => Err(invalid(
+                CAPABILITIES_PINS.name,
+                &picked.value,
+                &picked.origin,
+                format!(
+                    "cannot read the pin file: {e} (`mcp-sync-monitor pins export` writes one)"
+                ),
+            )),
+        }
+    }
+
     /// The web configuration file, if any (an empty value is none).
     pub(super) fn web_config_file(&self, file: Option<String>) -> Option<PathBuf> {
         let picked = self.pick(&WEB_CONFIG_FILE, file);
@@ -277,6 +311,7 @@ pub(super) fn build(l: &Layers<'_>, file: FileConfig) -> Result<Config, ConfigEr
         log_format: log_format(l, file.log.and_then(|x| x.format))?,
         max_connections: l.int(&WEB_MAX_CONNECTIONS, web.max_connections, 1, 65_536)? as usize,
         web_config_file: l.web_config_file(web.config_file),
+        pins: l.pins(file.capabilities.and_then(|c| c.pins))?,
         accounts: accounts::build(l.env, file.accounts, &l.file_origin)?,
         include,
         exclude,

@@ -23,7 +23,8 @@ use crate::cloudflare::Credentials;
 pub use filters::Globs;
 pub use merge::parse_duration;
 use merge::{
-    DRY_RUN, INTERVAL, LISTEN, LOG_FORMAT, STALE_AFTER, WEB_CONFIG_FILE, WEB_MAX_CONNECTIONS,
+    CAPABILITIES_PINS, DRY_RUN, INTERVAL, LISTEN, LOG_FORMAT, STALE_AFTER, WEB_CONFIG_FILE,
+    WEB_MAX_CONNECTIONS,
 };
 
 /// The environment, as a map (tests pass their own).
@@ -66,6 +67,8 @@ pub struct Flags {
     pub web_config_file: Option<String>,
     #[arg(long = "web.max-connections", global = true, value_name = "N", help = WEB_MAX_CONNECTIONS.help("HTTP connections served at once; one more is answered 503"))]
     pub web_max_connections: Option<String>,
+    #[arg(long = "capabilities.pins", global = true, value_name = "FILE", help = CAPABILITIES_PINS.help("Pin file of approved tool and prompt fingerprints (`pins export` writes one); drift from it is reported until approved"))]
+    pub capabilities_pins: Option<String>,
 }
 
 /// How log lines are written.
@@ -150,6 +153,8 @@ pub struct Config {
     pub web_config_file: Option<PathBuf>,
     /// HTTP connections served at once.
     pub max_connections: usize,
+    /// The pin file of approved definitions, if any.
+    pub pins: Option<PathBuf>,
 }
 
 /// Why the configuration was refused.

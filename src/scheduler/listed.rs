@@ -4,6 +4,7 @@
 
 use crate::cloudflare::capabilities::Capabilities;
 use crate::cloudflare::fingerprint::Defs;
+use crate::cloudflare::inspect::Inspected;
 use crate::cloudflare::pagination::Keyed;
 use crate::cloudflare::Server;
 use crate::state::{
@@ -22,11 +23,16 @@ pub struct Listed {
     /// What the cycle does with it, decided once as its page arrives; `None` outside the
     /// include/exclude filters.
     pub action: Option<Action>,
+    /// The digest of its definitions' fingerprints ([`Defs::digest`]).
+    pub digest: u64,
+    /// The close look at its definitions, when the decoder took one.
+    pub inspected: Option<Inspected>,
 }
 
 impl Listed {
     /// Keeps what the daemon needs of `server`.
     pub fn new(server: Server) -> Self {
+        let digest = Defs::digest(server.tools.as_ref(), server.prompts.as_ref());
         let capabilities = (server.tools.is_some() || server.prompts.is_some())
             .then(|| Capabilities::new(server.tools.as_ref(), server.prompts.as_ref()));
         let error = server.error.filter(|e| !e.is_empty());
@@ -54,11 +60,14 @@ impl Listed {
             tools: server.tools.as_ref().map(count),
             prompts: server.prompts.as_ref().map(count),
             stale: false,
+            review: Default::default(),
         };
         Self {
             info,
             capabilities,
             action: None,
+            digest,
+            inspected: server.inspected,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! failure streak and failure back-off, and each account's walk (whether its API honours
 //! `per_page`, when a short last page was last proven, the ids of its last complete
 //! listing, the anomalies its walks met), and each server's fingerprint of its tool and
-//! prompt definitions. It is the scheduler's working memory, not what the daemon publishes
+//! prompt definitions and their last review. It is the scheduler's working memory, not what the daemon publishes
 //! (that is `state`, which the scheduler writes).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use super::review::{self, Reviewed};
 use crate::cloudflare::capabilities::{Capabilities, Change};
 use crate::state::BlockReason;
 use crate::vocabulary::Anomaly;
@@ -76,13 +77,27 @@ impl IdSet {
     }
 }
 
+/// What is remembered of an account's servers' definitions: each one's fingerprint and
+/// its last review, and the pins' generation the reviews are judged against.
+#[derive(Debug, Default)]
+struct Definitions {
+    servers: HashMap<String, Known>,
+    generation: u32,
+}
+
+#[derive(Debug, Default)]
+struct Known {
+    capabilities: Option<Capabilities>,
+    review: Option<Reviewed>,
+}
+
 /// Every account's memory: its servers', and its walks'.
 #[derive(Debug, Default)]
 pub struct Memory {
     servers: Mutex<HashMap<String, HashMap<String, ServerMemory>>>,
     walks: Mutex<HashMap<String, WalkMemory>>,
     known: Mutex<HashMap<String, IdSet>>,
-    capabilities: Mutex<HashMap<String, HashMap<String, Capabilities>>>,
+    capabilities: Mutex<HashMap<String, Definitions>>,
     anomalies: Mutex<HashMap<String, BTreeMap<Anomaly, u64>>>,
 }
 
@@ -129,9 +144,10 @@ impl Memory {
         now: Capabilities,
     ) -> Option<Change> {
         let mut all = self.capabilities.lock().unwrap_or_else(|e| e.into_inner());
-        let servers = all.entry(account.to_owned()).or_default();
-        let change = servers.get(id).map(|before| now.diff(before));
-        servers.insert(id.to_owned(), now);
+        let known = all.entry(account.to_owned()).or_default();
+        let server = known.servers.entry(id.to_owned()).or_default();
+        let change = server.capabilities.as_ref().map(|before| now.diff(before));
+        server.capabilities = Some(now);
         change.filter(|c| !c.is_empty())
     }
 
@@ -148,10 +164,46 @@ impl Memory {
             return;
         };
         for (id, caps) in items {
-            if caps.is_some() && known.get(id) == caps.as_ref() {
+            let remembered = known.servers.get(id).and_then(|k| k.capabilities.as_ref());
+            if caps.is_some() && remembered == caps.as_ref() {
                 *caps = None;
             }
         }
+    }
+
+    /// Starts a cycle's reviews against the pins of `generation`.
+    pub fn review_against(&self, account: &str, generation: u32) {
+        let mut all = self.capabilities.lock().unwrap_or_else(|e| e.into_inner());
+        all.entry(account.to_owned()).or_default().generation = generation;
+    }
+
+    /// Whether a server whose fingerprints have this digest needs its definitions looked
+    /// at again ([`review::needs_look`]).
+    pub fn needs_look(&self, account: &str, id: &str, digest: u64) -> bool {
+        let all = self.capabilities.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(known) = all.get(account) else {
+            return true;
+        };
+        let last = known.servers.get(id).and_then(|k| k.review.as_ref());
+        review::needs_look(last, digest, known.generation)
+    }
+
+    /// The server's last review.
+    pub fn reviewed(&self, account: &str, id: &str) -> Option<Reviewed> {
+        let all = self.capabilities.lock().unwrap_or_else(|e| e.into_inner());
+        all.get(account)?.servers.get(id)?.review
+    }
+
+    /// Remembers a server's review; returns the one before.
+    pub fn set_reviewed(&self, account: &str, id: &str, r: Reviewed) -> Option<Reviewed> {
+        let mut all = self.capabilities.lock().unwrap_or_else(|e| e.into_inner());
+        let known = all.entry(account.to_owned()).or_default();
+        known
+            .servers
+            .entry(id.to_owned())
+            .or_default()
+            .review
+            .replace(r)
     }
 
     /// Counts a walk anomaly of the account.
@@ -268,8 +320,8 @@ impl Memory {
     pub fn retain(&self, account: &str, keep: impl Fn(&str) -> bool) {
         self.with(account, |m| m.retain(|id, _| keep(id)));
         let mut caps = self.capabilities.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(servers) = caps.get_mut(account) {
-            servers.retain(|id, _| keep(id));
+        if let Some(known) = caps.get_mut(account) {
+            known.servers.retain(|id, _| keep(id));
         }
     }
 }

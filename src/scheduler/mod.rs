@@ -19,6 +19,7 @@ pub mod memory;
 mod pipeline;
 mod publish;
 mod retry;
+mod review;
 mod sync;
 mod walk;
 
@@ -34,6 +35,7 @@ use tracing::{debug, error, info};
 use crate::cloudflare::BuildError;
 use crate::cloudflare::{Client, ClientOptions, Observer, RateLimiter};
 use crate::config::Config;
+use crate::pins::{PinError, PinFile, PinSet};
 use crate::shutdown::Shutdown;
 use crate::state::{Action, Outcome, ServerInfo, ServerRecord, Settings, State};
 use decide::Class;
@@ -88,6 +90,7 @@ struct Inner {
     config: Config,
     state: Arc<State>,
     memory: Memory,
+    pins: Option<PinFile>,
     clients: HashMap<String, Client>,
     pipelined: AtomicBool,
 }
@@ -101,6 +104,23 @@ enum Listing {
     Complete(Vec<(ServerInfo, Action)>, SystemTime),
     /// The previous snapshot stays; `Some((auth, error))` says the listing failed.
     Kept(Option<(bool, String)>),
+}
+
+/// Why the scheduler could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// An HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] BuildError),
+    /// The pin file does not load.
+    #[error(transparent)]
+    Pins(#[from] PinError),
+}
+
+/// The pins a cycle judges against, and their generation.
+pub(super) struct Pinned {
+    pub(super) pins: Option<Arc<PinSet>>,
+    pub(super) generation: u32,
 }
 
 /// Why the scheduler stopped before the shutdown signal.
@@ -135,8 +155,13 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// Builds one client (and one budget) per credential, shared by the accounts using it.
-    pub fn new(config: Config, state: Arc<State>) -> Result<Self, BuildError> {
+    /// Builds one client (and one budget) per credential, shared by the accounts using it,
+    /// and loads the pin file.
+    pub fn new(config: Config, state: Arc<State>) -> Result<Self, SetupError> {
+        let pins = config.pins.as_ref().map(PinFile::open).transpose()?;
+        if let Some(p) = &pins {
+            state.publish_pins(Some(p.status()));
+        }
         state.publish_settings(Settings {
             interval: config.interval,
             stale_after: config.stale_after,
@@ -185,6 +210,7 @@ impl Scheduler {
                 config,
                 state,
                 memory: Memory::default(),
+                pins,
                 clients,
                 pipelined: AtomicBool::new(true),
             }),
@@ -328,6 +354,7 @@ impl Scheduler {
         report: &mut CycleReport,
     ) -> (Listing, Records) {
         let cfg = &self.inner.config;
+        let pinned = self.pinned(account);
         let mut basis = Basis {
             memory: self.inner.memory.of(account),
             wall: SystemTime::now(),
@@ -360,7 +387,7 @@ impl Scheduler {
         let listing = match listing {
             Ok(listed) => {
                 self.inner.state.mark_listed(account);
-                let (to_sync, listed) = self.plan(account, listed, &mut records, report);
+                let (to_sync, listed) = self.plan(account, listed, &pinned, &mut records, report);
                 for (id, name, before) in to_sync {
                     syncs.queue(&id, &name, before);
                 }
@@ -375,6 +402,23 @@ impl Scheduler {
         };
         records.extend(syncs.finish(report).await);
         (listing, records)
+    }
+}
+
+impl Scheduler {
+    /// The pins to judge this cycle's listing against, reloaded first if their file
+    /// changed; the memory judges which servers need a close look against their generation.
+    fn pinned(&self, account: &str) -> Pinned {
+        let (pins, generation) = match &self.inner.pins {
+            Some(f) => {
+                let (p, g) = f.current();
+                self.inner.state.publish_pins(Some(f.status()));
+                (Some(p), g)
+            }
+            None => (None, 0),
+        };
+        self.inner.memory.review_against(account, generation);
+        Pinned { pins, generation }
     }
 }
 

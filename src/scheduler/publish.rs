@@ -11,10 +11,12 @@ use tracing::{error, info, warn};
 
 use super::decide::Class;
 use super::listed::Listed;
-use super::{walk, CycleReport, Listing, ListingOutcome, Records, Scheduler};
+use super::review::{self, Reviewed};
+use super::{walk, CycleReport, Listing, ListingOutcome, Pinned, Records, Scheduler};
 use crate::cloudflare::capabilities::Change;
+use crate::cloudflare::inspect::Inspected;
 use crate::cloudflare::model::sanitize;
-use crate::state::{Action, ServerInfo, ServerRecord};
+use crate::state::{Action, Review, ServerInfo, ServerRecord};
 
 impl Scheduler {
     /// Builds the account's new view from the last one, the cycle's listing and what its
@@ -66,6 +68,7 @@ impl Scheduler {
         &self,
         account: &str,
         listed: Vec<Listed>,
+        pinned: &Pinned,
         records: &mut Records,
         report: &mut CycleReport,
     ) -> (
@@ -86,10 +89,13 @@ impl Scheduler {
         let mut out = Vec::with_capacity(listed.len());
         for l in listed {
             let Listed {
-                info,
+                mut info,
                 capabilities,
                 action,
+                digest,
+                inspected,
             } = l;
+            info.review = self.review(account, &info, digest, inspected, pinned);
             let action = action.unwrap_or_default();
             if let Some(change) =
                 capabilities.and_then(|c| memory.capabilities_changed(account, &info.id, c))
@@ -139,6 +145,104 @@ impl Scheduler {
             (ListingOutcome::Failed(f.message), failure)
         }
     }
+}
+
+impl Scheduler {
+    /// The review of a server's definitions: judged again from the close look the decoder
+    /// took, else the last one (unchanged definitions, the same pins). A change of what it
+    /// finds is logged, naming the definitions.
+    fn review(
+        &self,
+        account: &str,
+        info: &ServerInfo,
+        digest: u64,
+        inspected: Option<Inspected>,
+        pinned: &Pinned,
+    ) -> Review {
+        let memory = &self.inner.memory;
+        let Some(inspected) = inspected else {
+            return memory
+                .reviewed(account, &info.id)
+                .map(|r| r.review)
+                .unwrap_or_default();
+        };
+        let pins = pinned.pins.as_deref().map(|p| p.get(account, &info.id));
+        let (review, change) = review::judge(&inspected, pins);
+        let flagged = &inspected.suspicious.flagged;
+        let now = Reviewed {
+            digest,
+            generation: pinned.generation,
+            review,
+            drift_names: review::names((&change.added, &change.changed, &change.removed)),
+            flagged_names: review::names(flagged),
+        };
+        let before = memory.set_reviewed(account, &info.id, now);
+        let drift_before = before.and_then(|b| b.review.drift.map(|d| (d.total(), b.drift_names)));
+        if let Some(d) = review.drift {
+            if drift_before != Some((d.total(), now.drift_names))
+                && !(before.is_none() && d.total() == 0)
+            {
+                log_drift(
+                    account,
+                    info,
+                    &change,
+                    drift_before.is_some_and(|(t, _)| t > 0),
+                );
+            }
+        }
+        let flagged_before = before.map(|b| (b.review.suspicious_total(), b.flagged_names));
+        let flagged_now = (review.suspicious_total(), now.flagged_names);
+        if flagged_before.unwrap_or((
+            0,
+            review::names(&[] as &[(crate::vocabulary::Rule, String)]),
+        )) != flagged_now
+        {
+            log_flagged(account, info, flagged);
+        }
+        review
+    }
+}
+
+/// Logs what drifts in a server's definitions from its pins, naming them (escaped), or
+/// that they match again.
+fn log_drift(account: &str, info: &ServerInfo, change: &Change, drifted_before: bool) {
+    if change.is_empty() {
+        if drifted_before {
+            info!(account, server_id = %info.id, name = ?info.name, "the server's tool and prompt definitions match their pins again");
+        }
+        return;
+    }
+    let list = |v: &[String]| v.iter().map(|n| sanitize(n)).collect::<Vec<_>>().join(", ");
+    warn!(
+        account,
+        server_id = %info.id,
+        name = ?info.name,
+        added = %list(&change.added),
+        changed = %list(&change.changed),
+        removed = %list(&change.removed),
+        "the server's tool or prompt definitions drift from their pins; review them and approve with `mcp-sync-monitor pins export`"
+    );
+}
+
+/// Logs the definitions of a server that break a rule for hidden instructions, naming
+/// each with its rule (escaped, never the text itself), or that none does any more.
+fn log_flagged(account: &str, info: &ServerInfo, flagged: &[(crate::vocabulary::Rule, String)]) {
+    if flagged.is_empty() {
+        info!(account, server_id = %info.id, name = ?info.name, "no definition of the server breaks a rule for hidden instructions any more");
+        return;
+    }
+    let list = flagged
+        .iter()
+        .map(|(r, n)| format!("{} ({})", sanitize(n), r.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    warn!(
+        account,
+        server_id = %info.id,
+        name = ?info.name,
+        definitions = %list,
+        "definitions of the server carry text hidden from a person or markup addressed to the model"
+    );
 }
 
 /// Logs a change of a server's tool or prompt definitions, naming them (escaped).

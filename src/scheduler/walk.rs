@@ -21,6 +21,7 @@ use crate::cloudflare::model::sanitize;
 use crate::cloudflare::pagination::{
     page_cap, total_pages, walk_step, Anomaly, Listing, PageFacts, Step,
 };
+use crate::cloudflare::stream::Wanted;
 use crate::cloudflare::{Client, ListPage, ResultInfo};
 use crate::shutdown::Shutdown;
 
@@ -294,10 +295,15 @@ impl Scheduler {
         shutdown: &Shutdown,
     ) -> Result<Page, ListFailure> {
         let per_page = self.inner.config.per_page;
+        let wanted: Wanted = {
+            let inner = self.inner.clone();
+            let account = account.to_owned();
+            Arc::new(move |id, digest| inner.memory.needs_look(&account, id, digest))
+        };
         let end = retrying(
             &self.inner.config.retry,
             shutdown,
-            || client.list_page(account, page, per_page),
+            || client.list_page(account, page, per_page, Some(wanted.clone())),
             |r| match r {
                 Ok(_) => Class::Success,
                 Err(e) => classify_list_error(e),

@@ -4,6 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use crate::vocabulary::Rule;
+
 /// Longest name kept (Cloudflare's schema allows 350); longer ones are cut, so that a
 /// runaway value cannot bloat every scrape.
 pub const MAX_NAME_CHARS: usize = 350;
@@ -80,4 +82,48 @@ pub struct ServerInfo {
     pub prompts: Option<u32>,
     /// Whether it is stale.
     pub stale: bool,
+    /// The scheduler's review of its tool and prompt definitions.
+    pub review: Review,
+}
+
+/// What the review of a server's definitions found: drift from its pins (when pins are
+/// configured) and definitions that break a rule for hidden instructions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Review {
+    /// Against the pins; `None` without a pin file.
+    pub drift: Option<Drift>,
+    /// Definitions breaking each rule, in the order of [`Rule::ALL`].
+    pub suspicious: [u32; Rule::ALL.len()],
+}
+
+/// Definitions that differ from a server's pins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Drift {
+    /// Not pinned.
+    pub added: u32,
+    /// Pinned with another fingerprint.
+    pub changed: u32,
+    /// Pinned, no longer listed.
+    pub removed: u32,
+}
+
+impl Drift {
+    /// Every definition that drifts.
+    pub fn total(&self) -> u32 {
+        self.added
+            .saturating_add(self.changed)
+            .saturating_add(self.removed)
+    }
+}
+
+impl Review {
+    /// Definitions flagged by any rule (a definition breaking two rules counts twice).
+    pub fn suspicious_total(&self) -> u32 {
+        self.suspicious.iter().fold(0, |a, c| a.saturating_add(*c))
+    }
+
+    /// Whether a person should look: drift, or a suspicious definition.
+    pub fn is_problem(&self) -> bool {
+        self.drift.is_some_and(|d| d.total() > 0) || self.suspicious_total() > 0
+    }
 }

@@ -27,8 +27,8 @@ mod server;
 mod servers;
 pub use account::{AccountView, ServerRecord};
 pub use info::{
-    bounded, shared, ServerInfo, MAX_ENUM_CHARS, MAX_ERROR_CHARS, MAX_HOSTNAME_CHARS,
-    MAX_NAME_CHARS,
+    bounded, shared, Drift, Review, ServerInfo, MAX_ENUM_CHARS, MAX_ERROR_CHARS,
+    MAX_HOSTNAME_CHARS, MAX_NAME_CHARS,
 };
 #[cfg(test)]
 pub use server::LastSync;
@@ -135,6 +135,21 @@ pub struct Snapshot {
     pub settings: Option<Settings>,
     /// [`State::version`] of these views.
     pub version: u64,
+    /// How the pin file last loaded; `None` without one.
+    pub pins: Option<PinStatus>,
+}
+
+/// How the pin file's last load went, for the metrics and the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PinStatus {
+    /// Whether the last attempt loaded.
+    pub ok: bool,
+    /// When pins were last loaded.
+    pub last_success: Option<SystemTime>,
+    /// Definitions pinned in the pins in use.
+    pub definitions: usize,
+    /// Servers with pins.
+    pub servers: usize,
 }
 
 /// The published state: one view per account, swapped whole.
@@ -148,6 +163,7 @@ pub struct State {
     settings: OnceLock<Settings>,
     version: AtomicU64,
     scheduler_alive: AtomicBool,
+    pins: Mutex<Option<PinStatus>>,
 }
 
 impl State {
@@ -172,6 +188,7 @@ impl State {
             settings: OnceLock::new(),
             version: AtomicU64::new(0),
             scheduler_alive: AtomicBool::new(true),
+            pins: Mutex::new(None),
         }
     }
 
@@ -192,6 +209,7 @@ impl State {
             requests: self.requests().clone(),
             settings: self.settings.get().copied(),
             version,
+            pins: *self.pins.lock().unwrap_or_else(|e| e.into_inner()),
         }
     }
 
@@ -209,6 +227,11 @@ impl State {
             slot.store(Arc::new(view));
             self.version.fetch_add(1, Ordering::AcqRel);
         }
+    }
+
+    /// Publishes how the pin file last loaded.
+    pub fn publish_pins(&self, status: Option<PinStatus>) {
+        *self.pins.lock().unwrap_or_else(|e| e.into_inner()) = status;
     }
 
     /// Publishes the settings that alert rules compare against (the first publication

@@ -31,6 +31,19 @@ impl Defs {
     pub fn count(&self) -> u64 {
         self.items.len() as u64
     }
+
+    /// One number for a server's tools and prompts, equal from one listing to the next
+    /// exactly when their fingerprints are (with the certainty of the hashes), whatever
+    /// their order: what decides whether a server's definitions get a second look.
+    pub fn digest(tools: Option<&Defs>, prompts: Option<&Defs>) -> u64 {
+        let mut h = Mix::default();
+        for (tag, defs) in [(1u8, tools), (2u8, prompts)] {
+            let items = defs.map(|d| d.items.as_slice()).unwrap_or_default();
+            let sum = items.iter().fold(0u64, |a, (_, x)| a.wrapping_add(*x));
+            (tag, defs.is_some(), items.len(), sum).hash(&mut h);
+        }
+        h.finish()
+    }
 }
 
 /// Decodes a list of definitions into their names and hashes; `null` or a non-list is

@@ -16,11 +16,17 @@ fn names(t: &StableTable) -> Vec<String> {
 #[test]
 fn the_canonical_form_sorts_keys_drops_whitespace_and_writes_numbers_by_value() {
     assert_eq!(
-        canon(r#"{ "b": [1, 1.0, 1e0, -0.0, 2.5, 1e300], "a": {"y": null, "x": true}, "é": "\u00e9\n" }"#),
+        canon(
+            r#"{ "b": [1, 1.0, 1e0, -0.0, 2.5, 1e300], "a": {"y": null, "x": true}, "é": "\u00e9\n" }"#
+        ),
         r#"{"a":{"x":true,"y":null},"b":[1,1,1,0,2.5,1e300],"é":"é\n"}"#
     );
     assert_eq!(canon("9007199254740993"), "9007199254740992.0");
-    assert_eq!(canon(r#"{"k":1,"k":2}"#), r#"{"k":2}"#, "of a repeated key the last");
+    assert_eq!(
+        canon(r#"{"k":1,"k":2}"#),
+        r#"{"k":2}"#,
+        "of a repeated key the last"
+    );
 }
 
 /// A fixed vector, so that a change of the canonical form or the hash (which would turn
@@ -28,7 +34,8 @@ fn the_canonical_form_sorts_keys_drops_whitespace_and_writes_numbers_by_value() 
 /// `printf '%s' '{"description":"Search","name":"search"}' | sha256sum`.
 #[test]
 fn the_stable_fingerprint_is_sha256_of_the_canonical_form() {
-    let v: Value = serde_json::from_str(r#"{ "name": "search", "description": "Search" }"#).unwrap();
+    let v: Value =
+        serde_json::from_str(r#"{ "name": "search", "description": "Search" }"#).unwrap();
     let h = stable(&v, &mut Vec::new());
     assert_eq!(
         hex(&h),
@@ -53,13 +60,20 @@ fn key_order_and_whitespace_give_the_same_table_and_a_changed_description_anothe
 
 #[test]
 fn unnamed_and_non_object_definitions_are_named_by_their_fingerprint() {
-    let i = inspect(br#"{"tools":[{"description":"x"}, 7, {"name":"a"}, {"name":"a","v":2}]}"#).unwrap();
+    let i = inspect(br#"{"tools":[{"description":"x"}, 7, {"name":"a"}, {"name":"a","v":2}]}"#)
+        .unwrap();
     let n = names(&i.definitions);
     assert_eq!(n.len(), 3, "{n:?}");
-    assert!(n[0].starts_with("tool:#") && n[1].starts_with("tool:#"), "{n:?}");
+    assert!(
+        n[0].starts_with("tool:#") && n[1].starts_with("tool:#"),
+        "{n:?}"
+    );
     assert_eq!(n[2], "tool:a");
     assert!(inspect(b"{not json").is_none());
-    assert!(inspect(br#"{"tools":null}"#).unwrap().definitions.is_empty());
+    assert!(inspect(br#"{"tools":null}"#)
+        .unwrap()
+        .definitions
+        .is_empty());
 }
 
 #[test]

@@ -65,8 +65,7 @@ fn listed_as(
     };
     Listed {
         info,
-        capabilities: None,
-        action: None,
+        ..Listed::default()
     }
 }
 

@@ -1,0 +1,123 @@
+//! The review of a server's tool and prompt definitions, kept between listings: drift from
+//! the pins and definitions that break a rule for hidden instructions. A server's
+//! definitions are looked at closely (`cloudflare::inspect`) only when their fast
+//! fingerprints are new or the pins were reloaded ([`needs_look`]); between those looks the
+//! last review stands, so drift stays visible across cycles until the pins approve it.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use crate::cloudflare::capabilities::Change;
+use crate::cloudflare::inspect::{Inspected, StableTable};
+use crate::state::{Drift, Review};
+use crate::vocabulary::Rule;
+
+/// What the scheduler remembers of a server's last review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reviewed {
+    /// The digest of the fingerprints it judged.
+    pub digest: u64,
+    /// The pins' generation it was judged against.
+    pub generation: u32,
+    /// What it found.
+    pub review: Review,
+    /// A hash of the drifting definitions' names, so that a change of which ones drift is
+    /// logged even when the counts stay.
+    pub drift_names: u64,
+    /// A hash of the flagged definitions' names and rules.
+    pub flagged_names: u64,
+}
+
+/// Whether a server's definitions need a close look: never reviewed, their fingerprints
+/// changed since, or the pins were reloaded since.
+pub fn needs_look(last: Option<&Reviewed>, digest: u64, generation: u32) -> bool {
+    !matches!(last, Some(r) if r.digest == digest && r.generation == generation)
+}
+
+/// The review of `inspected`: against `pins` when a pin file is configured (`Some`, with
+/// the server's pins if it has any), and by the rules. Also what drifts, by name.
+pub fn judge(inspected: &Inspected, pins: Option<Option<&StableTable>>) -> (Review, Change) {
+    let change = pins
+        .map(|pinned| crate::pins::drift(&inspected.definitions, pinned))
+        .unwrap_or_default();
+    let count = |v: &[String]| u32::try_from(v.len()).unwrap_or(u32::MAX);
+    let drift = pins.map(|_| Drift {
+        added: count(&change.added),
+        changed: count(&change.changed),
+        removed: count(&change.removed),
+    });
+    let review = Review {
+        drift,
+        suspicious: inspected.suspicious.counts,
+    };
+    (review, change)
+}
+
+/// A hash of names (`DefaultHasher::new()` has fixed keys: the same in every run).
+pub fn names(what: impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    what.hash(&mut h);
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudflare::inspect::inspect;
+
+    fn inspected(tools: &str) -> Inspected {
+        inspect(format!(r#"{{"tools":{tools}}}"#).as_bytes()).expect("parses")
+    }
+
+    #[test]
+    fn a_look_is_needed_first_after_a_change_and_after_a_reload_only() {
+        let r = Reviewed {
+            digest: 7,
+            generation: 2,
+            ..Reviewed::default()
+        };
+        assert!(needs_look(None, 7, 2));
+        assert!(!needs_look(Some(&r), 7, 2));
+        assert!(needs_look(Some(&r), 8, 2));
+        assert!(needs_look(Some(&r), 7, 3));
+    }
+
+    #[test]
+    fn without_pins_there_is_no_drift_and_with_them_each_kind_is_counted() {
+        let now = inspected(r#"[{"name":"a","description":"<IMPORTANT>x"},{"name":"b"}]"#);
+        let (r, c) = judge(&now, None);
+        assert_eq!(r.drift, None);
+        assert!(c.is_empty());
+        assert_eq!(r.suspicious[Rule::InstructionMarkup.index()], 1);
+        let (r, _) = judge(&now, Some(None));
+        assert_eq!(
+            r.drift,
+            Some(Drift {
+                added: 2,
+                changed: 0,
+                removed: 0
+            }),
+            "a server without pins has every definition added"
+        );
+        let pinned = inspected(r#"[{"name":"a","description":"<IMPORTANT>x"},{"name":"c"}]"#);
+        let (r, c) = judge(&now, Some(Some(&pinned.definitions)));
+        assert_eq!(
+            r.drift,
+            Some(Drift {
+                added: 1,
+                changed: 0,
+                removed: 1
+            })
+        );
+        assert_eq!(
+            (&c.added[..], &c.removed[..]),
+            (&["tool:b".to_owned()][..], &["tool:c".to_owned()][..])
+        );
+        let other = inspected(r#"[{"name":"a","description":"<IMPORTANT>y"},{"name":"c"}]"#);
+        let (_, c2) = judge(&other, Some(Some(&pinned.definitions)));
+        assert_ne!(
+            names((&c.added, &c.changed)),
+            names((&c2.added, &c2.changed))
+        );
+    }
+}
