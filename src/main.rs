@@ -35,11 +35,35 @@ enum Command {
     Demo,
     /// Load and validate the configuration, print it with secrets masked.
     CheckConfig,
+    /// Pins of every server's tool and prompt definitions: `export` prints a pin file from
+    /// one listing, `diff` compares one listing with capabilities.pins (exit 1 on drift).
+    Pins {
+        #[command(subcommand)]
+        command: PinsCommand,
+    },
     /// GET /healthz (or /readyz) on the configured listen address; exit 0 if healthy.
     Healthcheck {
         /// Ask /readyz (every account listed once) instead of /healthz.
         #[arg(long)]
         ready: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PinsCommand {
+    /// List every account once (nothing synced) and print the pin file of the current
+    /// definitions: `pins export > pins.json`, review, commit.
+    Export {
+        /// Only servers whose id or name matches (glob; repeatable).
+        #[arg(long = "server", value_name = "GLOB")]
+        servers: Vec<String>,
+    },
+    /// List every account once and print what drifts from capabilities.pins; exit 0 none,
+    /// 1 drift, 2 configuration, credentials or a listing that did not complete.
+    Diff {
+        /// Only servers whose id or name matches (glob; repeatable).
+        #[arg(long = "server", value_name = "GLOB")]
+        servers: Vec<String>,
     },
 }
 
@@ -64,6 +88,12 @@ fn main() -> ExitCode {
             Command::Once { output } => commands::once(flags, &env, output).await,
             Command::Demo => commands::demo::demo(flags, &env).await,
             Command::CheckConfig => commands::check_config(flags, &env),
+            Command::Pins {
+                command: PinsCommand::Export { servers },
+            } => commands::pins::export(flags, &env, &servers).await,
+            Command::Pins {
+                command: PinsCommand::Diff { servers },
+            } => commands::pins::diff(flags, &env, &servers).await,
             Command::Healthcheck { ready } => {
                 let probe = if ready { Probe::Ready } else { Probe::Health };
                 commands::healthcheck(flags, &env, probe).await

@@ -310,8 +310,9 @@ fn peek_id(raw: &str) -> Option<String> {
         .map(|p| sanitize(&p.id))
 }
 
-/// Makes text that came from the network safe to print: control characters are escaped and
-/// the result is cut to 512 characters.
+/// Makes text that came from the network safe to print: control characters, and the
+/// invisible and bidirectional ones (`inspect::hidden`), are escaped, and the result is cut
+/// to 512 characters.
 pub fn sanitize(s: &str) -> String {
     const MAX: usize = 512;
     let mut out = String::with_capacity(s.len().min(MAX + 8));
@@ -320,7 +321,7 @@ pub fn sanitize(s: &str) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() {
+        if c.is_control() || super::inspect::hidden(c).is_some() {
             out.extend(c.escape_default());
         } else {
             out.push(c);

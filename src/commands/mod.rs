@@ -1,5 +1,5 @@
 //! The subcommands behind the command line: `run`, `once`, `demo`, `check-config`,
-//! `healthcheck`, and the one exit-code type they all answer with. `main.rs` only parses
+//! `healthcheck`, `pins export` / `pins diff`, and the one exit-code type they all answer with. `main.rs` only parses
 //! the command line and calls one of these.
 
 mod check_config;
@@ -7,6 +7,7 @@ mod check_config;
 pub mod demo;
 mod healthcheck;
 mod once;
+pub mod pins;
 
 use std::process::ExitCode;
 

@@ -111,12 +111,19 @@ pub fn table(reports: &[CycleReport], snap: &Snapshot, now: SystemTime) -> Strin
         let _ = writeln!(out, "account {acct}");
         let _ = writeln!(
             out,
-            "  {:<32} {:<24} {:<20} {:<5} {:<20} {:<8} OUTCOME",
-            "SERVER", "NAME", "LAST SUCCESSFUL SYNC", "STALE", "ACTION", "ATTEMPTS"
+            "  {:<32} {:<24} {:<20} {:<5} {:<20} {:<8} {:<12} {:<12} OUTCOME",
+            "SERVER",
+            "NAME",
+            "LAST SUCCESSFUL SYNC",
+            "STALE",
+            "ACTION",
+            "ATTEMPTS",
+            "DRIFT",
+            "SUSPICIOUS"
         );
-        for (id, s) in order
+        for (row, id, s) in order
             .iter()
-            .filter_map(|r| Some((r.id.as_str(), a.servers.get(&r.id)?)))
+            .filter_map(|r| Some((r, r.id.as_str(), a.servers.get(&r.id)?)))
         {
             let outcome = match &s.last_sync {
                 _ if s.last_action != Action::Synced => "-".to_owned(),
@@ -128,13 +135,15 @@ pub fn table(reports: &[CycleReport], snap: &Snapshot, now: SystemTime) -> Strin
             };
             let _ = writeln!(
                 out,
-                "  {:<32} {:<24} {:<20} {:<5} {:<20} {:<8} {}",
+                "  {:<32} {:<24} {:<20} {:<5} {:<20} {:<8} {:<12} {:<12} {}",
                 cell(id, 32),
                 cell(&s.info.name, 24),
                 age(now, s.info.last_successful_sync),
                 if s.info.stale { "yes" } else { "no" },
                 s.last_action.as_str(),
                 s.last_attempts,
+                status::html::drift(row),
+                status::html::suspicious(row),
                 cell(&outcome, 120),
             );
         }

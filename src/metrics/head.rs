@@ -228,6 +228,21 @@ fn render_daemon(out: &mut Out, snap: &Snapshot, web: Option<WebStatus>) {
         web.and_then(|w| w.last_success)
             .map(|t| (String::new(), ts(t))),
     );
+    let pins = snap.pins;
+    family(
+        out,
+        &n("pins_last_reload_successful"),
+        "gauge",
+        "1 when the last load of the pin file (capabilities.pins) succeeded; 0 while the last good pins stay in use. Absent without a pin file.",
+        pins.map(|p| (String::new(), flag(p.ok))),
+    );
+    family(
+        out,
+        &n("pins_definitions"),
+        "gauge",
+        "Tool and prompt definitions pinned in the pins in use.",
+        pins.map(|p| (String::new(), p.definitions as f64)),
+    );
     // Every reason from 0 with TLS on, so an alert sees the first refusal.
     let refused = web
         .and_then(|w| w.handshake_failures)

@@ -5,6 +5,7 @@ use super::head::{flag, ts};
 use super::text::{header, label, number, Out};
 use super::NS;
 use crate::state::{ServerState, Snapshot};
+use crate::vocabulary::Rule;
 
 /// The per-server families: name, type, help, and how to read the value (`None`: no series).
 type ServerValue = fn(&ServerState) -> Option<f64>;
@@ -205,33 +206,98 @@ pub(super) fn write(snap: &Snapshot, out: &mut Out, mut flush: impl FnMut(&mut O
         }
     }
     let retries = |s: &ServerState| {
-        [
+        Some([
             s.retries.retryable,
             s.retries.rate_limited,
             s.retries.transient,
-        ]
+        ])
     };
-    if all().any(|(_, _, s)| retries(s).iter().any(|n| *n > 0)) {
-        header(
-            out,
-            &format!("{NS}sync_retries_total"),
-            "counter",
-            "Sync retries by reason: retryable, rate_limited, transient.",
-        );
-        for (acct, id, s) in all() {
-            for (reason, n) in RETRY_REASONS.iter().zip(retries(s)) {
-                if n > 0 {
-                    sample_start(out, "sync_retries_total", acct, id);
-                    out.push_str(",reason=\"");
-                    out.push_str(reason);
-                    out.push_str("\"} ");
-                    number(out, n as f64);
-                    out.push('\n');
-                }
-            }
-            if !flush(out) {
-                return;
+    let retry_family = Keyed {
+        name: "sync_retries_total",
+        kind: "counter",
+        help: "Sync retries by reason: retryable, rate_limited, transient.",
+        key: "reason",
+        values: &RETRY_REASONS,
+        zeros: false,
+    };
+    if !write_keyed(snap, out, &retry_family, retries, &mut flush) {
+        return;
+    }
+    let drift = |s: &ServerState| {
+        s.info.review.drift.map(|d| {
+            [
+                u64::from(d.added),
+                u64::from(d.changed),
+                u64::from(d.removed),
+            ]
+        })
+    };
+    let drift_family = Keyed {
+        name: "server_capability_drift",
+        kind: "gauge",
+        help: "Tool and prompt definitions of the server that differ from its pins (capabilities.pins): added (not pinned), changed (another fingerprint), removed (pinned, no longer listed); absent without a pin file.",
+        key: "change",
+        values: &["added", "changed", "removed"],
+        zeros: true,
+    };
+    if !write_keyed(snap, out, &drift_family, drift, &mut flush) {
+        return;
+    }
+    let suspicious = |s: &ServerState| Some(s.info.review.suspicious.map(u64::from));
+    let rules = Rule::ALL.map(Rule::as_str);
+    let suspicious_family = Keyed {
+        name: "server_suspicious_definitions",
+        kind: "gauge",
+        help: "Tool and prompt definitions of the server that break a rule for hidden instructions: invisible_characters, bidi_controls, tag_characters (Unicode a person does not see), instruction_markup (<IMPORTANT>, <system>, [SYSTEM] and the like).",
+        key: "rule",
+        values: &rules,
+        zeros: true,
+    };
+    write_keyed(snap, out, &suspicious_family, suspicious, &mut flush);
+}
+
+/// A per-server family with one label more, and a series per value of it.
+struct Keyed<'a> {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    key: &'static str,
+    values: &'a [&'static str],
+    /// Whether a zero has a series (else only counts above zero do).
+    zeros: bool,
+}
+
+/// Writes a [`Keyed`] family: for each server whose `get` is `Some`, one series per value.
+/// `false` when the client went away.
+fn write_keyed<const N: usize>(
+    snap: &Snapshot,
+    out: &mut Out,
+    f: &Keyed<'_>,
+    get: impl Fn(&ServerState) -> Option<[u64; N]>,
+    flush: &mut impl FnMut(&mut Out) -> bool,
+) -> bool {
+    let shown = |n: u64| f.zeros || n > 0;
+    if !servers(snap).any(|(_, _, s)| get(s).is_some_and(|v| v.iter().any(|n| shown(*n)))) {
+        return true;
+    }
+    header(out, &format!("{NS}{}", f.name), f.kind, f.help);
+    for (acct, id, s) in servers(snap) {
+        let Some(v) = get(s) else { continue };
+        for (value, n) in f.values.iter().zip(v) {
+            if shown(n) {
+                sample_start(out, f.name, acct, id);
+                out.push(',');
+                out.push_str(f.key);
+                out.push_str("=\"");
+                out.push_str(value);
+                out.push_str("\"} ");
+                number(out, n as f64);
+                out.push('\n');
             }
         }
+        if !flush(out) {
+            return false;
+        }
     }
+    true
 }

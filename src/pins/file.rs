@@ -61,11 +61,6 @@ impl PinFile {
         })
     }
 
-    /// The file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The pins to use now, and their generation (it grows with each reload that loaded),
     /// reading the file again first if it changed.
     pub fn current(&self) -> (Arc<PinSet>, u32) {

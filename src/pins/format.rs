@@ -15,12 +15,9 @@ use crate::cloudflare::model::sanitize as clean;
 /// The version of the file's format.
 pub const VERSION: u64 = 1;
 
-/// What one server contributes to a written pin file.
-pub type Entry = StableTable;
-
 /// Writes a pin file: every account (even one without servers), each server's definitions.
 pub fn write(
-    accounts: &BTreeMap<String, BTreeMap<String, Entry>>,
+    accounts: &BTreeMap<String, BTreeMap<String, StableTable>>,
     out: &mut impl Write,
 ) -> io::Result<()> {
     let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());

@@ -34,8 +34,8 @@ use std::collections::HashMap;
 use crate::cloudflare::capabilities::Change;
 use crate::cloudflare::inspect::StableTable;
 
-pub use file::PinFile;
-pub use format::{write, Entry};
+pub use file::{load, PinFile};
+pub use format::write;
 
 /// Why a pin file could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,6 +14,7 @@
 
 mod confirm;
 pub mod decide;
+pub mod definitions;
 mod listed;
 pub mod memory;
 mod pipeline;

@@ -10,7 +10,6 @@ use std::hash::{Hash, Hasher};
 use crate::cloudflare::capabilities::Change;
 use crate::cloudflare::inspect::{Inspected, StableTable};
 use crate::state::{Drift, Review};
-use crate::vocabulary::Rule;
 
 /// What the scheduler remembers of a server's last review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,6 +63,7 @@ pub fn names(what: impl Hash) -> u64 {
 mod tests {
     use super::*;
     use crate::cloudflare::inspect::inspect;
+    use crate::vocabulary::Rule;
 
     fn inspected(tools: &str) -> Inspected {
         inspect(format!(r#"{{"tools":{tools}}}"#).as_bytes()).expect("parses")

@@ -20,6 +20,9 @@ pub fn escape(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             c if c.is_control() => out.push('\u{fffd}'),
+            c if crate::cloudflare::inspect::hidden(c).is_some() => {
+                let _ = write!(out, "[U+{:04X}]", c as u32);
+            }
             c => out.push(c),
         }
     }
@@ -176,7 +179,8 @@ fn servers(out: &mut String, rows: &[ServerRow], now: SystemTime) {
         "<h2>Servers, worst first</h2><table id=\"servers\"><tr><th>Health</th><th>Server</th>\
 <th>Cloudflare status</th><th>Authentication</th><th>Last successful sync (Cloudflare)</th>\
 <th>Last sync (daemon)</th><th>Failures in a row</th><th>Next</th><th>Tools</th>\
-<th>Prompts</th><th>Capabilities changed</th></tr>",
+<th>Prompts</th><th>Capabilities changed</th><th>Drift from pins</th>\
+<th>Suspicious definitions</th></tr>",
     );
     for r in rows {
         let class = match r.health {
@@ -208,7 +212,8 @@ fn servers(out: &mut String, rows: &[ServerRow], now: SystemTime) {
             out,
             "<tr class=\"{class}\" data-id=\"{}\"><td>{}</td><td><code>{}</code><br>{}<br>\
 <small>{}</small></td><td>{}{cf_error}</td><td>{}</td><td>{}</td><td>{last}</td><td>{}</td>\
-<td><b>{}</b>{next_at}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+<td><b>{}</b>{next_at}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td>\
+<td class=\"drift\">{}</td><td class=\"suspicious\">{}</td></tr>",
             escape(&r.id),
             r.health.as_str(),
             escape(&r.id),
@@ -227,7 +232,45 @@ fn servers(out: &mut String, rows: &[ServerRow], now: SystemTime) {
             r.capabilities_changed_at
                 .as_deref()
                 .map_or_else(|| "—".into(), |t| when(t, now)),
+            drift(r),
+            suspicious(r),
         );
     }
     out.push_str("</table>");
+}
+
+/// The drift cell: "—" without pins, "none", or the counts that are not zero.
+pub fn drift(r: &ServerRow) -> String {
+    let Some(d) = r.drift else {
+        return "—".into();
+    };
+    let parts: Vec<String> = [
+        ("added", d.added),
+        ("changed", d.changed),
+        ("removed", d.removed),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(k, n)| format!("{n} {k}"))
+    .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The suspicious cell: "none", or the counts of the rules broken.
+pub fn suspicious(r: &ServerRow) -> String {
+    let parts: Vec<String> = r
+        .suspicious
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
 }

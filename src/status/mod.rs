@@ -3,7 +3,8 @@
 //!
 //! A row says what Cloudflare reports of a server, what the daemon did last, and what it will
 //! do next and why. Rows come worst first — failing (a sync that failed or had no effect, or
-//! an error Cloudflare reports), then needing a person (blocked, or a sign-in), then stale,
+//! an error Cloudflare reports), then needing a person (blocked, a sign-in, definitions that
+//! drift from their pins or look like hidden instructions), then stale,
 //! then fresh — so the servers in trouble lead at any size. Filters and the row limit are
 //! applied here, so every view of the rows agrees. Text in a row is the API's raw text: each
 //! view escapes it for where it goes (HTML, JSON, a terminal).
@@ -11,11 +12,13 @@
 pub mod html;
 
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use serde::Serialize;
 
 use crate::state::{Action, BlockReason, Outcome, ServerState, Snapshot};
+use crate::vocabulary::Rule;
 
 /// How bad a server's state is, worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -23,7 +26,8 @@ use crate::state::{Action, BlockReason, Outcome, ServerState, Snapshot};
 pub enum Health {
     /// A sync failed or had no effect, or Cloudflare reports an error.
     Failing,
-    /// A sync cannot help: blocked, or an OAuth sign-in is needed.
+    /// A sync cannot help: blocked, or an OAuth sign-in is needed; or its definitions drift
+    /// from their pins or break a rule for hidden instructions (a person reviews them).
     NeedsPerson,
     /// Stale, and a sync could refresh it.
     Stale,
@@ -103,6 +107,21 @@ pub struct ServerRow {
     pub prompts: Option<u32>,
     /// When the daemon last saw its tool or prompt definitions change (RFC 3339).
     pub capabilities_changed_at: Option<String>,
+    /// Its definitions against their pins; null without a pin file.
+    pub drift: Option<DriftRow>,
+    /// Its definitions that break each rule for hidden instructions, by rule.
+    pub suspicious: BTreeMap<&'static str, u32>,
+}
+
+/// Definitions of a server that differ from its pins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DriftRow {
+    /// Not pinned.
+    pub added: u32,
+    /// Pinned with another fingerprint.
+    pub changed: u32,
+    /// Pinned, no longer listed.
+    pub removed: u32,
 }
 
 /// One account, as the status page and its JSON show it.
@@ -167,6 +186,7 @@ pub fn health(s: &ServerState) -> Health {
             .as_ref()
             .is_some_and(|l| matches!(l.outcome, Outcome::NoEffect | Outcome::Failed));
     let person = s.last_action.blocked().is_some()
+        || s.info.review.is_problem()
         || matches!(
             s.info.authentication_status.as_deref(),
             Some("required" | "stale")
@@ -261,6 +281,15 @@ fn row(
         tools: s.info.tools,
         prompts: s.info.prompts,
         capabilities_changed_at: s.capabilities_changed_at.map(rfc3339),
+        drift: s.info.review.drift.map(|d| DriftRow {
+            added: d.added,
+            changed: d.changed,
+            removed: d.removed,
+        }),
+        suspicious: Rule::ALL
+            .iter()
+            .map(|r| (r.as_str(), s.info.review.suspicious[r.index()]))
+            .collect(),
     }
 }
 
