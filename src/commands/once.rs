@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use super::Exit;
 use crate::cloudflare::model::sanitize;
 use crate::config::{Env, Flags};
-use crate::scheduler::{CycleReport, ListingOutcome, Scheduler};
+use crate::scheduler::{CycleReport, ListingOutcome, Scheduler, SetupError};
 use crate::state::{Action, Snapshot, State};
 use crate::status;
 
@@ -32,7 +32,10 @@ pub async fn once(flags: &Flags, env: &Env, output: Output) -> Exit {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return Exit::Failure;
+            return match e {
+                SetupError::Pins(_) => Exit::ConfigOrAuth,
+                SetupError::Client(_) => Exit::Failure,
+            };
         }
     };
     let mut reports = scheduler.run_once(&sd).await;

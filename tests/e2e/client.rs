@@ -121,7 +121,7 @@ async fn both_auth_schemes_reach_the_api_and_bad_credentials_are_the_auth_class(
     let bearer = client(&api.base_url(), token(), Duration::from_secs(5), None);
     assert_eq!(
         bearer
-            .list_page(fake::ACCOUNT, 1, 100)
+            .list_page(fake::ACCOUNT, 1, 100, None)
             .await
             .expect("bearer")
             .servers
@@ -135,7 +135,7 @@ async fn both_auth_schemes_reach_the_api_and_bad_credentials_are_the_auth_class(
     let legacy = client(&api.base_url(), legacy, Duration::from_secs(5), None);
     assert_eq!(
         legacy
-            .list_page(fake::ACCOUNT, 1, 100)
+            .list_page(fake::ACCOUNT, 1, 100, None)
             .await
             .expect("legacy")
             .servers
@@ -222,13 +222,13 @@ async fn every_error_class_is_typed() {
 
     api.with(|w| w.fault = Some((fake::Fault::Malformed, None)));
     let e = mk()
-        .list_page(fake::ACCOUNT, 1, 100)
+        .list_page(fake::ACCOUNT, 1, 100, None)
         .await
         .expect_err("malformed");
     assert!(matches!(e, ApiError::Decode { .. }), "{e:?}");
     api.with(|w| w.fault = Some((fake::Fault::HtmlErrorPage, None)));
     let e = mk()
-        .list_page(fake::ACCOUNT, 1, 100)
+        .list_page(fake::ACCOUNT, 1, 100, None)
         .await
         .expect_err("html");
     assert_eq!(e.status(), Some(502));
@@ -251,7 +251,7 @@ async fn ratelimit_header_and_retry_after_reach_the_caller() {
     };
     let c = client(&api.base_url(), token(), Duration::from_secs(5), Some(obs));
     for _ in 0..2 {
-        c.list_page(fake::ACCOUNT, 1, 100)
+        c.list_page(fake::ACCOUNT, 1, 100, None)
             .await
             .expect("within the limit");
     }
@@ -261,7 +261,7 @@ async fn ratelimit_header_and_retry_after_reach_the_caller() {
         w.ratelimit_header = false;
     });
     let e = c
-        .list_page(fake::ACCOUNT, 1, 100)
+        .list_page(fake::ACCOUNT, 1, 100, None)
         .await
         .expect_err("over the limit");
     assert!(
@@ -288,7 +288,10 @@ async fn a_malformed_server_is_skipped_and_the_rest_of_the_page_kept() {
     servers[3].tools = 17;
     let api = fake_with(servers).await;
     let c = client(&api.base_url(), token(), Duration::from_secs(5), None);
-    let p = c.list_page(fake::ACCOUNT, 1, 100).await.expect("page");
+    let p = c
+        .list_page(fake::ACCOUNT, 1, 100, None)
+        .await
+        .expect("page");
     let ids: Vec<_> = p.servers.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["s0000", "s0001", "s0003", "s0004"]);
     assert_eq!(p.skipped.len(), 1);
@@ -303,7 +306,7 @@ async fn a_request_that_outlives_the_timeout_fails_as_a_timeout() {
     api.with(|w| w.latency = Duration::from_secs(3));
     let c = client(&api.base_url(), token(), Duration::from_millis(300), None);
     let e = c
-        .list_page(fake::ACCOUNT, 1, 100)
+        .list_page(fake::ACCOUNT, 1, 100, None)
         .await
         .expect_err("timeout");
     assert!(matches!(e, ApiError::Timeout { .. }), "{e:?}");
@@ -320,7 +323,7 @@ async fn an_unreachable_api_is_a_transport_error() {
         None,
     );
     let e = c
-        .list_page(fake::ACCOUNT, 1, 100)
+        .list_page(fake::ACCOUNT, 1, 100, None)
         .await
         .expect_err("refused");
     assert!(matches!(e, ApiError::Transport { .. }), "{e:?}");
@@ -333,7 +336,7 @@ async fn a_list_page_over_the_body_cap_is_refused_while_it_streams() {
     api.with(|w| w.tool_schema_bytes = 34 * 1024);
     let c = client(&api.base_url(), token(), Duration::from_secs(30), None);
     let err = c
-        .list_page(fake::ACCOUNT, 1, 100)
+        .list_page(fake::ACCOUNT, 1, 100, None)
         .await
         .expect_err("over the cap");
     assert!(
@@ -342,7 +345,7 @@ async fn a_list_page_over_the_body_cap_is_refused_while_it_streams() {
     );
     api.with(|w| w.tool_schema_bytes = 1024);
     let page = c
-        .list_page(fake::ACCOUNT, 1, 100)
+        .list_page(fake::ACCOUNT, 1, 100, None)
         .await
         .expect("under the cap");
     assert_eq!(page.servers.len(), 100);

@@ -15,6 +15,7 @@ mod handshakes;
 mod http_metrics;
 mod load;
 mod openmetrics;
+mod pins;
 mod pipeline;
 mod prism;
 mod prometheus;
