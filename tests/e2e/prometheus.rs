@@ -248,6 +248,7 @@ async fn every_dashboard_and_rule_expression_runs_against_the_demo_fleet() {
         .into_iter()
         .collect();
     let cfg = demo::config(&flags, &env, &api).expect("demo config");
+    let cfg = demo::with_pins(cfg).await.expect("demo pins");
     let sd = mcp_sync_monitor::testing::shutdown::Shutdown::new();
     let running = app::start(cfg, sd.clone()).await.expect("daemon");
     let target = running.addr.to_string();
