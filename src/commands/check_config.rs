@@ -19,8 +19,26 @@ pub fn check_config(flags: &Flags, env: &Env) -> Exit {
                     return Exit::ConfigOrAuth;
                 }
             };
+            let pins = match cfg.pins.as_deref().map(crate::pins::load).transpose() {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Exit::ConfigOrAuth;
+                }
+            };
+            let pins = match (&cfg.pins, pins) {
+                (Some(path), Some(p)) => format!(
+                    "\n[capabilities]\npins = {:?}\n# {} servers, {} definitions pinned ({}, canonical form {})\n",
+                    path.display().to_string(),
+                    p.servers(),
+                    p.definitions(),
+                    crate::cloudflare::inspect::HASH,
+                    crate::cloudflare::inspect::CANONICAL_VERSION
+                ),
+                _ => "\n[capabilities]\n# pins: none (no drift is reported)\n".into(),
+            };
             println!(
-                "# configuration is valid; secrets are masked\n{}{}",
+                "# configuration is valid; secrets are masked\n{}{}{pins}",
                 render(&cfg),
                 render_web(cfg.max_connections, web.as_ref())
             );
