@@ -26,6 +26,11 @@ pub mod cloudflare {
     pub mod stream {
         pub use crate::cloudflare::stream::PageDecoder;
     }
+
+    /// The close look at a server's definitions.
+    pub mod inspect {
+        pub use crate::cloudflare::inspect::inspect;
+    }
 }
 
 /// The HTTP server on its own, with shortened limits.
@@ -36,6 +41,11 @@ pub mod http {
 /// One rendering of `/metrics`.
 pub mod metrics {
     pub use crate::metrics::{render, Format};
+}
+
+/// The pin file, for the benchmark's figures of its tables.
+pub mod pins {
+    pub use crate::pins::{load, PinSet};
 }
 
 /// The scheduler, to run cycles by hand.

@@ -47,12 +47,32 @@ fn one_shape(shape: &str, body: &[u8]) {
     }
     let floor = per_page(t.elapsed());
 
+    // The close look a server's definitions get when their fingerprints are new.
+    let page: serde_json::Value = serde_json::from_slice(body).expect("JSON");
+    let servers: Vec<String> = page["result"]
+        .as_array()
+        .map(|a| a.iter().map(|s| s.to_string()).collect())
+        .unwrap_or_default();
+    let t = Instant::now();
+    for _ in 0..rounds {
+        for s in &servers {
+            let i = mcp_sync_monitor::testing::cloudflare::inspect::inspect(s.as_bytes());
+            assert!(i.is_some(), "the server parses");
+        }
+    }
+    let inspect = per_page(t.elapsed());
+
     let mib = body.len() as f64 / (1024.0 * 1024.0);
     let page = format!("{shape}, {mib:.2} MiB, {rounds} rounds");
     println!(
         "| {page} | the daemon's (scan, decode, fingerprint every definition) | {ours:.2} | {:.0} | {:.1} |",
         mib * 1000.0 / ours,
         ours / floor
+    );
+    println!(
+        "| {page} | the close look at every server (stable fingerprints, rules) | {inspect:.2} | {:.0} | {:.1} |",
+        mib * 1000.0 / inspect,
+        inspect / floor
     );
     println!(
         "| {page} | serde_json walking the bytes (`IgnoredAny`, nothing kept) | {floor:.2} | {:.0} | 1 |",

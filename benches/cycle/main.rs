@@ -10,6 +10,7 @@
 //!     cargo bench --bench cycle -- accounts          # 100 accounts x 100 servers, one token
 //!     cargo bench --bench cycle -- decode            # one list page through the decoder
 //!     cargo bench --bench cycle -- exposition        # our writer against prometheus-client
+//!     cargo bench --bench cycle -- pins              # the cost of tool pinning
 //!
 //! `BENCH_DAEMON=<wrapper>` runs the daemon through a wrapper (a heap profiler, say), and
 //! `BENCH_FIRST_CYCLE_ONLY=1` stops the default mode after the first cycle's syncs;
@@ -28,6 +29,7 @@ mod exposition;
 mod first;
 mod fleet;
 mod load;
+mod pins;
 mod scale;
 mod support;
 
@@ -50,6 +52,8 @@ fn main() {
             decode::decode().await;
         } else if args.iter().any(|a| a == "exposition") {
             exposition::exposition();
+        } else if args.iter().any(|a| a == "pins") {
+            pins::pins().await;
         } else if args.iter().any(|a| a == "accounts") {
             scale::many_accounts().await;
         } else {

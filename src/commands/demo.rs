@@ -46,15 +46,23 @@ pub async fn with_pins(mut cfg: config::Config) -> Result<config::Config, String
     }
     let mut listing = cfg.clone();
     listing.dry_run = true;
-    let state = Arc::new(crate::state::State::new(cfg.accounts.iter().map(|a| a.id.as_str())));
+    let state = Arc::new(crate::state::State::new(
+        cfg.accounts.iter().map(|a| a.id.as_str()),
+    ));
     let scheduler = crate::scheduler::Scheduler::new(listing, state).map_err(|e| e.to_string())?;
     let mut accounts = std::collections::BTreeMap::new();
     for (account, servers) in scheduler.definitions(&Shutdown::new()).await {
         let servers = servers.map_err(|e| e.to_string())?;
-        let tables = servers.into_iter().map(|(id, s)| (id, s.definitions)).collect();
+        let tables = servers
+            .into_iter()
+            .map(|(id, s)| (id, s.definitions))
+            .collect();
         accounts.insert(account, tables);
     }
-    let path = std::env::temp_dir().join(format!("mcp-sync-monitor-demo-pins-{}.json", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "mcp-sync-monitor-demo-pins-{}.json",
+        std::process::id()
+    ));
     let mut text = Vec::new();
     crate::pins::write(&accounts, &mut text).map_err(|e| e.to_string())?;
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -166,7 +174,10 @@ pub async fn demo(flags: &Flags, env: &Env) -> Exit {
     println!("  metrics:   {at}/metrics");
     println!("  health:    {at}/healthz  ready: {at}/readyz");
     if let Some(p) = &pins {
-        println!("  pins:      {} ({DRIFTING} drifts from it; {POISONED} carries hidden instructions)", p.display());
+        println!(
+            "  pins:      {} ({DRIFTING} drifts from it; {POISONED} carries hidden instructions)",
+            p.display()
+        );
     }
     println!("Press Ctrl-C to stop.");
     let ended = running.wait().await;
