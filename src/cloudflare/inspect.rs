@@ -16,8 +16,11 @@
 
 use std::fmt::Write as _;
 
+use std::fmt;
+
 use ring::digest::{digest, SHA256};
-use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+#[cfg(test)]
 use serde_json::Value;
 
 use super::capabilities::{Labels, Table, SEP};
@@ -97,33 +100,6 @@ pub fn has_markup(text: &str) -> bool {
     })
 }
 
-/// The rules one string breaks, as a bit set over [`Rule::ALL`].
-fn rules_of(text: &str, found: &mut u8) {
-    for c in text.chars() {
-        if let Some(r) = hidden(c) {
-            *found |= 1 << r.index();
-        }
-    }
-    if has_markup(text) {
-        *found |= 1 << Rule::InstructionMarkup.index();
-    }
-}
-
-/// The rules any string of `v` breaks (object keys included).
-fn rules_in(v: &Value, found: &mut u8) {
-    match v {
-        Value::String(s) => rules_of(s, found),
-        Value::Array(a) => a.iter().for_each(|x| rules_in(x, found)),
-        Value::Object(m) => {
-            for (k, x) in m {
-                rules_of(k, found);
-                rules_in(x, found);
-            }
-        }
-        _ => {}
-    }
-}
-
 /// What the rules found in a server's definitions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Suspicious {
@@ -154,7 +130,9 @@ pub struct Inspected {
     pub suspicious: Suspicious,
 }
 
-/// Writes `v` in the canonical form.
+/// Writes `v` in the canonical form (the reference the one-pass writer, `canon`, is tested
+/// against).
+#[cfg(test)]
 pub fn canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
@@ -188,6 +166,8 @@ pub fn canonical(v: &Value, out: &mut Vec<u8>) {
     }
 }
 
+pub(super) mod canon;
+
 fn string(s: &str, out: &mut Vec<u8>) {
     // Writing a string into a vector cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
@@ -204,11 +184,9 @@ fn number(v: f64, out: &mut Vec<u8>) {
     }
 }
 
-/// The stable fingerprint of one definition.
-pub fn stable(v: &Value, scratch: &mut Vec<u8>) -> Stable {
-    scratch.clear();
-    canonical(v, scratch);
-    let d = digest(&SHA256, scratch);
+/// The stable fingerprint of one definition's canonical bytes.
+pub fn stable(canonical: &[u8]) -> Stable {
+    let d = digest(&SHA256, canonical);
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
     out
@@ -237,43 +215,17 @@ pub fn parse_hex(s: &str) -> Option<Stable> {
     Some(out)
 }
 
-#[derive(Deserialize)]
-struct Definitions {
-    #[serde(default)]
-    tools: Option<Value>,
-    #[serde(default)]
-    prompts: Option<Value>,
-}
-
 /// Looks closely at the definitions of the server object `json`; `None` when it does not
 /// parse (the fast decode has already said why).
 pub fn inspect(json: &[u8]) -> Option<Inspected> {
-    let defs: Definitions = serde_json::from_slice(json).ok()?;
-    let mut labels = Labels::default();
-    let mut flagged = Vec::new();
-    let mut scratch = Vec::new();
-    for (kind, list) in [("tool", &defs.tools), ("prompt", &defs.prompts)] {
-        let Some(Value::Array(items)) = list else {
-            continue;
-        };
-        for item in items {
-            let hash = stable(item, &mut scratch);
-            let label = match item.get("name").and_then(Value::as_str) {
-                Some(n) => format!("{kind}:{n}").replace(SEP, " "),
-                None => format!("{kind}:#{}", &hex(&hash)[..16]),
-            };
-            labels.push_label(&label, hash);
-            let mut found = 0u8;
-            rules_in(item, &mut found);
-            if found != 0 {
-                for r in Rule::ALL {
-                    if found & (1 << r.index()) != 0 {
-                        flagged.push((r, label.clone()));
-                    }
-                }
-            }
-        }
-    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let mut look = Look::default();
+    ServerSeed(&mut look).deserialize(&mut de).ok()?;
+    let Look {
+        labels,
+        mut flagged,
+        ..
+    } = look;
     let definitions = labels.table();
     // A repeated name counts once, as in the table.
     flagged.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
@@ -289,6 +241,122 @@ pub fn inspect(json: &[u8]) -> Option<Inspected> {
         definitions,
         suspicious,
     })
+}
+
+/// What a look at a server gathers.
+#[derive(Default)]
+struct Look {
+    canon: canon::Canon,
+    labels: Labels<32>,
+    flagged: Vec<(Rule, String)>,
+}
+
+impl Look {
+    /// The definition just written into `canon`, of `kind`.
+    fn definition(&mut self, kind: &str) {
+        let c = &mut self.canon;
+        let hash = stable(&c.out);
+        let label = match c.name.take() {
+            Some(n) => format!("{kind}:{n}").replace(SEP, " "),
+            None => format!("{kind}:#{}", &hex(&hash)[..16]),
+        };
+        self.labels.push_label(&label, hash);
+        if c.found != 0 {
+            for r in Rule::ALL {
+                if c.found & (1 << r.index()) != 0 {
+                    self.flagged.push((r, label.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// A server object: its `tools` and `prompts` looked at, the rest skipped.
+struct ServerSeed<'l>(&'l mut Look);
+
+impl<'de> DeserializeSeed<'de> for ServerSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ServerSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a server object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match &*key {
+                "tools" => map.next_value_seed(ListSeed(&mut *self.0, "tool"))?,
+                "prompts" => map.next_value_seed(ListSeed(&mut *self.0, "prompt"))?,
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A list of definitions of one kind (anything else is none).
+struct ListSeed<'l>(&'l mut Look, &'static str);
+
+impl<'de> DeserializeSeed<'de> for ListSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ListSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of definitions")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let (look, kind) = (self.0, self.1);
+        loop {
+            look.canon.reset();
+            let seed = canon::Value::definition(&mut look.canon);
+            if seq.next_element_seed(seed)?.is_none() {
+                return Ok(());
+            }
+            look.definition(kind);
+        }
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map
+            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,18 @@ fn canon(json: &str) -> String {
     let v: Value = serde_json::from_str(json).expect("json");
     let mut out = Vec::new();
     canonical(&v, &mut out);
-    String::from_utf8(out).expect("utf-8")
+    let reference = String::from_utf8(out).expect("utf-8");
+    assert_eq!(one_pass(json), reference, "the one-pass writer agrees");
+    reference
+}
+
+/// The one-pass writer's canonical form of `json`.
+fn one_pass(json: &str) -> String {
+    let mut c = canon::Canon::default();
+    let mut de = serde_json::Deserializer::from_str(json);
+    serde::de::DeserializeSeed::deserialize(canon::Value::definition(&mut c), &mut de)
+        .expect("json");
+    String::from_utf8(c.out).expect("utf-8")
 }
 
 fn names(t: &StableTable) -> Vec<String> {
@@ -34,9 +45,9 @@ fn the_canonical_form_sorts_keys_drops_whitespace_and_writes_numbers_by_value() 
 /// `printf '%s' '{"description":"Search","name":"search"}' | sha256sum`.
 #[test]
 fn the_stable_fingerprint_is_sha256_of_the_canonical_form() {
-    let v: Value =
-        serde_json::from_str(r#"{ "name": "search", "description": "Search" }"#).unwrap();
-    let h = stable(&v, &mut Vec::new());
+    let i = inspect(br#"{"tools":[{ "name": "search", "description": "Search" }]}"#).unwrap();
+    let mut h = [0u8; 32];
+    i.definitions.each(|_, x| h = *x);
     assert_eq!(
         hex(&h),
         "bb0f766ad98dcd40bb8241bdf244baf19767b1b5854fb9ebd495fb357c00efc3"
@@ -150,5 +161,65 @@ fn every_hidden_range_is_covered_and_ordinary_text_is_not() {
     }
     for c in "Grüße, 日本語, emoji 🙂, tab\t".chars() {
         assert_eq!(hidden(c), None, "{:x}", c as u32);
+    }
+}
+
+fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i32>().prop_map(Value::from),
+        (-1e6f64..1e6).prop_map(Value::from),
+        "[a-c\"\\\\\u{e9}\u{200b}<>]{0,5}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::vec(("[a-d\"\u{e9}]{0,3}", inner), 0..5)
+                .prop_map(|kv| { Value::Object(kv.into_iter().collect()) }),
+        ]
+    })
+}
+
+/// `v` written with its objects' keys in reverse order, a repeated key or two, and spaces.
+fn scrambled(v: &Value, dup: bool) -> String {
+    match v {
+        Value::Object(m) => {
+            let mut parts: Vec<String> = m
+                .iter()
+                .rev()
+                .map(|(k, x)| format!("{} : {}", Value::from(k.as_str()), scrambled(x, dup)))
+                .collect();
+            if dup {
+                if let Some((k, x)) = m.iter().next() {
+                    // An earlier copy with another value: the last one counts.
+                    parts.insert(0, format!("{}:[\"earlier\"]", Value::from(k.as_str())));
+                    parts.push(format!("{}:{}", Value::from(k.as_str()), scrambled(x, dup)));
+                }
+            }
+            format!("{{ {} }}", parts.join(" , "))
+        }
+        Value::Array(a) => format!(
+            "[ {} ]",
+            a.iter()
+                .map(|x| scrambled(x, dup))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_one_pass_writer_agrees_with_the_reference_whatever_the_key_order(v in json_value(), dup in proptest::bool::ANY) {
+        // The reference reads the same text (serde_json's float parsing is its own).
+        let v: Value = serde_json::from_str(&v.to_string()).unwrap();
+        let mut reference = Vec::new();
+        canonical(&v, &mut reference);
+        let reference = String::from_utf8(reference).unwrap();
+        proptest::prop_assert_eq!(one_pass(&v.to_string()), reference.clone());
+        proptest::prop_assert_eq!(one_pass(&scrambled(&v, dup)), reference);
     }
 }
