@@ -147,3 +147,24 @@ fn a_pin_file_is_reloaded_when_it_changes_and_a_broken_one_keeps_the_last_good_p
         .contains("missing.json: cannot read it"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+proptest::proptest! {
+    /// A pin file is the operator's input: whatever its bytes, reading it answers, never
+    /// panics.
+    #[test]
+    fn any_bytes_read_as_a_pin_file_are_an_answer(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+        let _ = read(bytes.as_slice());
+    }
+
+    #[test]
+    fn a_mutated_pin_file_is_an_answer(cut in 0usize..400, byte in proptest::num::u8::ANY) {
+        let h = "ab".repeat(32);
+        let text = format!(r#"{{"version":1,"hash":"sha256","canonical_form":1,"accounts":{{"a":{{"s":{{"tool:x":"{h}","prompt:y":"{h}"}},"t":{{}}}}}}}}"#);
+        let mut bytes = text.into_bytes();
+        let at = cut % bytes.len();
+        bytes[at] = byte;
+        let _ = read(bytes.as_slice());
+        bytes.truncate(at);
+        let _ = read(bytes.as_slice());
+    }
+}

@@ -39,7 +39,7 @@ impl Scheduler {
             let Some(client) = self.inner.clients.get(&account).cloned() else {
                 continue;
             };
-            self.inner.memory.review_against(&account, 0);
+            self.inner.memory.export_looks(&account);
             let listing = self
                 .list(&client, &account, shutdown, &mut |_: &mut [_]| {})
                 .await;

@@ -6,13 +6,14 @@
 //! (that is `state`, which the scheduler writes).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 use super::review::{self, Reviewed};
 use crate::cloudflare::capabilities::{Capabilities, Change};
+use crate::pins::PinSet;
 use crate::state::BlockReason;
 use crate::vocabulary::Anomaly;
 
@@ -83,6 +84,9 @@ impl IdSet {
 struct Definitions {
     servers: HashMap<String, Known>,
     generation: u32,
+    pins: Option<Arc<PinSet>>,
+    /// The listing is for `pins export`: the close looks stay with the listed servers.
+    exporting: bool,
 }
 
 #[derive(Debug, Default)]
@@ -171,10 +175,28 @@ impl Memory {
         }
     }
 
-    /// Starts a cycle's reviews against the pins of `generation`.
-    pub fn review_against(&self, account: &str, generation: u32) {
+    /// Starts a cycle's reviews against `pins` (`None`: no pin file), of `generation`.
+    pub fn review_against(&self, account: &str, pins: Option<Arc<PinSet>>, generation: u32) {
         let mut all = self.capabilities.lock().unwrap_or_else(|e| e.into_inner());
-        all.entry(account.to_owned()).or_default().generation = generation;
+        let known = all.entry(account.to_owned()).or_default();
+        (known.pins, known.generation) = (pins, generation);
+    }
+
+    /// The pins the account's reviews are judged against this cycle, and their generation;
+    /// `None` when its listing is for `pins export` (no review: the looks are kept).
+    pub fn reviewing_against(&self, account: &str) -> Option<(Option<Arc<PinSet>>, u32)> {
+        let all = self.capabilities.lock().unwrap_or_else(|e| e.into_inner());
+        match all.get(account) {
+            Some(k) if k.exporting => None,
+            Some(k) => Some((k.pins.clone(), k.generation)),
+            None => Some((None, 0)),
+        }
+    }
+
+    /// The account's listings are for `pins export` from now on.
+    pub fn export_looks(&self, account: &str) {
+        let mut all = self.capabilities.lock().unwrap_or_else(|e| e.into_inner());
+        all.entry(account.to_owned()).or_default().exporting = true;
     }
 
     /// Whether a server whose fingerprints have this digest needs its definitions looked

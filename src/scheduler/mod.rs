@@ -36,7 +36,7 @@ use tracing::{debug, error, info};
 use crate::cloudflare::BuildError;
 use crate::cloudflare::{Client, ClientOptions, Observer, RateLimiter};
 use crate::config::Config;
-use crate::pins::{PinError, PinFile, PinSet};
+use crate::pins::{PinError, PinFile};
 use crate::shutdown::Shutdown;
 use crate::state::{Action, Outcome, ServerInfo, ServerRecord, Settings, State};
 use decide::Class;
@@ -116,12 +116,6 @@ pub enum SetupError {
     /// The pin file does not load.
     #[error(transparent)]
     Pins(#[from] PinError),
-}
-
-/// The pins a cycle judges against, and their generation.
-pub(super) struct Pinned {
-    pub(super) pins: Option<Arc<PinSet>>,
-    pub(super) generation: u32,
 }
 
 /// Why the scheduler stopped before the shutdown signal.
@@ -355,7 +349,7 @@ impl Scheduler {
         report: &mut CycleReport,
     ) -> (Listing, Records) {
         let cfg = &self.inner.config;
-        let pinned = self.pinned(account);
+        self.pin(account);
         let mut basis = Basis {
             memory: self.inner.memory.of(account),
             wall: SystemTime::now(),
@@ -388,7 +382,7 @@ impl Scheduler {
         let listing = match listing {
             Ok(listed) => {
                 self.inner.state.mark_listed(account);
-                let (to_sync, listed) = self.plan(account, listed, &pinned, &mut records, report);
+                let (to_sync, listed) = self.plan(account, listed, &mut records, report);
                 for (id, name, before) in to_sync {
                     syncs.queue(&id, &name, before);
                 }
@@ -407,9 +401,9 @@ impl Scheduler {
 }
 
 impl Scheduler {
-    /// The pins to judge this cycle's listing against, reloaded first if their file
-    /// changed; the memory judges which servers need a close look against their generation.
-    fn pinned(&self, account: &str) -> Pinned {
+    /// Reloads the pin file if it changed, and starts the account's reviews against it
+    /// (the memory judges which servers need a close look against its generation).
+    fn pin(&self, account: &str) {
         let (pins, generation) = match &self.inner.pins {
             Some(f) => {
                 let (p, g) = f.current();
@@ -418,8 +412,7 @@ impl Scheduler {
             }
             None => (None, 0),
         };
-        self.inner.memory.review_against(account, generation);
-        Pinned { pins, generation }
+        self.inner.memory.review_against(account, pins, generation);
     }
 }
 

@@ -12,11 +12,11 @@ use tracing::{error, info, warn};
 use super::decide::Class;
 use super::listed::Listed;
 use super::review::{self, Reviewed};
-use super::{walk, CycleReport, Listing, ListingOutcome, Pinned, Records, Scheduler};
+use super::{walk, CycleReport, Listing, ListingOutcome, Records, Scheduler};
 use crate::cloudflare::capabilities::Change;
-use crate::cloudflare::inspect::Inspected;
 use crate::cloudflare::model::sanitize;
-use crate::state::{Action, Review, ServerInfo, ServerRecord};
+use crate::state::{Action, ServerInfo, ServerRecord};
+use crate::vocabulary::Rule;
 
 impl Scheduler {
     /// Builds the account's new view from the last one, the cycle's listing and what its
@@ -68,7 +68,6 @@ impl Scheduler {
         &self,
         account: &str,
         listed: Vec<Listed>,
-        pinned: &Pinned,
         records: &mut Records,
         report: &mut CycleReport,
     ) -> (
@@ -89,13 +88,11 @@ impl Scheduler {
         let mut out = Vec::with_capacity(listed.len());
         for l in listed {
             let Listed {
-                mut info,
+                info,
                 capabilities,
                 action,
-                digest,
-                inspected,
+                ..
             } = l;
-            info.review = self.review(account, &info, digest, inspected, pinned);
             let action = action.unwrap_or_default();
             if let Some(change) =
                 capabilities.and_then(|c| memory.capabilities_changed(account, &info.id, c))
@@ -148,58 +145,55 @@ impl Scheduler {
 }
 
 impl Scheduler {
-    /// The review of a server's definitions: judged again from the close look the decoder
-    /// took, else the last one (unchanged definitions, the same pins). A change of what it
-    /// finds is logged, naming the definitions.
-    fn review(
-        &self,
-        account: &str,
-        info: &ServerInfo,
-        digest: u64,
-        inspected: Option<Inspected>,
-        pinned: &Pinned,
-    ) -> Review {
+    /// Each server's review of its definitions, as its page arrives: judged again from the
+    /// close look the decoder took (which is dropped then: a first listing does not hold
+    /// every server's table until its plan), else the last one (unchanged definitions, the
+    /// same pins). A change of what it finds is logged, naming the definitions.
+    pub(super) fn review_page(&self, account: &str, items: &mut [Listed]) {
         let memory = &self.inner.memory;
-        let Some(inspected) = inspected else {
-            return memory
-                .reviewed(account, &info.id)
-                .map(|r| r.review)
-                .unwrap_or_default();
+        let Some((pins, generation)) = memory.reviewing_against(account) else {
+            return;
         };
-        let pins = pinned.pins.as_deref().map(|p| p.get(account, &info.id));
-        let (review, change) = review::judge(&inspected, pins);
-        let flagged = &inspected.suspicious.flagged;
-        let now = Reviewed {
-            digest,
-            generation: pinned.generation,
-            review,
-            drift_names: review::names((&change.added, &change.changed, &change.removed)),
-            flagged_names: review::names(flagged),
-        };
-        let before = memory.set_reviewed(account, &info.id, now);
-        let drift_before = before.and_then(|b| b.review.drift.map(|d| (d.total(), b.drift_names)));
-        if let Some(d) = review.drift {
-            if drift_before != Some((d.total(), now.drift_names))
-                && !(before.is_none() && d.total() == 0)
-            {
-                log_drift(
-                    account,
-                    info,
-                    &change,
-                    drift_before.is_some_and(|(t, _)| t > 0),
-                );
+        for l in items {
+            let Some(inspected) = l.inspected.take() else {
+                l.info.review = memory
+                    .reviewed(account, &l.info.id)
+                    .map(|r| r.review)
+                    .unwrap_or_default();
+                continue;
+            };
+            let info = &l.info;
+            let pinned = pins.as_deref().map(|p| p.get(account, &info.id));
+            let (review, change) = review::judge(&inspected, pinned);
+            let flagged = &inspected.suspicious.flagged;
+            let now = Reviewed {
+                digest: l.digest,
+                generation,
+                review,
+                drift_names: review::names((&change.added, &change.changed, &change.removed)),
+                flagged_names: review::names(flagged),
+            };
+            let before = memory.set_reviewed(account, &info.id, now);
+            let drift_before =
+                before.and_then(|b| b.review.drift.map(|d| (d.total(), b.drift_names)));
+            if let Some(d) = review.drift {
+                let first_and_clean = before.is_none() && d.total() == 0;
+                if drift_before != Some((d.total(), now.drift_names)) && !first_and_clean {
+                    log_drift(
+                        account,
+                        info,
+                        &change,
+                        drift_before.is_some_and(|(t, _)| t > 0),
+                    );
+                }
             }
+            let nothing = (0, review::names(&[] as &[(Rule, String)]));
+            let flagged_before = before.map(|b| (b.review.suspicious_total(), b.flagged_names));
+            if flagged_before.unwrap_or(nothing) != (review.suspicious_total(), now.flagged_names) {
+                log_flagged(account, info, flagged);
+            }
+            l.info.review = review;
         }
-        let flagged_before = before.map(|b| (b.review.suspicious_total(), b.flagged_names));
-        let flagged_now = (review.suspicious_total(), now.flagged_names);
-        if flagged_before.unwrap_or((
-            0,
-            review::names(&[] as &[(crate::vocabulary::Rule, String)]),
-        )) != flagged_now
-        {
-            log_flagged(account, info, flagged);
-        }
-        review
     }
 }
 
@@ -226,7 +220,7 @@ fn log_drift(account: &str, info: &ServerInfo, change: &Change, drifted_before: 
 
 /// Logs the definitions of a server that break a rule for hidden instructions, naming
 /// each with its rule (escaped, never the text itself), or that none does any more.
-fn log_flagged(account: &str, info: &ServerInfo, flagged: &[(crate::vocabulary::Rule, String)]) {
+fn log_flagged(account: &str, info: &ServerInfo, flagged: &[(Rule, String)]) {
     if flagged.is_empty() {
         info!(account, server_id = %info.id, name = ?info.name, "no definition of the server breaks a rule for hidden instructions any more");
         return;

@@ -319,6 +319,7 @@ impl Scheduler {
         match end {
             Ended::Answered { result: Ok(p), .. } => {
                 let mut page = reduce(account, page, p);
+                self.review_page(account, &mut page.items);
                 let items = page.items.iter_mut();
                 self.inner.memory.drop_unchanged_capabilities(
                     account,
