@@ -323,7 +323,7 @@ mod tests {
             b in prop::collection::btree_map("(x{0,300}|é{0,3})[a-cé]{0,3}", 0..3u64, 0..12),
         ) {
             let fp = |m: &std::collections::BTreeMap<String, u64>| {
-                let defs = Defs { items: m.iter().map(|(n, h)| (Some(n.clone()), *h)).collect() };
+                let defs = Defs { items: m.iter().map(|(n, h)| (Some(n.clone()), *h)).collect(), ..Defs::default() };
                 Capabilities::new(Some(&defs), None)
             };
             let names = |keep: &dyn Fn(&String) -> bool, m: &std::collections::BTreeMap<String, u64>| {

@@ -24,6 +24,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::Value;
 
 use super::capabilities::{Labels, Table, SEP};
+use super::fingerprint::Defs;
 pub use crate::vocabulary::Rule;
 
 /// The version of the canonical form the stable fingerprints hash.
@@ -100,6 +101,47 @@ pub fn has_markup(text: &str) -> bool {
     })
 }
 
+/// The rules one string breaks, a bit per [`Rule::index`]: the hidden characters only when
+/// it is not ASCII, the markup only when it has a `<` or `[`.
+pub fn rules_of(s: &str) -> u8 {
+    let mut found = 0;
+    if !s.is_ascii() {
+        for c in s.chars() {
+            if let Some(r) = hidden(c) {
+                found |= 1 << r.index();
+            }
+        }
+    }
+    if memchr::memchr2(b'<', b'[', s.as_bytes()).is_some() && has_markup(s) {
+        found |= 1 << Rule::InstructionMarkup.index();
+    }
+    found
+}
+
+/// What the rules found in a server's definitions, from the fast pass (`tools`, `prompts`
+/// as decoded): a flagged definition is named as the change detection names it.
+pub fn suspicious_of(tools: Option<&Defs>, prompts: Option<&Defs>) -> Suspicious {
+    let mut flagged = Vec::new();
+    for (kind, defs) in [("tool", tools), ("prompt", prompts)] {
+        let Some(d) = defs else { continue };
+        for ((name, hash), bits) in d.items.iter().zip(&d.rules) {
+            if *bits == 0 {
+                continue;
+            }
+            let label = match name {
+                Some(n) => format!("{kind}:{n}").replace(SEP, " "),
+                None => format!("{kind}:#{hash:016x}"),
+            };
+            for r in Rule::ALL {
+                if bits & (1 << r.index()) != 0 {
+                    flagged.push((r, label.clone()));
+                }
+            }
+        }
+    }
+    Suspicious::from_flagged(flagged)
+}
+
 /// What the rules found in a server's definitions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Suspicious {
@@ -110,6 +152,20 @@ pub struct Suspicious {
 }
 
 impl Suspicious {
+    /// From the flagged definitions: sorted, a repeated name counted once.
+    pub fn from_flagged(mut flagged: Vec<(Rule, String)>) -> Self {
+        flagged.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+        flagged.dedup();
+        let mut s = Suspicious {
+            flagged,
+            ..Suspicious::default()
+        };
+        for (r, _) in &s.flagged {
+            s.counts[r.index()] += 1;
+        }
+        s
+    }
+
     /// The count of one rule.
     pub fn count(&self, rule: Rule) -> u32 {
         self.counts[rule.index()]
@@ -222,24 +278,11 @@ pub fn inspect(json: &[u8]) -> Option<Inspected> {
     let mut look = Look::default();
     ServerSeed(&mut look).deserialize(&mut de).ok()?;
     let Look {
-        labels,
-        mut flagged,
-        ..
+        labels, flagged, ..
     } = look;
-    let definitions = labels.table();
-    // A repeated name counts once, as in the table.
-    flagged.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
-    flagged.dedup();
-    let mut suspicious = Suspicious {
-        flagged,
-        ..Suspicious::default()
-    };
-    for (r, _) in &suspicious.flagged {
-        suspicious.counts[r.index()] += 1;
-    }
     Some(Inspected {
-        definitions,
-        suspicious,
+        definitions: labels.table(),
+        suspicious: Suspicious::from_flagged(flagged),
     })
 }
 

@@ -4,7 +4,7 @@
 
 use crate::cloudflare::capabilities::Capabilities;
 use crate::cloudflare::fingerprint::Defs;
-use crate::cloudflare::inspect::Inspected;
+use crate::cloudflare::inspect::{suspicious_of, Inspected, Suspicious};
 use crate::cloudflare::pagination::Keyed;
 use crate::cloudflare::Server;
 use crate::state::{
@@ -27,12 +27,15 @@ pub struct Listed {
     pub digest: u64,
     /// The close look at its definitions, when the decoder took one.
     pub inspected: Option<Inspected>,
+    /// Its definitions that break a rule for hidden instructions (from the fast pass).
+    pub suspicious: Suspicious,
 }
 
 impl Listed {
     /// Keeps what the daemon needs of `server`.
     pub fn new(server: Server) -> Self {
         let digest = Defs::digest(server.tools.as_ref(), server.prompts.as_ref());
+        let suspicious = suspicious_of(server.tools.as_ref(), server.prompts.as_ref());
         let capabilities = (server.tools.is_some() || server.prompts.is_some())
             .then(|| Capabilities::new(server.tools.as_ref(), server.prompts.as_ref()));
         let error = server.error.filter(|e| !e.is_empty());
@@ -68,6 +71,7 @@ impl Listed {
             action: None,
             digest,
             inspected: server.inspected,
+            suspicious,
         }
     }
 }

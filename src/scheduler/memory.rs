@@ -394,6 +394,7 @@ mod tests {
         let fp = |hash: u64| {
             let defs = Defs {
                 items: vec![(Some("t".into()), hash)],
+                ..Defs::default()
             };
             Capabilities::new(Some(&defs), None)
         };

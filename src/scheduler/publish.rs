@@ -15,7 +15,7 @@ use super::review::{self, Reviewed};
 use super::{walk, CycleReport, Listing, ListingOutcome, Records, Scheduler};
 use crate::cloudflare::capabilities::Change;
 use crate::cloudflare::model::sanitize;
-use crate::state::{Action, ServerInfo, ServerRecord};
+use crate::state::{Action, Review, ServerInfo, ServerRecord};
 use crate::vocabulary::Rule;
 
 impl Scheduler {
@@ -155,34 +155,48 @@ impl Scheduler {
             return;
         };
         for l in items {
-            let Some(inspected) = l.inspected.take() else {
-                l.info.review = memory
-                    .reviewed(account, &l.info.id)
-                    .map(|r| r.review)
-                    .unwrap_or_default();
-                continue;
-            };
             let info = &l.info;
-            let pinned = pins.as_deref().map(|p| p.get(account, &info.id));
-            let (review, change) = review::judge(&inspected, pinned);
-            let flagged = &inspected.suspicious.flagged;
+            let last = memory.reviewed(account, &info.id);
+            let inspected = l.inspected.take();
+            // Drift is judged from a close look; without one the definitions are those of
+            // the last look (the decoder asks for one whenever they or the pins changed).
+            let (drift, change) = match (&pins, &inspected) {
+                (Some(p), Some(i)) => {
+                    let (r, change) = review::judge(i, Some(p.get(account, &info.id)));
+                    (r.drift, Some(change))
+                }
+                (Some(_), None) => (last.and_then(|r| r.review.drift), None),
+                (None, _) => (None, None),
+            };
+            let review = Review {
+                drift,
+                suspicious: l.suspicious.counts,
+            };
+            let (digest, looked_at, drift_names) = match &change {
+                Some(c) => (
+                    l.digest,
+                    generation,
+                    review::names((&c.added, &c.changed, &c.removed)),
+                ),
+                None => last.map_or((0, 0, 0), |r| (r.digest, r.generation, r.drift_names)),
+            };
             let now = Reviewed {
-                digest: l.digest,
-                generation,
+                digest,
+                generation: looked_at,
                 review,
-                drift_names: review::names((&change.added, &change.changed, &change.removed)),
-                flagged_names: review::names(flagged),
+                drift_names,
+                flagged_names: review::names(&l.suspicious.flagged),
             };
             let before = memory.set_reviewed(account, &info.id, now);
-            let drift_before =
-                before.and_then(|b| b.review.drift.map(|d| (d.total(), b.drift_names)));
-            if let Some(d) = review.drift {
-                let first_and_clean = before.is_none() && d.total() == 0;
-                if drift_before != Some((d.total(), now.drift_names)) && !first_and_clean {
+            if let (Some(change), Some(d)) = (&change, drift) {
+                let drift_before =
+                    before.and_then(|b| b.review.drift.map(|d| (d.total(), b.drift_names)));
+                let first_and_clean = drift_before.is_none() && d.total() == 0;
+                if drift_before != Some((d.total(), drift_names)) && !first_and_clean {
                     log_drift(
                         account,
                         info,
-                        &change,
+                        change,
                         drift_before.is_some_and(|(t, _)| t > 0),
                     );
                 }
@@ -190,7 +204,7 @@ impl Scheduler {
             let nothing = (0, review::names(&[] as &[(Rule, String)]));
             let flagged_before = before.map(|b| (b.review.suspicious_total(), b.flagged_names));
             if flagged_before.unwrap_or(nothing) != (review.suspicious_total(), now.flagged_names) {
-                log_flagged(account, info, flagged);
+                log_flagged(account, info, &l.suspicious.flagged);
             }
             l.info.review = review;
         }

@@ -295,15 +295,21 @@ impl Scheduler {
         shutdown: &Shutdown,
     ) -> Result<Page, ListFailure> {
         let per_page = self.inner.config.per_page;
-        let wanted: Wanted = {
+        // A close look is for pins (a pin file, or `pins export`); the rules need none.
+        let looks = match self.inner.memory.reviewing_against(account) {
+            Some((pins, _)) => pins.is_some(),
+            None => true,
+        };
+        let wanted: Option<Wanted> = looks.then(|| {
             let inner = self.inner.clone();
             let account = account.to_owned();
-            Arc::new(move |id, digest| inner.memory.needs_look(&account, id, digest))
-        };
+            Arc::new(move |id: &str, digest| inner.memory.needs_look(&account, id, digest))
+                as Wanted
+        });
         let end = retrying(
             &self.inner.config.retry,
             shutdown,
-            || client.list_page(account, page, per_page, Some(wanted.clone())),
+            || client.list_page(account, page, per_page, wanted.clone()),
             |r| match r {
                 Ok(_) => Class::Success,
                 Err(e) => classify_list_error(e),

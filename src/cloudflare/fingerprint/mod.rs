@@ -24,6 +24,10 @@ mod mix;
 pub struct Defs {
     /// `(name, hash of the canonical definition)`; the name is `None` when it has none.
     pub items: Vec<(Option<String>, u64)>,
+    /// Per item, the rules for hidden instructions its strings break
+    /// ([`inspect::rules_of`](super::inspect::rules_of), a bit per rule), found in the same
+    /// pass.
+    pub rules: Vec<u8>,
 }
 
 impl Defs {
@@ -56,11 +60,12 @@ pub fn defs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Defs>, D::Error> {
             f.write_str("a list of definitions")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut items = Vec::new();
+            let (mut items, mut rules) = (Vec::new(), Vec::new());
             while let Some(item) = seq.next_element_seed(Canonical::DEFINITION)? {
                 items.push((item.name, item.hash));
+                rules.push(item.rules);
             }
-            Ok(Some(Defs { items }))
+            Ok(Some(Defs { items, rules }))
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
@@ -101,6 +106,8 @@ pub fn defs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Defs>, D::Error> {
 struct Hashed {
     hash: u64,
     name: Option<String>,
+    /// The rules its strings break.
+    rules: u8,
 }
 
 /// Hashes any JSON value canonically; at the top of a definition it also picks the name.
@@ -172,29 +179,38 @@ impl<'de> Visitor<'de> for Canonical {
         Ok(Hashed {
             hash: finish(3, |h| v.hash(h)),
             name: self.keep.then(|| v.to_owned()),
+            rules: super::inspect::rules_of(v),
         })
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Hashed, A::Error> {
         let mut h = Mix::default();
         4u8.hash(&mut h);
-        let mut n = 0u64;
+        let (mut n, mut rules) = (0u64, 0u8);
         while let Some(item) = seq.next_element_seed(Canonical::VALUE)? {
             item.hash.hash(&mut h);
+            rules |= item.rules;
             n += 1;
         }
         n.hash(&mut h);
-        Ok(plain(h.finish()))
+        Ok(Hashed {
+            rules,
+            ..plain(h.finish())
+        })
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Hashed, A::Error> {
         // Entries are hashed one by one and summed, so their order does not matter.
-        let (mut sum, mut n, mut name) = (0u64, 0u64, None);
+        let (mut sum, mut n, mut name, mut rules) = (0u64, 0u64, None, 0u8);
         while let Some(key) = map.next_key_seed(Key)? {
+            rules |= key.rules;
             let value = if self.top && key.is_name {
                 let v = map.next_value_seed(Canonical::NAME)?;
                 name = v.name;
+                rules |= v.rules;
                 v.hash
             } else {
-                map.next_value_seed(Canonical::VALUE)?.hash
+                let v = map.next_value_seed(Canonical::VALUE)?;
+                rules |= v.rules;
+                v.hash
             };
             sum = sum.wrapping_add(finish(6, |h| {
                 key.hash.hash(h);
@@ -208,6 +224,7 @@ impl<'de> Visitor<'de> for Canonical {
                 n.hash(h);
             }),
             name,
+            rules,
         })
     }
 }
@@ -219,6 +236,7 @@ struct Key;
 struct KeyHash {
     hash: u64,
     is_name: bool,
+    rules: u8,
 }
 
 impl<'de> DeserializeSeed<'de> for Key {
@@ -237,12 +255,17 @@ impl<'de> Visitor<'de> for Key {
         Ok(KeyHash {
             hash: finish(3, |h| v.hash(h)),
             is_name: v == "name",
+            rules: super::inspect::rules_of(v),
         })
     }
 }
 
 fn plain(hash: u64) -> Hashed {
-    Hashed { hash, name: None }
+    Hashed {
+        hash,
+        name: None,
+        rules: 0,
+    }
 }
 
 /// Numbers by value: `1`, `1.0` and `1e0` are the same number.

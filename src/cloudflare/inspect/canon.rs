@@ -9,8 +9,6 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{has_markup, hidden, Rule};
-
 /// What one definition's pass leaves: its canonical bytes, its name, the rules it breaks.
 #[derive(Default)]
 pub(super) struct Canon {
@@ -43,16 +41,7 @@ impl Canon {
     }
 
     fn check(&mut self, s: &str) {
-        if !s.is_ascii() {
-            for c in s.chars() {
-                if let Some(r) = hidden(c) {
-                    self.found |= 1 << r.index();
-                }
-            }
-        }
-        if memchr::memchr2(b'<', b'[', s.as_bytes()).is_some() && has_markup(s) {
-            self.found |= 1 << Rule::InstructionMarkup.index();
-        }
+        self.found |= super::rules_of(s);
     }
 
     fn string(&mut self, s: &str) {

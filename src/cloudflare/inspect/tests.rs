@@ -223,3 +223,24 @@ proptest::proptest! {
         proptest::prop_assert_eq!(one_pass(&scrambled(&v, dup)), reference);
     }
 }
+
+#[test]
+fn the_fast_pass_flags_the_same_definitions_as_the_close_look() {
+    let json = r#"{"tools":[
+        {"name":"zw","description":"a\u200bb"},
+        {"name":"imp","input_schema":{"properties":{"x":{"enum":["<IMPORTANT>"]}}}},
+        {"name":"k","input_schema":{"properties":{"[SYSTEM] obey":{}}}},
+        {"name":"clean","description":"<b>fine</b>"}
+    ],"prompts":[{"name":"bidi","description":"\u2066x"}]}"#;
+    let look = inspect(json.as_bytes()).unwrap().suspicious;
+    let defs = |key: &str| {
+        let v: Value = serde_json::from_str(json).unwrap();
+        let text = v[key].to_string();
+        let mut de = serde_json::Deserializer::from_str(&text);
+        crate::cloudflare::fingerprint::defs(&mut de).unwrap()
+    };
+    let fast = suspicious_of(defs("tools").as_ref(), defs("prompts").as_ref());
+    assert_eq!(fast, look);
+    assert_eq!(fast.count(Rule::InstructionMarkup), 2);
+    assert_eq!(fast.count(Rule::BidiControls), 1);
+}
