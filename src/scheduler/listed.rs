@@ -25,17 +25,24 @@ pub struct Listed {
     pub action: Option<Action>,
     /// The digest of its definitions' fingerprints ([`Defs::digest`]).
     pub digest: u64,
-    /// The close look at its definitions, when the decoder took one.
-    pub inspected: Option<Inspected>,
-    /// Its definitions that break a rule for hidden instructions (from the fast pass).
-    pub suspicious: Suspicious,
+    /// The close look at its definitions, when the decoder took one (boxed, like the
+    /// next: a listing holds 10,000 of these, nearly all `None`).
+    pub inspected: Option<Box<Inspected>>,
+    /// Its definitions that break a rule for hidden instructions (from the fast pass), when
+    /// any does.
+    pub suspicious: Option<Box<Suspicious>>,
 }
 
 impl Listed {
     /// Keeps what the daemon needs of `server`.
     pub fn new(server: Server) -> Self {
         let digest = Defs::digest(server.tools.as_ref(), server.prompts.as_ref());
-        let suspicious = suspicious_of(server.tools.as_ref(), server.prompts.as_ref());
+        let suspicious = Some(suspicious_of(
+            server.tools.as_ref(),
+            server.prompts.as_ref(),
+        ))
+        .filter(|s| !s.is_empty())
+        .map(Box::new);
         let capabilities = (server.tools.is_some() || server.prompts.is_some())
             .then(|| Capabilities::new(server.tools.as_ref(), server.prompts.as_ref()));
         let error = server.error.filter(|e| !e.is_empty());
@@ -70,7 +77,7 @@ impl Listed {
             capabilities,
             action: None,
             digest,
-            inspected: server.inspected,
+            inspected: server.inspected.map(Box::new),
             suspicious,
         }
     }

@@ -168,9 +168,10 @@ impl Scheduler {
                 (Some(_), None) => (last.and_then(|r| r.review.drift), None),
                 (None, _) => (None, None),
             };
+            let flagged: &[(Rule, String)] = l.suspicious.as_ref().map_or(&[], |s| &s.flagged);
             let review = Review {
                 drift,
-                suspicious: l.suspicious.counts,
+                suspicious: l.suspicious.as_ref().map(|s| s.counts).unwrap_or_default(),
             };
             let (digest, looked_at, drift_names) = match &change {
                 Some(c) => (
@@ -185,8 +186,13 @@ impl Scheduler {
                 generation: looked_at,
                 review,
                 drift_names,
-                flagged_names: review::names(&l.suspicious.flagged),
+                flagged_names: review::names(flagged),
             };
+            // Without pins, a clean server that never was flagged has nothing to remember.
+            if pins.is_none() && last.is_none() && review == Review::default() {
+                l.info.review = review;
+                continue;
+            }
             let before = memory.set_reviewed(account, &info.id, now);
             if let (Some(change), Some(d)) = (&change, drift) {
                 let drift_before =
@@ -204,7 +210,7 @@ impl Scheduler {
             let nothing = (0, review::names(&[] as &[(Rule, String)]));
             let flagged_before = before.map(|b| (b.review.suspicious_total(), b.flagged_names));
             if flagged_before.unwrap_or(nothing) != (review.suspicious_total(), now.flagged_names) {
-                log_flagged(account, info, &l.suspicious.flagged);
+                log_flagged(account, info, flagged);
             }
             l.info.review = review;
         }
