@@ -167,6 +167,7 @@ impl Suspicious {
     }
 
     /// The count of one rule.
+    #[cfg(test)]
     pub fn count(&self, rule: Rule) -> u32 {
         self.counts[rule.index()]
     }

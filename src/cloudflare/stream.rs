@@ -111,6 +111,7 @@ const RESULT: &[u8] = b"result";
 
 impl PageDecoder {
     /// A decoder with nothing read.
+    #[cfg(any(test, feature = "fake"))]
     pub fn new() -> Self {
         Self::default()
     }

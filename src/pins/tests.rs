@@ -83,15 +83,15 @@ fn a_bad_pin_file_names_what_is_wrong() {
             "`accounts.a.s` appears twice",
         ),
         (
-            format!(r#"{{"version":2,"hash":"sha256","canonical_form":1,"accounts":{{}}}}"#),
+            r#"{"version":2,"hash":"sha256","canonical_form":1,"accounts":{}}"#.to_owned(),
             "`version` 2 is not understood",
         ),
         (
-            format!(r#"{{"version":1,"hash":"md5","canonical_form":1,"accounts":{{}}}}"#),
+            r#"{"version":1,"hash":"md5","canonical_form":1,"accounts":{}}"#.to_owned(),
             "`hash` \"md5\" is not understood",
         ),
         (
-            format!(r#"{{"version":1,"hash":"sha256","canonical_form":9,"accounts":{{}}}}"#),
+            r#"{"version":1,"hash":"sha256","canonical_form":9,"accounts":{}}"#.to_owned(),
             "export the pins again",
         ),
         (
