@@ -15,18 +15,7 @@ pub async fn main_bench() {
     world.latency = Duration::from_millis(latency as u64);
     world.tool_schema_bytes = 1024;
     let api = FakeApi::start(world).await.expect("fake");
-    let stale = api.with(|w| {
-        let now = std::time::SystemTime::now();
-        w.servers()
-            .iter()
-            .filter(|s| {
-                s.last_successful_sync.is_some_and(|t| {
-                    now.duration_since(t)
-                        .is_ok_and(|a| a > Duration::from_secs(3 * 3600))
-                })
-            })
-            .count()
-    });
+    let stale = stale_count(&api);
     let port = free_port();
     let started = Instant::now();
     let later = env_usize("BENCH_LATER_CYCLES", 0);

@@ -118,18 +118,7 @@ async fn export(api: &FakeApi) -> (Duration, u64, String) {
 /// duration, CPU seconds and peak RSS (KiB).
 async fn first_cycle(api: &FakeApi, pins: Option<&str>) -> (Duration, f64, u64) {
     let syncs = api.count(Endpoint::Sync, None);
-    let stale = api.with(|w| {
-        let now = std::time::SystemTime::now();
-        w.servers()
-            .iter()
-            .filter(|s| {
-                s.last_successful_sync.is_some_and(|t| {
-                    now.duration_since(t)
-                        .is_ok_and(|a| a > Duration::from_secs(3 * 3600))
-                })
-            })
-            .count()
-    });
+    let stale = stale_count(api);
     let port = free_port();
     let env: Vec<(&str, &str)> = pins
         .map(|p| ("MCP_SYNC_CAPABILITIES_PINS", p))

@@ -212,3 +212,19 @@ pub async fn first_page(api: &FakeApi) -> Vec<u8> {
         .expect("page body")
         .to_vec()
 }
+
+/// Servers of the fake whose last successful sync is older than the default `stale_after`.
+pub fn stale_count(api: &FakeApi) -> usize {
+    api.with(|w| {
+        let now = std::time::SystemTime::now();
+        w.servers()
+            .iter()
+            .filter(|s| {
+                s.last_successful_sync.is_some_and(|t| {
+                    now.duration_since(t)
+                        .is_ok_and(|a| a > Duration::from_secs(3 * 3600))
+                })
+            })
+            .count()
+    })
+}

@@ -226,15 +226,11 @@ fn log_drift(account: &str, info: &ServerInfo, change: &Change, drifted_before: 
         }
         return;
     }
-    let list = |v: &[String]| v.iter().map(|n| sanitize(n)).collect::<Vec<_>>().join(", ");
-    warn!(
+    log_names(
         account,
-        server_id = %info.id,
-        name = ?info.name,
-        added = %list(&change.added),
-        changed = %list(&change.changed),
-        removed = %list(&change.removed),
-        "the server's tool or prompt definitions drift from their pins; review them and approve with `mcp-sync-monitor pins export`"
+        info,
+        change,
+        "the server's tool or prompt definitions drift from their pins; review them and approve with `mcp-sync-monitor pins export`",
     );
 }
 
@@ -261,6 +257,16 @@ fn log_flagged(account: &str, info: &ServerInfo, flagged: &[(Rule, String)]) {
 
 /// Logs a change of a server's tool or prompt definitions, naming them (escaped).
 fn log_change(account: &str, info: &ServerInfo, change: &Change) {
+    log_names(
+        account,
+        info,
+        change,
+        "the server's tool or prompt definitions changed",
+    );
+}
+
+/// A warning naming the definitions of `change` (escaped).
+fn log_names(account: &str, info: &ServerInfo, change: &Change, message: &str) {
     let list = |v: &[String]| v.iter().map(|n| sanitize(n)).collect::<Vec<_>>().join(", ");
     warn!(
         account,
@@ -269,6 +275,6 @@ fn log_change(account: &str, info: &ServerInfo, change: &Change) {
         added = %list(&change.added),
         removed = %list(&change.removed),
         changed = %list(&change.changed),
-        "the server's tool or prompt definitions changed"
+        "{message}"
     );
 }
