@@ -9,8 +9,9 @@
 //! - [`config`]: load the file, merge it with the environment and the flags (each key
 //!   declared once), validate; accounts, credentials, filters.
 //! - [`cloudflare`]: the HTTP client (list, sync, read — nothing else), the lenient API
-//!   models, the pagination rule, the per-credential rate limiter, and the fingerprints of
-//!   tool and prompt definitions. It knows nothing of the state, the metrics or shutdown:
+//!   models, the pagination rule, the per-credential rate limiter, the fingerprints of tool
+//!   and prompt definitions, and the close look at them (stable fingerprints, the rules for
+//!   hidden instructions). It knows nothing of the state, the metrics or shutdown:
 //!   its caller records what happened and cancels it by dropping it.
 //! - [`scheduler`]: the cycle — walk the pages, plan, sync, retry, back off, judge each sync
 //!   by its effect — and its own memory of failure streaks, back-offs and fingerprints. Its
@@ -21,6 +22,9 @@
 //!   nothing of `cloudflare`; the label words both use are in [`vocabulary`].
 //! - [`metrics`]: renders a snapshot, and [`process`]'s figures, for Prometheus at scrape
 //!   time.
+//! - [`pins`]: the pin file of approved definition fingerprints (read into compact tables,
+//!   written sorted, reloaded when it changes) and what drifts from it; the scheduler judges
+//!   each server against it, `pins export` / `pins diff` write and compare it.
 //! - [`web`]: the web configuration (TLS, users, headers, rate limit, reloads) that `http`
 //!   applies and `metrics` reports on.
 //! - [`status`]: the status of every server for a person, worst first, from one snapshot:
@@ -29,7 +33,7 @@
 //!   on a cycle.
 //! - [`app`]: starts the state, the scheduler and the HTTP server on one shutdown signal,
 //!   and turns a failure or a panic of either into the error the process exits with.
-//! - [`commands`]: `run`, `once`, `demo`, `check-config`, `healthcheck` and their one exit
+//! - [`commands`]: `run`, `once`, `demo`, `check-config`, `healthcheck`, `pins` and their one exit
 //!   code type; `main.rs` only parses the command line and calls one of them.
 //! - [`telemetry`] (logging), [`secret`] (values that never print), [`shutdown`] (the stop
 //!   signal), [`allocator`] (glibc's settings, and giving freed pages back).
