@@ -18,15 +18,27 @@ use crate::state::State;
 type Found = BTreeMap<String, Result<BTreeMap<String, Listed>, NotListed>>;
 
 /// Lists every account once, nothing synced: the servers matching `servers` (id or name
-/// globs; all when empty).
+/// globs; all when empty). With `pinned`, the configured pin file is loaded first (a missing
+/// or bad one ends the command before any request).
 async fn list(
     flags: &Flags,
     env: &Env,
     servers: &[String],
-) -> Result<(Found, Option<std::path::PathBuf>), Exit> {
+    pinned: bool,
+) -> Result<(Found, Option<PinSet>), Exit> {
     let (mut cfg, sd) = super::prepare(flags, env)?;
     cfg.dry_run = true;
-    let pins = cfg.pins.take();
+    let pins = match (pinned, cfg.pins.take()) {
+        (false, _) => None,
+        (true, None) => {
+            eprintln!("error: no pin file to compare with: set capabilities.pins (--capabilities.pins, MCP_SYNC_CAPABILITIES_PINS)");
+            return Err(Exit::ConfigOrAuth);
+        }
+        (true, Some(path)) => Some(pins::load(&path).map_err(|e| {
+            eprintln!("error: {e}");
+            Exit::ConfigOrAuth
+        })?),
+    };
     let state = Arc::new(State::new(cfg.accounts.iter().map(|a| a.id.as_str())));
     let scheduler = Scheduler::new(cfg, state).map_err(|e| {
         eprintln!("error: {e}");
@@ -60,7 +72,7 @@ async fn list(
 
 /// `pins export`: prints the pin file of the current definitions.
 pub async fn export(flags: &Flags, env: &Env, servers: &[String]) -> Exit {
-    let found = match list(flags, env, servers).await {
+    let found = match list(flags, env, servers, false).await {
         Ok((found, _)) => found,
         Err(exit) => return exit,
     };
@@ -87,20 +99,10 @@ pub async fn export(flags: &Flags, env: &Env, servers: &[String]) -> Exit {
 
 /// `pins diff`: prints what drifts from the configured pin file; exit 1 when anything does.
 pub async fn diff(flags: &Flags, env: &Env, servers: &[String]) -> Exit {
-    let (found, path) = match list(flags, env, servers).await {
-        Ok(v) => v,
+    let (found, pinned) = match list(flags, env, servers, true).await {
+        Ok((found, Some(pinned))) => (found, pinned),
+        Ok((_, None)) => return Exit::ConfigOrAuth,
         Err(exit) => return exit,
-    };
-    let Some(path) = path else {
-        eprintln!("error: no pin file to compare with: set capabilities.pins (--capabilities.pins, MCP_SYNC_CAPABILITIES_PINS)");
-        return Exit::ConfigOrAuth;
-    };
-    let pinned = match pins::load(&path) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::ConfigOrAuth;
-        }
     };
     let globs = Globs::new(servers.iter().cloned());
     let (text, drifting) = report(&found, &pinned, &globs);

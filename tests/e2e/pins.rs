@@ -285,6 +285,33 @@ async fn drift_stays_until_the_pins_approve_it_across_a_restart_and_pins_diff_ga
         page.contains("zw[U+202E]name") && !page.contains('\u{202e}'),
         "hidden characters are shown, not passed on"
     );
+    // As a person's browser shows it.
+    if let Some(dom) =
+        crate::status_page::chromium_dom(&format!("http://127.0.0.1:{port}/?problems=1")).await
+    {
+        let cell = |id: &str, class: &str| {
+            dom.split(&format!("data-id=\"{id}\""))
+                .nth(1)
+                .and_then(|row| {
+                    row.split(&format!("<td class=\"{class}\">"))
+                        .nth(1)?
+                        .split("</td>")
+                        .next()
+                })
+                .map(str::to_owned)
+        };
+        assert_eq!(cell("mcp-b", "drift").as_deref(), Some("1 added"), "{dom}");
+        assert_eq!(
+            cell("mcp-imp", "suspicious").as_deref(),
+            Some("1 instruction_markup")
+        );
+        assert_eq!(
+            cell("mcp-zw", "suspicious").as_deref(),
+            Some("1 invisible_characters")
+        );
+        assert!(dom.contains("zw[U+202E]name"), "{dom}");
+        assert!(dom.contains("<th>Drift from pins</th>"));
+    }
     let (code, table, _) = run(&api, &[flag[0], flag[1], "once"]).await;
     assert_eq!(code, 0, "drift alone does not fail `once`: {table}");
     let line = |id: &str| {
@@ -331,6 +358,21 @@ async fn a_pin_file_that_does_not_load_is_refused_at_start_and_kept_on_reload() 
         err.contains(r#"`accounts.a.s."tool:x"` = "zz": not a SHA-256 fingerprint"#),
         "{err}"
     );
+    let lists = api.count(Endpoint::List, None);
+    let (code, _, err) = run(
+        &api,
+        &["--capabilities.pins", bad.to_str().unwrap(), "pins", "diff"],
+    )
+    .await;
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        api.count(Endpoint::List, None),
+        lists,
+        "a bad pin file ends `pins diff` before any request"
+    );
+    let (code, _, err) = run(&api, &["pins", "diff"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no pin file to compare with"), "{err}");
     let missing = dir.0.join("missing.json");
     let (code, _, err) = run(
         &api,
