@@ -12,7 +12,7 @@ if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   exit 0
 fi
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
-for target in list_page sync_answer web_config config_file ratelimit_header; do
+for target in list_page sync_answer web_config config_file ratelimit_header definitions pin_file; do
   work=$(mktemp -d)
   cp -r "fuzz/corpus/$target/." "$work/"
   echo "fuzz: $target for ${seconds}s"

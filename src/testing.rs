@@ -127,6 +127,21 @@ pub mod fuzz {
     }
 
     /// The `Ratelimit` and `Retry-After` headers.
+    /// A server object's definitions, looked at closely (stable fingerprints, rules), and
+    /// the same bytes as the definitions list of the fast pass.
+    pub fn definitions(data: &[u8]) {
+        let _ = crate::cloudflare::inspect::inspect(data);
+        let mut de = serde_json::Deserializer::from_slice(data);
+        if let Ok(defs) = crate::cloudflare::fingerprint::defs(&mut de) {
+            let _ = crate::cloudflare::inspect::suspicious_of(defs.as_ref(), None);
+        }
+    }
+
+    /// A pin file.
+    pub fn pin_file(data: &[u8]) {
+        let _ = crate::pins::parse(data);
+    }
+
     pub fn ratelimit_header(data: &[u8]) {
         if let Ok(text) = std::str::from_utf8(data) {
             let _ = crate::cloudflare::ratelimit::parse_ratelimit(text);

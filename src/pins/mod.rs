@@ -102,6 +102,12 @@ impl PinSet {
     }
 }
 
+/// A pin file's bytes, read as the daemon reads the file (the fuzz target's door).
+#[cfg(any(test, feature = "fake"))]
+pub fn parse(bytes: &[u8]) -> Result<PinSet, String> {
+    format::read(bytes)
+}
+
 /// What drifts in a server's definitions from its pins: a server without pins has every
 /// definition added.
 pub fn drift(current: &StableTable, pinned: Option<&StableTable>) -> Change {

@@ -9,12 +9,14 @@ use mcp_sync_monitor::testing::fuzz;
 /// A target's name and what it runs.
 type Target = (&'static str, fn(&[u8]));
 
-const TARGETS: [Target; 5] = [
+const TARGETS: [Target; 7] = [
     ("list_page", fuzz::list_page),
     ("sync_answer", fuzz::sync_answer),
     ("web_config", fuzz::web_config),
     ("config_file", fuzz::config_file),
     ("ratelimit_header", fuzz::ratelimit_header),
+    ("definitions", fuzz::definitions),
+    ("pin_file", fuzz::pin_file),
 ];
 
 #[test]

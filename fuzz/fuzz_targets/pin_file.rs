@@ -1,0 +1,3 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mcp_sync_monitor::testing::fuzz::pin_file(data));
