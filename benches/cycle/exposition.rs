@@ -161,6 +161,26 @@ impl Collector for Servers {
                 }
             }
         }
+        {
+            let mut m = encoder.encode_descriptor(
+                "cloudflare_mcp_server_suspicious_definitions",
+                "Definitions of the server that break a rule for hidden instructions.",
+                None,
+                MetricType::Gauge,
+            )?;
+            const RULES: [&str; 4] = [
+                "bidi_controls",
+                "instruction_markup",
+                "invisible_characters",
+                "tag_characters",
+            ];
+            for (acct, id, s) in servers() {
+                for (rule, n) in RULES.iter().zip(s.info.review.suspicious) {
+                    let labels = [("account_id", acct), ("server_id", id), ("rule", rule)];
+                    ConstGauge::new(i64::from(n)).encode(m.encode_family(&labels)?)?;
+                }
+            }
+        }
         Ok(())
     }
 }
