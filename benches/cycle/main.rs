@@ -9,7 +9,7 @@
 //!     cargo bench --bench cycle -- slow-syncs        # syncs of 2 s, and an account beside
 //!     cargo bench --bench cycle -- accounts          # 100 accounts x 100 servers, one token
 //!     cargo bench --bench cycle -- decode            # one list page through the decoder
-//!     cargo bench --bench cycle -- exposition        # our writer against prometheus-client
+//!     cargo bench --bench cycle -- exposition        # one rendering of /metrics, both formats
 //!     cargo bench --bench cycle -- pins              # the cost of tool pinning
 //!
 //! `BENCH_DAEMON=<wrapper>` runs the daemon through a wrapper (a heap profiler, say), and

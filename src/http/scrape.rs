@@ -2,8 +2,8 @@
 //!
 //! The per-server families are rendered once per published version of the state and
 //! format (OpenMetrics or text), by one scrape while the others wait for it (single flight),
-//! and only ever held compressed: the rendering streams into a gzip encoder in pieces of
-//! 64 KiB, never whole as text. A gzip scrape (what Prometheus asks for) is sent the
+//! and only ever held compressed: the rendering streams into a gzip encoder as it is made,
+//! never whole as text. A gzip scrape (what Prometheus asks for) is sent the
 //! shared bytes by reference; a plain scrape inflates them as its socket drains, 32 KiB at a
 //! time, so N concurrent scrapers of either kind cost one compressed rendering (a thirtieth
 //! of the text) plus their socket buffers, and the full text is never in memory. The few
@@ -155,21 +155,35 @@ impl Renderings {
     }
 }
 
+/// Text as it is made, compressed on the way (`prometheus-client` hands it on 4 KiB at a
+/// time).
+struct Compressing {
+    gz: GzEncoder<Vec<u8>>,
+    plain_len: usize,
+}
+
+impl std::fmt::Write for Compressing {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.plain_len += s.len();
+        self.gz.write_all(s.as_bytes()).map_err(|_| std::fmt::Error)
+    }
+}
+
 /// Renders the per-server families of `snap` in `format`, streamed into gzip.
 fn render(snap: &Snapshot, format: Format, capacity: usize) -> Rendering {
-    const PIECE: usize = 64 * 1024;
-    let mut gz = GzEncoder::new(Vec::with_capacity(capacity), Compression::fast());
-    let (mut ok, mut plain_len) = (true, 0);
-    metrics::write_servers(snap, format, PIECE, |piece| {
-        plain_len += piece.len();
-        ok = gz.write_all(piece.as_bytes()).is_ok();
-        ok
-    });
+    let mut out = Compressing {
+        gz: GzEncoder::new(Vec::with_capacity(capacity), Compression::fast()),
+        plain_len: 0,
+    };
     // Writing into a Vec cannot fail; a failure would send a truncated body, which
     // Prometheus reports as a failed scrape.
-    let mut gzip = gz.finish().unwrap_or_default();
+    let _ = metrics::write_servers(snap, format, &mut out);
+    let mut gzip = out.gz.finish().unwrap_or_default();
     gzip.shrink_to_fit();
-    Rendering { gzip, plain_len }
+    Rendering {
+        gzip,
+        plain_len: out.plain_len,
+    }
 }
 
 /// `text` in `enc`: gzip makes one member of its own.

@@ -3,9 +3,13 @@
 //! daemon's own settings and build, the web configuration's reloads, and the standard
 //! `process_*` families.
 
+use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::text::{family, histograms, labels, Out};
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::MetricType::{Counter, Gauge};
+
+use super::encode::{family, histograms, Num};
 use super::NS;
 use crate::process::ProcessStats;
 use crate::state::{AccountView, BlockReason, RequestCounts, Snapshot};
@@ -13,102 +17,93 @@ use crate::vocabulary::Anomaly;
 use crate::web::{Refusal, WebStatus};
 
 /// Unix seconds (negative before 1970).
-pub(super) fn ts(t: SystemTime) -> f64 {
-    match t.duration_since(UNIX_EPOCH) {
+pub(super) fn ts(t: SystemTime) -> Num {
+    Num::Real(match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs_f64(),
         Err(e) => -e.duration().as_secs_f64(),
-    }
+    })
 }
 
-pub(super) fn flag(b: bool) -> f64 {
-    if b {
-        1.0
-    } else {
-        0.0
-    }
-}
+type Enc<'a, 'b> = &'a mut DescriptorEncoder<'b>;
+
+/// No labels.
+const NONE: [(&str, &str); 0] = [];
 
 /// The account-level, settings, build and web configuration families.
-pub(super) fn render(out: &mut Out, snap: &Snapshot, web: Option<WebStatus>) {
-    render_accounts(out, snap);
-    render_daemon(out, snap, web);
+pub(super) fn render(enc: Enc, snap: &Snapshot, web: Option<WebStatus>) -> fmt::Result {
+    render_listings(enc, snap)?;
+    render_requests(enc, snap)?;
+    render_daemon(enc, snap, web)
 }
 
 fn n(name: &str) -> String {
     format!("{NS}{name}")
 }
 
-/// Per account: listing, servers, cycles, API requests and the rate limit.
-fn render_accounts(out: &mut Out, snap: &Snapshot) {
-    render_listings(out, snap);
-    render_requests(out, snap);
-}
-
 /// Per account, from its published view: listing, servers, blocked, cycles, anomalies.
-fn render_listings(out: &mut Out, snap: &Snapshot) {
-    let per_account = |get: &dyn Fn(&AccountView) -> Option<f64>| {
+fn render_listings(enc: Enc, snap: &Snapshot) -> fmt::Result {
+    let per_account = |get: fn(&AccountView) -> Option<Num>| {
         snap.accounts
             .iter()
-            .filter_map(|(id, a)| Some((labels(&[("account_id", id)]), get(a)?)))
-            .collect::<Vec<_>>()
+            .filter_map(move |(id, a)| Some(([("account_id", id.as_str())], get(a)?)))
     };
     family(
-        out,
+        enc,
         &n("up"),
-        "gauge",
+        Gauge,
         "1 when the last listing of the account completed, 0 when it failed.",
-        per_account(&|a| a.up.map(flag)),
-    );
+        per_account(|a| a.up.map(Num::from)),
+    )?;
     family(
-        out,
+        enc,
         &n("servers"),
-        "gauge",
+        Gauge,
         "MCP servers in the last complete listing (within the include/exclude filters).",
-        per_account(&|a| a.listed.then_some(a.servers.len() as f64)),
-    );
+        per_account(|a| a.listed.then_some(Num::from(a.servers.len()))),
+    )?;
     family(
-        out,
+        enc,
         &n("servers_stale"),
-        "gauge",
+        Gauge,
         "Of the servers in the last complete listing, those that are stale.",
-        per_account(&|a| a.listed.then_some(a.stale_count() as f64)),
-    );
-    render_blocked(out, snap);
+        per_account(|a| a.listed.then_some(Num::from(a.stale_count()))),
+    )?;
+    render_blocked(enc, snap)?;
     family(
-        out,
+        enc,
         &n("last_list_success_timestamp_seconds"),
-        "gauge",
+        Gauge,
         "Unix time at the end of the last complete listing.",
-        per_account(&|a| a.last_list_success.map(ts)),
-    );
+        per_account(|a| a.last_list_success.map(ts)),
+    )?;
     histograms(
-        out,
+        enc,
         &n("cycle_duration_seconds"),
         "Duration of one cycle, list to publish.",
         snap.accounts
             .iter()
-            .map(|(id, a)| (labels(&[("account_id", id)]), &a.cycle_duration)),
-    );
+            .map(|(id, a)| ([("account_id", id.as_str())], &a.cycle_duration)),
+    )?;
     // Every kind from 0: the label set is known, so an alert sees the first anomaly.
     let anomalies = snap.accounts.iter().flat_map(|(id, a)| {
         Anomaly::ALL.iter().map(move |kind| {
             let count = a.walk_anomalies.get(kind).copied().unwrap_or(0);
-            let l = labels(&[("account_id", id), ("kind", kind.as_str())]);
-            (l, count as f64)
+            let l = [("account_id", id.as_str()), ("kind", kind.as_str())];
+            (l, Num::from(count))
         })
     });
     family(
-        out,
+        enc,
         &n("list_walk_anomalies_total"),
-        "counter",
+        Counter,
         "Listing walks that did not go as the API promised, by kind: page_size_not_honoured, repeated_page, page_cap_reached, list_changed.",
         anomalies,
-    );
+    )
 }
 
 /// Per account and reason, the blocked servers; every reason from 0, so a dashboard and an
 /// alert see the first blocked server.
-fn render_blocked(out: &mut Out, snap: &Snapshot) {
+fn render_blocked(enc: Enc, snap: &Snapshot) -> fmt::Result {
     let blocked = snap
         .accounts
         .iter()
@@ -120,129 +115,126 @@ fn render_blocked(out: &mut Out, snap: &Snapshot) {
                     .values()
                     .filter(|s| s.last_action.blocked() == Some(*r))
                     .count();
-                (
-                    labels(&[("account_id", id), ("reason", r.as_str())]),
-                    count as f64,
-                )
+                let l = [("account_id", id.as_str()), ("reason", r.as_str())];
+                (l, Num::from(count))
             })
         });
     family(
-        out,
+        enc,
         &n("servers_sync_blocked"),
-        "gauge",
+        Gauge,
         "Of the stale servers, those not synced because a sync cannot refresh them, by reason: manual_oauth, sign_in_required.",
         blocked,
-    );
+    )
 }
 
 /// Per account, from the request counters: requests by endpoint and code, the rate limit.
-fn render_requests(out: &mut Out, snap: &Snapshot) {
-    let per_account_requests = |get: &dyn Fn(&RequestCounts) -> Option<f64>| {
+fn render_requests(enc: Enc, snap: &Snapshot) -> fmt::Result {
+    let per_account = |get: fn(&RequestCounts) -> Option<Num>| {
         snap.requests
             .accounts
             .iter()
-            .filter_map(|(id, a)| Some((labels(&[("account_id", id)]), get(a)?)))
-            .collect::<Vec<_>>()
+            .filter_map(move |(id, a)| Some(([("account_id", id.as_str())], get(a)?)))
     };
     let requests = snap.requests.accounts.iter().flat_map(|(id, a)| {
         a.by_code.iter().map(move |((ep, code), count)| {
             let code = code.map_or_else(|| "error".to_owned(), |c| c.to_string());
-            let l = labels(&[
-                ("account_id", id),
-                ("endpoint", ep.as_str()),
-                ("code", &code),
-            ]);
-            (l, *count as f64)
+            (
+                [
+                    ("account_id", id.clone()),
+                    ("endpoint", ep.as_str().to_owned()),
+                    ("code", code),
+                ],
+                Num::from(*count),
+            )
         })
     });
     family(
-        out,
+        enc,
         &n("api_requests_total"),
-        "counter",
+        Counter,
         "Cloudflare API requests by endpoint and HTTP status (error: no answer).",
         requests,
-    );
+    )?;
     family(
-        out,
+        enc,
         &n("api_ratelimit_remaining"),
-        "gauge",
+        Gauge,
         "Requests remaining per the last Ratelimit header; absent if never seen.",
-        per_account_requests(&|a| a.ratelimit_remaining.map(|r| r as f64)),
-    );
+        per_account(|a| a.ratelimit_remaining.map(Num::from)),
+    )?;
     family(
-        out,
+        enc,
         &n("api_ratelimit_reset_timestamp_seconds"),
-        "gauge",
+        Gauge,
         "Unix time at which the window of the last Ratelimit header resets; absent if never seen.",
-        per_account_requests(&|a| a.ratelimit_reset.map(ts)),
-    );
+        per_account(|a| a.ratelimit_reset.map(ts)),
+    )
 }
 
 /// Per endpoint, and the daemon's own build and settings.
-fn render_daemon(out: &mut Out, snap: &Snapshot, web: Option<WebStatus>) {
+fn render_daemon(enc: Enc, snap: &Snapshot, web: Option<WebStatus>) -> fmt::Result {
     histograms(
-        out,
+        enc,
         &n("api_request_duration_seconds"),
         "Duration of Cloudflare API requests, body included.",
         snap.requests
             .durations
             .iter()
-            .map(|(ep, h)| (labels(&[("endpoint", ep.as_str())]), h)),
-    );
-    let version = labels(&[("version", env!("CARGO_PKG_VERSION"))]);
+            .map(|(ep, h)| ([("endpoint", ep.as_str())], h)),
+    )?;
     family(
-        out,
+        enc,
         &n("build_info"),
-        "gauge",
+        Gauge,
         "Version of mcp-sync-monitor (always 1).",
-        [(version, 1.0)],
-    );
+        [([("version", env!("CARGO_PKG_VERSION"))], Num::from(1u64))],
+    )?;
     let settings =
-        |get: fn(&crate::state::Settings) -> f64| snap.settings.map(|s| (String::new(), get(&s)));
+        |get: fn(&crate::state::Settings) -> f64| snap.settings.map(|s| (NONE, Num::Real(get(&s))));
     family(
-        out,
+        enc,
         &n("interval_seconds"),
-        "gauge",
+        Gauge,
         "The configured time between cycles (for alert rules).",
         settings(|s| s.interval.as_secs_f64()),
-    );
+    )?;
     family(
-        out,
+        enc,
         &n("stale_after_seconds"),
-        "gauge",
+        Gauge,
         "The configured age after which a server is stale (for alert rules).",
         settings(|s| s.stale_after.as_secs_f64()),
-    );
+    )?;
     family(
-        out,
+        enc,
         &n("web_config_last_reload_successful"),
-        "gauge",
+        Gauge,
         "1 when the last load of the web configuration (--web.config.file) succeeded; 0 while the last good one keeps serving. Absent without a web configuration.",
-        web.map(|w| (String::new(), flag(w.ok))),
-    );
+        web.map(|w| (NONE, Num::from(w.ok))),
+    )?;
     family(
-        out,
+        enc,
         &n("web_config_last_reload_success_timestamp_seconds"),
-        "gauge",
+        Gauge,
         "Unix time of the last successful load of the web configuration.",
-        web.and_then(|w| w.last_success)
-            .map(|t| (String::new(), ts(t))),
-    );
+        web.and_then(|w| w.last_success).map(|t| (NONE, ts(t))),
+    )?;
     let pins = snap.pins;
     family(
-        out,
+        enc,
         &n("pins_last_reload_successful"),
-        "gauge",
+        Gauge,
         "1 when the last load of the pin file (capabilities.pins) succeeded; 0 while the last good pins stay in use. Absent without a pin file.",
-        pins.map(|p| (String::new(), flag(p.ok))),
-    );
+        pins.map(|p| (NONE, Num::from(p.ok))),
+    )?;
     family(
-        out,
+        enc,
         &n("pins_definitions"),
-        "gauge",
+        Gauge,
         "Tool and prompt definitions pinned in the pins in use.",
-        pins.map(|p| (String::new(), p.definitions as f64)),
-    );
+        pins.map(|p| (NONE, Num::from(p.definitions))),
+    )?;
     // Every reason from 0 with TLS on, so an alert sees the first refusal.
     let refused = web
         .and_then(|w| w.handshake_failures)
@@ -251,60 +243,68 @@ fn render_daemon(out: &mut Out, snap: &Snapshot, web: Option<WebStatus>) {
             Refusal::ALL
                 .iter()
                 .zip(counts)
-                .map(|(r, n)| (labels(&[("reason", r.as_str())]), n as f64))
+                .map(|(r, n)| ([("reason", r.as_str())], Num::from(n)))
         });
     family(
-        out,
+        enc,
         &n("web_tls_handshake_failures_total"),
-        "counter",
+        Counter,
         "TLS handshakes refused, by reason: unknown_ca, expired, not_yet_valid, no_certificate, san_not_allowed, x509_v1, bad_certificate, protocol_version, not_tls, timeout, other. Absent without TLS.",
         refused,
-    );
+    )
 }
 
 /// The standard `process_*` families, named as the official client libraries name them.
-pub(super) fn render_process(out: &mut Out, p: &ProcessStats) {
-    let one = |v: Option<f64>| v.map(|v| (String::new(), v));
-    family(
-        out,
-        "process_cpu_seconds_total",
-        "counter",
-        "Total user and system CPU time spent in seconds.",
-        one(p.cpu_seconds),
-    );
-    family(
-        out,
-        "process_resident_memory_bytes",
-        "gauge",
-        "Resident memory size in bytes.",
-        one(p.resident_bytes),
-    );
-    family(
-        out,
-        "process_virtual_memory_bytes",
-        "gauge",
-        "Virtual memory size in bytes.",
-        one(p.virtual_bytes),
-    );
-    family(
-        out,
-        "process_open_fds",
-        "gauge",
-        "Number of open file descriptors.",
-        one(p.open_fds),
-    );
-    family(
-        out,
-        "process_max_fds",
-        "gauge",
-        "Maximum number of open file descriptors.",
-        one(p.max_fds),
-    );
-    family(
-        out,
-        "process_start_time_seconds",
-        "gauge",
-        "Start time of the process since unix epoch in seconds.",
-        one(p.start_time_seconds),
-    );
+pub(super) fn render_process(enc: Enc, p: &ProcessStats) -> fmt::Result {
+    let families: [(&str, _, &str, Option<f64>); 6] = [
+        (
+            "process_cpu_seconds_total",
+            Counter,
+            "Total user and system CPU time spent in seconds.",
+            p.cpu_seconds,
+        ),
+        (
+            "process_resident_memory_bytes",
+            Gauge,
+            "Resident memory size in bytes.",
+            p.resident_bytes,
+        ),
+        (
+            "process_virtual_memory_bytes",
+            Gauge,
+            "Virtual memory size in bytes.",
+            p.virtual_bytes,
+        ),
+        (
+            "process_open_fds",
+            Gauge,
+            "Number of open file descriptors.",
+            p.open_fds,
+        ),
+        (
+            "process_max_fds",
+            Gauge,
+            "Maximum number of open file descriptors.",
+            p.max_fds,
+        ),
+        (
+            "process_start_time_seconds",
+            Gauge,
+            "Start time of the process since unix epoch in seconds.",
+            p.start_time_seconds,
+        ),
+    ];
+    for (name, kind, help, v) in families {
+        family(enc, name, kind, help, v.map(|v| (NONE, whole(v))))?;
+    }
+    Ok(())
+}
+
+/// A reading that is a whole number (bytes, descriptors) as a count, else as it is.
+fn whole(v: f64) -> Num {
+    if v >= 0.0 && v.fract() == 0.0 && v < 9.0e15 {
+        Num::Count(v as u64)
+    } else {
+        Num::Real(v)
+    }
 }

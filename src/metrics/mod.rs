@@ -2,67 +2,79 @@
 //!
 //! Nothing is registered ahead of time: every scrape renders a snapshot, so a server that
 //! left the account leaves `/metrics` too, and a value the daemon does not know is a missing
-//! series, never a fake 0. There is one exposition path, the hand-written writer in `text`,
-//! in the format the scraper negotiated ([`format_from_accept`]): OpenMetrics 1.0.0 or text
-//! 0.0.4. The few account-level, request, settings and `process_*` series ([`head`]) are
-//! rendered for every scrape (request counters move with every API request); the
+//! series, never a fake 0. The Prometheus project's `prometheus-client` crate writes both
+//! formats ([`encode`]), in the one the scraper negotiated ([`format_from_accept`]):
+//! OpenMetrics 1.0.0 or text 0.0.4, from collectors that read the snapshot and keep no
+//! model (the `prometheus` crate's data model cost four times the memory at 10,000
+//! servers). The few account-level, request, settings and `process_*` series ([`head`])
+//! are rendered for every scrape (request counters move with every API request); the
 //! per-server series ([`write_servers`]) change only when a view is published, so one
-//! rendering of them serves every scrape of that version, written in pieces of about
-//! `chunk` bytes so that memory per scrape stays small whatever the fleet's size. (The
-//! `prometheus` crate's data model cost four times the memory at 10,000 servers. The
-//! Prometheus project's `prometheus-client` encodes from a `Collector` with no model kept:
-//! `cargo bench --bench cycle -- exposition` puts both on the same 10,000-server snapshot,
-//! 9.2–13.1 ms per rendering here against its 9.7–12.8 ms, 3 runs each.)
+//! rendering of them serves every scrape of that version, and it goes to its writer as it
+//! is made, so memory per scrape stays small whatever the fleet's size.
 
+mod encode;
 mod head;
 mod negotiate;
 mod servers;
-mod text;
 
-use crate::process;
+use std::fmt;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::DescriptorEncoder;
+
+use crate::process::{self, ProcessStats};
 use crate::state::Snapshot;
 use crate::web::WebStatus;
+pub use encode::Format;
 pub use negotiate::format_from_accept;
-pub use text::Format;
-use text::Out;
 
 /// The daemon's metric namespace.
 const NS: &str = "cloudflare_mcp_";
 
+/// The families rendered for every scrape, from the snapshot it took.
+#[derive(Debug)]
+struct Head {
+    snap: Snapshot,
+    web: Option<WebStatus>,
+    process: ProcessStats,
+}
+
+impl Collector for Head {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        head::render_process(&mut enc, &self.process)?;
+        head::render(&mut enc, &self.snap, self.web)
+    }
+}
+
+/// The per-server families of a snapshot.
+#[derive(Debug)]
+struct Servers(Snapshot);
+
+impl Collector for Servers {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        servers::write(&self.0, &mut enc)
+    }
+}
+
 /// The `process_*` families as this process is now, then the account-level, request,
 /// settings, build and web configuration families of `snap`, in `format`.
 pub fn head(snap: &Snapshot, web: Option<WebStatus>, format: Format) -> String {
-    let mut out = Out::new(format, 16 * 1024);
-    head::render_process(&mut out, &process::read());
-    head::render(&mut out, snap, web);
-    out.into_text()
+    let mut out = String::with_capacity(16 * 1024);
+    let head = Head {
+        snap: snap.clone(),
+        web,
+        process: process::read(),
+    };
+    // Writing into a String cannot fail.
+    let _ = encode::encode(format, head, &mut out);
+    out
 }
 
-/// Writes the per-server families of `snap` in `format` in pieces of about `chunk` bytes,
-/// handing each to `sink`, and then what ends the exposition (these families come last);
-/// stops early when `sink` returns `false` (the client went away).
-pub fn write_servers(
-    snap: &Snapshot,
-    format: Format,
-    chunk: usize,
-    mut sink: impl FnMut(String) -> bool,
-) {
-    let mut out = Out::new(format, chunk + 4096);
-    let mut flush = |out: &mut Out| -> bool {
-        if out.len() >= chunk {
-            return sink(out.take(chunk + 4096));
-        }
-        true
-    };
-    let mut open = true;
-    servers::write(snap, &mut out, |o| {
-        open = flush(o);
-        open
-    });
-    if open {
-        out.push_str(format.end());
-        sink(out.into_text());
-    }
+/// Writes the per-server families of `snap` in `format` into `out` as they are made, and
+/// then what ends the exposition (these families come last). An error is `out`'s.
+pub fn write_servers(snap: &Snapshot, format: Format, out: &mut impl fmt::Write) -> fmt::Result {
+    encode::encode(format, Servers(snap.clone()), out)?;
+    out.write_str(format.end())
 }
 
 /// The whole exposition of the current state, as one string.
@@ -70,10 +82,7 @@ pub fn write_servers(
 pub fn render(state: &crate::state::State, web: Option<WebStatus>, format: Format) -> String {
     let snap = state.read();
     let mut text = head(&snap, web, format);
-    write_servers(&snap, format, 1 << 20, |piece| {
-        text.push_str(&piece);
-        true
-    });
+    let _ = write_servers(&snap, format, &mut text);
     text
 }
 
@@ -111,5 +120,62 @@ mod tests {
         assert!(!text.contains("server_tools{"), "{text}");
         st.publish("acc", view.relisted(vec![], now));
         assert!(!render(&st, None, Format::Text).contains("server_id=\"s1\""));
+    }
+
+    /// `prometheus-client` writes OpenMetrics HELP as it is given: a help text must be valid
+    /// unescaped (no `\\`, `"` or line break). Checked in a rendering with most families and
+    /// in the per-server tables whole.
+    #[test]
+    fn every_family_has_a_help_text_openmetrics_reads_unescaped() {
+        use crate::state::{PinStatus, Settings};
+        use crate::vocabulary::Endpoint;
+        use std::time::Duration;
+        let st = State::new(["acc"]);
+        let now = SystemTime::now();
+        let server = ServerInfo {
+            id: "s1".into(),
+            status: Some("ready".into()),
+            authentication_status: Some("required".into()),
+            last_successful_sync: Some(now),
+            last_synced: Some(now),
+            error_retryable: Some(true),
+            tools: Some(1),
+            prompts: Some(1),
+            ..ServerInfo::default()
+        };
+        st.publish(
+            "acc",
+            AccountView::default().relisted(vec![(server, Action::None)], now),
+        );
+        st.record_request(
+            "acc",
+            Endpoint::Sync,
+            Some(200),
+            Duration::from_millis(3),
+            None,
+        );
+        st.publish_pins(Some(PinStatus {
+            ok: true,
+            last_success: Some(now),
+            definitions: 1,
+            servers: 1,
+        }));
+        st.publish_settings(Settings {
+            interval: Duration::from_secs(60),
+            stale_after: Duration::from_secs(600),
+            dry_run: false,
+        });
+        let web = WebStatus {
+            ok: true,
+            last_success: Some(now),
+            handshake_failures: Some(Default::default()),
+        };
+        let om = render(&st, Some(web), Format::OpenMetrics);
+        let mut helps: Vec<&str> = om.lines().filter(|l| l.starts_with("# HELP ")).collect();
+        assert!(helps.len() >= 38, "{om}");
+        helps.extend(servers::helps().map(|h| -> &str { h }));
+        for help in helps {
+            assert!(!help.contains(['\\', '"', '\n']), "{help}");
+        }
     }
 }

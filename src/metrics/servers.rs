@@ -1,91 +1,97 @@
-//! The per-server families (thousands of series at scale), written straight from the
-//! published views in pieces, so that a rendering never holds more than a piece of text.
+//! The per-server families (thousands of series at scale), encoded straight from the
+//! published views: nothing is copied out (a view is immutable once published), and the
+//! text goes on to the writer as it is made.
 
-use super::head::{flag, ts};
-use super::text::{header, label, number, Out};
+use std::fmt;
+
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::MetricType::{self, Counter, Gauge};
+
+use super::encode::{open, sample, Num};
+use super::head::ts;
 use super::NS;
 use crate::state::{ServerState, Snapshot};
 use crate::vocabulary::Rule;
 
 /// The per-server families: name, type, help, and how to read the value (`None`: no series).
-type ServerValue = fn(&ServerState) -> Option<f64>;
+type ServerValue = fn(&ServerState) -> Option<Num>;
 
-const SERVER_FAMILIES: &[(&str, &str, &str, ServerValue)] = &[
+const SERVER_FAMILIES: &[(&str, MetricType, &str, ServerValue)] = &[
     (
         "server_last_successful_sync_timestamp_seconds",
-        "gauge",
+        Gauge,
         "Unix time of the server's last successful sync as Cloudflare reports it; absent if never.",
         |s| s.info.last_successful_sync.map(ts),
     ),
     (
         "server_last_synced_timestamp_seconds",
-        "gauge",
+        Gauge,
         "Unix time of the server's last sync (by anyone) as Cloudflare reports it; absent if never.",
         |s| s.info.last_synced.map(ts),
     ),
     (
         "server_stale",
-        "gauge",
+        Gauge,
         "1 when the server is stale, 0 when fresh.",
-        |s| Some(flag(s.info.stale)),
+        |s| Some(Num::from(s.info.stale)),
     ),
     (
         "server_error",
-        "gauge",
+        Gauge,
         "1 when Cloudflare reports an error for the server.",
-        |s| Some(flag(s.info.error)),
+        |s| Some(Num::from(s.info.error)),
     ),
     (
         "server_error_retryable",
-        "gauge",
+        Gauge,
         "1 when the server's error is retryable per error_details; absent without details.",
-        |s| s.info.error_retryable.map(flag),
+        |s| s.info.error_retryable.map(Num::from),
     ),
     (
         "server_tools",
-        "gauge",
+        Gauge,
         "Number of tools the server exposes.",
-        |s| s.info.tools.map(f64::from),
+        |s| s.info.tools.map(Num::from),
     ),
     (
         "server_prompts",
-        "gauge",
+        Gauge,
         "Number of prompts the server exposes.",
-        |s| s.info.prompts.map(f64::from),
+        |s| s.info.prompts.map(Num::from),
     ),
     (
         "server_last_sync_attempt_timestamp_seconds",
-        "gauge",
+        Gauge,
         "Unix time the daemon last sent a sync of the server (its own clock); absent before the first.",
         |s| s.last_sync.as_ref().map(|l| ts(l.at)),
     ),
     (
         "server_consecutive_sync_failures",
-        "gauge",
+        Gauge,
         "Syncs of the server that failed in a row; resets on success.",
-        |s| Some(f64::from(s.consecutive_failures)),
+        |s| Some(Num::from(s.consecutive_failures)),
     ),
     (
         "syncs_total",
-        "counter",
+        Counter,
         "Syncs triggered (one per decision, however many retries).",
-        |s| Some(s.syncs_total as f64),
+        |s| Some(Num::from(s.syncs_total)),
     ),
     (
         "sync_failures_total",
-        "counter",
+        Counter,
         "Syncs that failed after their retries, or answered success without effect.",
-        |s| Some(s.failures_total as f64),
+        |s| Some(Num::from(s.failures_total)),
     ),
     (
         "server_capability_changes_total",
-        "counter",
+        Counter,
         "Changes of the server's tool or prompt definitions seen between two listings (the first sighting is not one).",
-        |s| Some(s.capability_changes as f64),
+        |s| Some(Num::from(s.capability_changes)),
     ),
     (
         "server_capabilities_changed_timestamp_seconds",
-        "gauge",
+        Gauge,
         "Unix time the daemon last saw the server's tool or prompt definitions change; absent until it has.",
         |s| s.capabilities_changed_at.map(ts),
     ),
@@ -135,73 +141,54 @@ const LABELLED: [Labelled; 4] = [
     ),
 ];
 
-/// `cloudflare_mcp_<name>{account_id="…",server_id="…"`: the start of a server's sample.
-fn sample_start(out: &mut String, name: &str, acct: &str, id: &str) {
-    out.push_str(NS);
-    out.push_str(name);
-    out.push('{');
-    label(out, "account_id", acct);
-    out.push(',');
-    label(out, "server_id", id);
+type Enc<'a, 'b> = &'a mut DescriptorEncoder<'b>;
+
+/// The help texts of the per-server tables.
+#[cfg(test)]
+pub(super) fn helps() -> impl Iterator<Item = &'static str> {
+    let labelled = LABELLED.iter().map(|f| f.2);
+    labelled.chain(SERVER_FAMILIES.iter().map(|f| f.2))
 }
 
-/// Writes the per-server families of `snap` straight from its views (nothing is copied out:
-/// a view is immutable once published); `flush` hands a full piece on and returns `false`
-/// when the client went away (then writing stops).
-pub(super) fn write(snap: &Snapshot, out: &mut Out, mut flush: impl FnMut(&mut Out) -> bool) {
+/// Writes the per-server families of `snap`.
+pub(super) fn write(snap: &Snapshot, enc: Enc) -> fmt::Result {
     let all = || servers(snap);
     if all().next().is_some() {
-        header(
-            out,
-            &format!("{NS}server_info"),
-            "gauge",
-            "Identity of an MCP server (always 1).",
-        );
+        let name = format!("{NS}server_info");
+        let mut m = open(enc, &name, Gauge, "Identity of an MCP server (always 1).")?;
         for (acct, id, s) in all() {
-            sample_start(out, "server_info", acct, id);
-            out.push(',');
-            label(out, "name", &s.info.name);
-            out.push(',');
-            label(out, "hostname", &s.info.hostname);
-            out.push(',');
-            label(out, "auth_type", &s.info.auth_type);
-            out.push_str("} 1\n");
-            if !flush(out) {
-                return;
-            }
+            let labels = [
+                ("account_id", acct),
+                ("server_id", id),
+                ("name", &*s.info.name),
+                ("hostname", &*s.info.hostname),
+                ("auth_type", &*s.info.auth_type),
+            ];
+            sample(&mut m, Gauge, &labels, Num::Count(1))?;
         }
     }
     for (name, key, help, pick) in LABELLED {
         if all().all(|(_, _, s)| pick(s).is_none()) {
             continue;
         }
-        header(out, &format!("{NS}{name}"), "gauge", help);
+        let name = format!("{NS}{name}");
+        let mut m = open(enc, &name, Gauge, help)?;
         for (acct, id, s) in all() {
             if let Some(v) = pick(s) {
-                sample_start(out, name, acct, id);
-                out.push(',');
-                label(out, key, v);
-                out.push_str("} 1\n");
-                if !flush(out) {
-                    return;
-                }
+                let labels = [("account_id", acct), ("server_id", id), (key, v)];
+                sample(&mut m, Gauge, &labels, Num::Count(1))?;
             }
         }
     }
-    for (name, kind, help, get) in SERVER_FAMILIES {
+    for &(name, kind, help, get) in SERVER_FAMILIES {
         if all().all(|(_, _, s)| get(s).is_none()) {
             continue;
         }
-        header(out, &format!("{NS}{name}"), kind, help);
+        let name = format!("{NS}{name}");
+        let mut m = open(enc, &name, kind, help)?;
         for (acct, id, s) in all() {
             if let Some(v) = get(s) {
-                sample_start(out, name, acct, id);
-                out.push_str("} ");
-                number(out, v);
-                out.push('\n');
-                if !flush(out) {
-                    return;
-                }
+                sample(&mut m, kind, &[("account_id", acct), ("server_id", id)], v)?;
             }
         }
     }
@@ -214,15 +201,13 @@ pub(super) fn write(snap: &Snapshot, out: &mut Out, mut flush: impl FnMut(&mut O
     };
     let retry_family = Keyed {
         name: "sync_retries_total",
-        kind: "counter",
+        kind: Counter,
         help: "Sync retries by reason: retryable, rate_limited, transient.",
         key: "reason",
         values: &RETRY_REASONS,
         zeros: false,
     };
-    if !write_keyed(snap, out, &retry_family, retries, &mut flush) {
-        return;
-    }
+    write_keyed(snap, enc, &retry_family, retries)?;
     let drift = |s: &ServerState| {
         s.info.review.drift.map(|d| {
             [
@@ -234,32 +219,30 @@ pub(super) fn write(snap: &Snapshot, out: &mut Out, mut flush: impl FnMut(&mut O
     };
     let drift_family = Keyed {
         name: "server_capability_drift",
-        kind: "gauge",
+        kind: Gauge,
         help: "Tool and prompt definitions of the server that differ from its pins (capabilities.pins): added (not pinned), changed (another fingerprint), removed (pinned, no longer listed); absent without a pin file.",
         key: "change",
         values: &["added", "changed", "removed"],
         zeros: true,
     };
-    if !write_keyed(snap, out, &drift_family, drift, &mut flush) {
-        return;
-    }
+    write_keyed(snap, enc, &drift_family, drift)?;
     let suspicious = |s: &ServerState| Some(s.info.review.suspicious.map(u64::from));
     let rules = Rule::ALL.map(Rule::as_str);
     let suspicious_family = Keyed {
         name: "server_suspicious_definitions",
-        kind: "gauge",
+        kind: Gauge,
         help: "Tool and prompt definitions of the server that break a rule for hidden instructions: invisible_characters, bidi_controls, tag_characters (Unicode a person does not see), instruction_markup (<IMPORTANT>, <system>, [SYSTEM] and the like).",
         key: "rule",
         values: &rules,
         zeros: true,
     };
-    write_keyed(snap, out, &suspicious_family, suspicious, &mut flush);
+    write_keyed(snap, enc, &suspicious_family, suspicious)
 }
 
 /// A per-server family with one label more, and a series per value of it.
 struct Keyed<'a> {
     name: &'static str,
-    kind: &'static str,
+    kind: MetricType,
     help: &'static str,
     key: &'static str,
     values: &'a [&'static str],
@@ -268,36 +251,26 @@ struct Keyed<'a> {
 }
 
 /// Writes a [`Keyed`] family: for each server whose `get` is `Some`, one series per value.
-/// `false` when the client went away.
 fn write_keyed<const N: usize>(
     snap: &Snapshot,
-    out: &mut Out,
+    enc: Enc,
     f: &Keyed<'_>,
     get: impl Fn(&ServerState) -> Option<[u64; N]>,
-    flush: &mut impl FnMut(&mut Out) -> bool,
-) -> bool {
+) -> fmt::Result {
     let shown = |n: u64| f.zeros || n > 0;
     if !servers(snap).any(|(_, _, s)| get(s).is_some_and(|v| v.iter().any(|n| shown(*n)))) {
-        return true;
+        return Ok(());
     }
-    header(out, &format!("{NS}{}", f.name), f.kind, f.help);
+    let name = format!("{NS}{}", f.name);
+    let mut m = open(enc, &name, f.kind, f.help)?;
     for (acct, id, s) in servers(snap) {
         let Some(v) = get(s) else { continue };
         for (value, n) in f.values.iter().zip(v) {
             if shown(n) {
-                sample_start(out, f.name, acct, id);
-                out.push(',');
-                out.push_str(f.key);
-                out.push_str("=\"");
-                out.push_str(value);
-                out.push_str("\"} ");
-                number(out, n as f64);
-                out.push('\n');
+                let labels = [("account_id", acct), ("server_id", id), (f.key, value)];
+                sample(&mut m, f.kind, &labels, Num::Count(n))?;
             }
         }
-        if !flush(out) {
-            return false;
-        }
     }
-    true
+    Ok(())
 }

@@ -56,9 +56,44 @@ fn samples(text: &str) -> BTreeMap<String, String> {
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter_map(|l| {
             let (series, value) = l.rsplit_once(' ')?;
-            Some((series.to_owned(), value.to_owned()))
+            Some((series_key(series), value.to_owned()))
         })
         .collect()
+}
+
+/// A series as Prometheus identifies it: its name and its labels sorted by name, with a
+/// bucket's `le` read as a number (OpenMetrics writes `1.0` where text writes `1`, and the
+/// formats order a bucket's labels differently).
+fn series_key(series: &str) -> String {
+    let Some((name, rest)) = series.split_once('{') else {
+        return series.to_owned();
+    };
+    let body = rest.strip_suffix('}').unwrap_or(rest);
+    let mut labels = Vec::new();
+    let mut chars = body.chars().peekable();
+    while chars.peek().is_some() {
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        assert_eq!(chars.next(), Some('"'), "a quoted value in {series}");
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => value.extend([c, chars.next().unwrap_or(' ')]),
+                '"' => break,
+                c => value.push(c),
+            }
+        }
+        if key == "le" {
+            if let Ok(v) = value.parse::<f64>() {
+                value = format!("{v}");
+            }
+        }
+        labels.push(format!("{}=\"{value}\"", key.trim_start_matches(',')));
+        if chars.peek() == Some(&',') {
+            chars.next();
+        }
+    }
+    labels.sort();
+    format!("{name}{{{}}}", labels.join(","))
 }
 
 /// The number of samples `prometheus_client`'s strict OpenMetrics parser reads in `text`,
