@@ -4,6 +4,8 @@
 //! (`IgnoredAny`): the floor any JSON decoder of this page starts from. Two shapes: schemas
 //! of one long string (the main benchmark's), and object-heavy ones (20 properties of a few
 //! short fields each, as real tool schemas are), where a decoder is slowest.
+//! `DECODE_ONLY_OURS=1` runs the daemon's decoder alone on the object-heavy page (for a
+//! profiler: `DECODE_ONLY_OURS=1 DECODE_ROUNDS=1500 perf record …`).
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,9 @@ pub async fn decode() {
     println!("| page | decoder | ms per page | MiB/s | × the walk |");
     println!("|---|---|---|---|---|");
     for (shape, properties) in [("long strings", 0), ("object-heavy", 20)] {
+        if only_ours() && properties == 0 {
+            continue;
+        }
         let mut world = World::new(fake::uniform_fleet(100, 20, 10));
         world.tool_schema_bytes = 1024;
         world.tool_schema_properties = properties;
@@ -23,6 +28,10 @@ pub async fn decode() {
         let body = first_page(&api).await;
         one_shape(shape, &body);
     }
+}
+
+fn only_ours() -> bool {
+    std::env::var_os("DECODE_ONLY_OURS").is_some()
 }
 
 fn one_shape(shape: &str, body: &[u8]) {
@@ -39,6 +48,10 @@ fn one_shape(shape: &str, body: &[u8]) {
         assert_eq!(page.servers.len(), 100, "every server decoded");
     }
     let ours = per_page(t.elapsed());
+    if only_ours() {
+        println!("{shape}: the daemon's decoder {ours:.2} ms per page");
+        return;
+    }
 
     let t = Instant::now();
     for _ in 0..rounds {

@@ -39,7 +39,7 @@ fn in_string(s: &mut Scan, chunk: &[u8], mut i: usize) -> Option<usize> {
         return Some(i + 1);
     }
     if !s.capturing {
-        i += memchr::memchr2(b'"', b'\\', chunk.get(i..)?)?;
+        i += super::fingerprint::quote_or_backslash(chunk.get(i..)?)?;
     }
     match *chunk.get(i)? {
         b'\\' => s.escape = true,

@@ -76,30 +76,31 @@ fn word(c: &[u8]) -> u64 {
     u64::from_le_bytes(w)
 }
 
-impl Hasher for Mix {
-    fn write(&mut self, bytes: &[u8]) {
-        // Long strings (tool descriptions, schemas) are most of a page: two independent lanes
-        // of 16 bytes per step keep the multiplier busy instead of waiting on one chain.
+impl Mix {
+    /// Long strings (tool descriptions, schemas) are most of a page's bytes: two independent
+    /// lanes of 16 bytes per step keep the multiplier busy instead of waiting on one chain.
+    #[inline(never)]
+    fn write_long(&mut self, bytes: &[u8]) {
         let mut blocks = bytes.chunks_exact(32);
-        if bytes.len() >= 64 {
-            let (h, m) = (self.h, self.m);
-            let pads = [m, m.rotate_left(32) ^ K];
-            let mut lanes = [h, h.rotate_left(32) ^ K];
-            for b in &mut blocks {
-                for (i, lane) in lanes.iter_mut().enumerate() {
-                    *lane = fold(word(&b[i * 16..]) ^ pads[i], word(&b[i * 16 + 8..]) ^ *lane);
-                }
-            }
-            for lane in lanes {
-                self.write_u64(lane);
+        let (h, m) = (self.h, self.m);
+        let pads = [m, m.rotate_left(32) ^ K];
+        let mut lanes = [h, h.rotate_left(32) ^ K];
+        for b in &mut blocks {
+            for (i, lane) in lanes.iter_mut().enumerate() {
+                *lane = fold(word(&b[i * 16..]) ^ pads[i], word(&b[i * 16 + 8..]) ^ *lane);
             }
         }
-        let rest = if bytes.len() >= 64 {
-            blocks.remainder()
-        } else {
-            bytes
-        };
-        let mut chunks = rest.chunks_exact(8);
+        for lane in lanes {
+            self.write_u64(lane);
+        }
+        self.write_short(blocks.remainder());
+    }
+
+    /// Fewer than 64 bytes, a word at a time (most strings of a page are keys and short
+    /// values: this is inlined where they are hashed).
+    #[inline]
+    fn write_short(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
             self.write_u64(word(c));
         }
@@ -108,6 +109,17 @@ impl Hasher for Mix {
             let mut w = [0u8; 8];
             w[..rest.len()].copy_from_slice(rest);
             self.write_u64(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+}
+
+impl Hasher for Mix {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        if bytes.len() >= 64 {
+            self.write_long(bytes);
+        } else {
+            self.write_short(bytes);
         }
     }
 

@@ -10,14 +10,19 @@
 //! collide, so a fingerprint says "changed" with certainty and "unchanged" with overwhelming
 //! probability; it cannot say what changed inside a definition, only which one.
 
-use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use mix::Mix;
 
 mod mix;
+#[cfg(test)]
+mod reference;
+mod scan;
+pub(super) use scan::quote_or_backslash;
 
 /// The definitions of one list (`tools` or `prompts`) as decoded: each one's name and hash.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,55 +56,13 @@ impl Defs {
 }
 
 /// Decodes a list of definitions into their names and hashes; `null` or a non-list is
-/// unknown.
+/// unknown. The list's bytes are taken whole (serde_json checks their syntax and UTF-8 while
+/// skipping them) and hashed by [`scan`] in one pass.
 pub fn defs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Defs>, D::Error> {
-    struct ListVisitor;
-    impl<'de> Visitor<'de> for ListVisitor {
-        type Value = Option<Defs>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a list of definitions")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let (mut items, mut rules) = (Vec::new(), Vec::new());
-            while let Some(item) = seq.next_element_seed(Canonical::DEFINITION)? {
-                items.push((item.name, item.hash));
-                rules.push(item.rules);
-            }
-            Ok(Some(Defs { items, rules }))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map
-                .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-                .is_some()
-            {}
-            Ok(None)
-        }
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
+    match <Option<&'de RawValue>>::deserialize(d)? {
+        None => Ok(None),
+        Some(raw) => scan::list(raw.get()).map_err(de::Error::custom),
     }
-    d.deserialize_any(ListVisitor)
 }
 
 /// A value's canonical hash, and at the top of a definition its `name`.
@@ -110,29 +73,6 @@ struct Hashed {
     rules: u8,
 }
 
-/// Hashes any JSON value canonically; at the top of a definition it also picks the name.
-struct Canonical {
-    /// A definition: the value of its `name` is kept.
-    top: bool,
-    /// The value of a definition's `name`: kept when it is a string.
-    keep: bool,
-}
-
-impl Canonical {
-    const DEFINITION: Self = Self {
-        top: true,
-        keep: false,
-    };
-    const NAME: Self = Self {
-        top: false,
-        keep: true,
-    };
-    const VALUE: Self = Self {
-        top: false,
-        keep: false,
-    };
-}
-
 fn finish(tag: u8, parts: impl FnOnce(&mut Mix)) -> u64 {
     let mut h = Mix::default();
     tag.hash(&mut h);
@@ -140,124 +80,21 @@ fn finish(tag: u8, parts: impl FnOnce(&mut Mix)) -> u64 {
     h.finish()
 }
 
-impl<'de> DeserializeSeed<'de> for Canonical {
-    type Value = Hashed;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Hashed, D::Error> {
-        d.deserialize_any(self)
-    }
+/// One object entry's share of its object's hash (entries are summed: their order does not
+/// matter).
+fn entry(key: u64, value: u64) -> u64 {
+    finish(6, |h| {
+        key.hash(h);
+        value.hash(h);
+    })
 }
 
-impl<'de> Visitor<'de> for Canonical {
-    type Value = Hashed;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Hashed, E> {
-        Ok(plain(finish(0, |_| {})))
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Hashed, E> {
-        self.visit_unit()
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Hashed, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Hashed, E> {
-        Ok(plain(finish(1, |h| v.hash(h))))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Hashed, E> {
-        Ok(plain(number(v as f64)))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Hashed, E> {
-        Ok(plain(number(v as f64)))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Hashed, E> {
-        Ok(plain(number(v)))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Hashed, E> {
-        Ok(Hashed {
-            hash: finish(3, |h| v.hash(h)),
-            name: self.keep.then(|| v.to_owned()),
-            rules: super::inspect::rules_of(v),
-        })
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Hashed, A::Error> {
-        let mut h = Mix::default();
-        4u8.hash(&mut h);
-        let (mut n, mut rules) = (0u64, 0u8);
-        while let Some(item) = seq.next_element_seed(Canonical::VALUE)? {
-            item.hash.hash(&mut h);
-            rules |= item.rules;
-            n += 1;
-        }
-        n.hash(&mut h);
-        Ok(Hashed {
-            rules,
-            ..plain(h.finish())
-        })
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Hashed, A::Error> {
-        // Entries are hashed one by one and summed, so their order does not matter.
-        let (mut sum, mut n, mut name, mut rules) = (0u64, 0u64, None, 0u8);
-        while let Some(key) = map.next_key_seed(Key)? {
-            rules |= key.rules;
-            let value = if self.top && key.is_name {
-                let v = map.next_value_seed(Canonical::NAME)?;
-                name = v.name;
-                rules |= v.rules;
-                v.hash
-            } else {
-                let v = map.next_value_seed(Canonical::VALUE)?;
-                rules |= v.rules;
-                v.hash
-            };
-            sum = sum.wrapping_add(finish(6, |h| {
-                key.hash.hash(h);
-                value.hash(h);
-            }));
-            n += 1;
-        }
-        Ok(Hashed {
-            hash: finish(5, |h| {
-                sum.hash(h);
-                n.hash(h);
-            }),
-            name,
-            rules,
-        })
-    }
-}
-
-/// An object key, hashed without being kept.
-struct Key;
-
-/// A key's hash, and whether it is `name`.
-struct KeyHash {
-    hash: u64,
-    is_name: bool,
-    rules: u8,
-}
-
-impl<'de> DeserializeSeed<'de> for Key {
-    type Value = KeyHash;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyHash, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Key {
-    type Value = KeyHash;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyHash, E> {
-        Ok(KeyHash {
-            hash: finish(3, |h| v.hash(h)),
-            is_name: v == "name",
-            rules: super::inspect::rules_of(v),
-        })
-    }
+/// An object's hash from the sum of its entries' and their number.
+fn object(sum: u64, n: u64) -> u64 {
+    finish(5, |h| {
+        sum.hash(h);
+        n.hash(h);
+    })
 }
 
 fn plain(hash: u64) -> Hashed {
@@ -344,6 +181,101 @@ mod tests {
         }
     }
 
+    /// Writes `v` as JSON with the spelling `style` picks: whitespace, strings with every
+    /// character escaped or none, numbers as integers or with a fraction or an exponent.
+    fn spelled(v: &serde_json::Value, style: u64, out: &mut String) {
+        use serde_json::Value;
+        let ws = if style & 1 == 1 { " \n\t" } else { "" };
+        match v {
+            Value::Object(m) => {
+                out.push('{');
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(ws);
+                    spelled(&Value::from(k.as_str()), style.rotate_right(1), out);
+                    out.push_str(ws);
+                    out.push(':');
+                    spelled(v, style.rotate_right(2), out);
+                }
+                out.push_str(ws);
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, v) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(ws);
+                    spelled(v, style.rotate_right(3), out);
+                }
+                out.push(']');
+            }
+            Value::String(t) if style & 2 == 2 => {
+                out.push('"');
+                for c in t.chars() {
+                    let mut units = [0u16; 2];
+                    for u in c.encode_utf16(&mut units) {
+                        out.push_str(&format!("\\u{u:04X}"));
+                    }
+                }
+                out.push('"');
+            }
+            // Beyond 2^53 serde_json reads `n.0e0` a unit off the nearest float (the scan
+            // reads it as `n`: by value), so only integers an f64 holds exactly are respelled.
+            Value::Number(n) if style & 4 == 4 && n.as_i64().is_some_and(|i| i.abs() < 1 << 53) => {
+                out.push_str(&format!("{}.0e0", n));
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+
+    fn any_json() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1_000_000i32..1_000_000).prop_map(|n| Value::from(f64::from(n) / 1000.0)),
+            ".{0,8}".prop_map(Value::from),
+            "[<>\\[\\]a-z\"\\\\\u{200b}\u{202e}\u{e0041}\u{1f600}]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+                prop::collection::btree_map("name|[a-z\"]{1,4}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn both(text: &str) -> (Option<super::Defs>, Option<super::Defs>) {
+        let scanned = super::defs(&mut serde_json::Deserializer::from_str(text)).expect("scan");
+        let reference = super::reference::defs(&mut serde_json::Deserializer::from_str(text))
+            .expect("reference");
+        (scanned, reference)
+    }
+
+    #[test]
+    fn the_scan_refuses_what_serde_json_refuses_and_nesting_deeper_than_it() {
+        let deep = format!("[{}{}]", "[".repeat(127), "]".repeat(127));
+        assert!(super::defs(&mut serde_json::Deserializer::from_str(&deep)).is_ok());
+        let deeper = format!("[{}{}]", "{\"a\":".repeat(200), "}".repeat(200));
+        assert!(super::defs(&mut serde_json::Deserializer::from_str(&deeper)).is_err());
+        for bad in [r#"["\ud800"]"#, r#"["\udc00x"]"#, r#"[{"a" 1}]"#, r#"["x"#] {
+            assert!(
+                super::defs(&mut serde_json::Deserializer::from_str(bad)).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(both(r#"{"a":1}"#), (None, None));
+        assert_eq!(both("null"), (None, None));
+        assert_eq!(both(r#""x""#), (None, None));
+    }
+
     proptest! {
         #[test]
         fn the_fingerprint_ignores_key_and_list_order_and_sees_a_changed_value(
@@ -367,6 +299,19 @@ mod tests {
             changed[i]["input_schema"] = serde_json::json!({"changed": true, "was": schemas[i].clone()});
             let after = caps(&serde_json::Value::from(changed).to_string());
             prop_assert_eq!(after.diff(&caps(&forward)).changed, vec![format!("tool:t{i}")]);
+        }
+
+        #[test]
+        fn the_scan_hashes_as_the_serde_visitor_did(
+            list in prop::collection::vec(any_json(), 0..4),
+            style in any::<u64>(),
+        ) {
+            let mut text = String::new();
+            spelled(&serde_json::Value::from(list.clone()), style, &mut text);
+            let (scanned, reference) = both(&text);
+            prop_assert_eq!(&scanned, &reference, "{}", text);
+            let plain = serde_json::Value::from(list).to_string();
+            prop_assert_eq!(both(&plain).0, scanned, "however it is spelled");
         }
 
     }
