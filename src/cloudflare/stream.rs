@@ -56,6 +56,19 @@ fn in_string(s: &mut Scan, chunk: &[u8], mut i: usize) -> Option<usize> {
     Some(i + 1)
 }
 
+/// The index after the quote that closes a string whose first byte is at `from`, when it
+/// is in `chunk`.
+#[inline]
+fn string_end(chunk: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let at = from + super::fingerprint::quote_or_backslash(chunk.get(from..)?)?;
+        if chunk[at] == b'"' {
+            return Some(at + 1);
+        }
+        from = at + 2;
+    }
+}
+
 /// Bytes inside a server deeper than its own object: brackets move the depth, a quote
 /// opens a string, the rest is skipped. The index after the byte that changed the state
 /// (or the chunk's end, as `None`).
@@ -64,10 +77,15 @@ fn deep(s: &mut Scan, chunk: &[u8], mut i: usize) -> Option<usize> {
     while let Some(&b) = chunk.get(i) {
         i += 1;
         match b {
-            b'"' => {
-                s.in_string = true;
-                return Some(i);
-            }
+            // A string that ends in this chunk is crossed here; else the state machine takes
+            // it from its first byte.
+            b'"' => match string_end(chunk, i) {
+                Some(after) => i = after,
+                None => {
+                    s.in_string = true;
+                    return Some(i);
+                }
+            },
             b'{' | b'[' => s.depth += 1,
             b'}' | b']' => {
                 s.depth -= 1;
