@@ -265,7 +265,7 @@ pub(super) fn decode_server(
     json: &[u8],
     wanted: Option<&super::stream::Wanted>,
 ) -> Result<Server, SkippedServer> {
-    match serde_json::from_slice::<Server>(json) {
+    match decode_split(json) {
         Ok(mut s) if !s.id.is_empty() => {
             if let Some(wanted) = wanted {
                 let digest = super::fingerprint::Defs::digest(s.tools.as_ref(), s.prompts.as_ref());
@@ -280,11 +280,27 @@ pub(super) fn decode_server(
             id: None,
             reason: "empty id".into(),
         }),
-        Err(e) => Err(SkippedServer {
+        Err(reason) => Err(SkippedServer {
             index,
             id: std::str::from_utf8(json).ok().and_then(peek_id),
-            reason: e.to_string(),
+            reason,
         }),
+    }
+}
+
+/// A server decoded with its definitions hashed in one pass over them
+/// ([`split_server`](super::fingerprint::split_server)) and the rest by serde_json; or why
+/// it cannot be.
+fn decode_split(json: &[u8]) -> Result<Server, String> {
+    match super::fingerprint::split_server(json) {
+        Ok(Some(split)) => {
+            let mut s = serde_json::from_slice::<Server>(&split.rest).map_err(|e| e.to_string())?;
+            s.tools = split.tools;
+            s.prompts = split.prompts;
+            Ok(s)
+        }
+        Ok(None) => serde_json::from_slice::<Server>(json).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -334,6 +350,41 @@ pub fn sanitize(s: &str) -> String {
 mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
+
+    /// The split decode gives what serde_json alone gives (its `tools` and `prompts` taken
+    /// as raw values and hashed by the same scan), key order, escaped keys, duplicates,
+    /// `null` and non-lists included.
+    #[test]
+    fn a_server_split_for_its_definitions_decodes_as_whole() {
+        let tools = r#"[{"name":"t","input_schema":{"type":"object","properties":{"a":{"type":"string"}}}},{"name":"u"}]"#;
+        let cases = [
+            format!(
+                r#"{{"id":"s","name":"n","tools":{tools},"prompts":[{{"name":"p"}}],"status":"ready"}}"#
+            ),
+            format!(
+                r#" {{ "prompts" : null , "tools" : {tools} , "id" : "s" , "error_details" : {{"retryable":true}} }} "#
+            ),
+            format!(r#"{{"id":"s","too\u006cs":{tools}}}"#),
+            format!(r#"{{"id":"s","tools":{tools},"tools":[]}}"#),
+            r#"{"id":"s","tools":{"not":"a list"},"prompts":"x"}"#.to_owned(),
+            r#"{"id":"s","tools":[1,2,"x"]}"#.to_owned(),
+            r#"{"id":"s"}"#.to_owned(),
+            r#"{"id":"s","tools":[{"name":"t"]}"#.to_owned(),
+            r#"["not an object"]"#.to_owned(),
+        ];
+        let not_utf8 = b"{\"id\":\"s\",\"name\":\"\xff\"}".to_vec();
+        for case in cases
+            .iter()
+            .map(|c| c.as_bytes().to_vec())
+            .chain([not_utf8])
+        {
+            let whole = serde_json::from_slice::<Server>(&case).map_err(|_| ());
+            let split = decode_split(&case).map_err(|_| ());
+            assert_eq!(split, whole, "{}", String::from_utf8_lossy(&case));
+        }
+        let s = decode_split(cases[0].as_bytes()).expect("decodes");
+        assert_eq!(s.tools.map(|d| d.count()), Some(2));
+    }
 
     fn secs(t: SystemTime) -> f64 {
         t.duration_since(UNIX_EPOCH)

@@ -22,7 +22,7 @@ mod mix;
 #[cfg(test)]
 mod reference;
 mod scan;
-pub(super) use scan::quote_or_backslash;
+pub(super) use scan::{quote_or_backslash, split_server};
 
 /// The definitions of one list (`tools` or `prompts`) as decoded: each one's name and hash.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

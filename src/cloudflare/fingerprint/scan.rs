@@ -4,12 +4,14 @@
 //! the two equal on random JSON): strings by their decoded text, numbers by value, object
 //! entries summed so that their order does not matter, arrays in order. What changes is the
 //! way there. Hand-written because the visitor went through serde's `deserialize_any` for
-//! every value, decoding each string into a scratch buffer and checking its UTF-8 again;
-//! here serde_json only skips the list (checking its syntax and UTF-8 once) and this scan
-//! hashes a string's bytes where they lie unless it has an escape, with short strings
-//! crossed by a plain loop rather than a vector search. On the object-heavy page of
-//! `cargo bench --bench cycle -- decode` (20 tools × 20 properties, 4.76 MiB) the decoder
-//! took 21.0–26.5 ms with the visitor and 19.8–23.6 ms with this (3 runs each, interleaved).
+//! every value, decoding each string into a scratch buffer and checking its UTF-8 again, and
+//! serde_json crossed the definitions a second time to find where they end. Here a server's
+//! bytes are checked as UTF-8 once, [`split_server`] hashes its `tools` and `prompts` where
+//! they lie (a string's bytes as they are unless it has an escape; short strings crossed by a
+//! plain loop rather than a vector search) and hands serde_json the few hundred bytes left.
+//! On the object-heavy page of `cargo bench --bench cycle -- decode` (20 tools × 20
+//! properties, 4.76 MiB) the decoder took 21.6–25.4 ms with the visitor and 14.6–15.8 ms with
+//! this (3 runs each, interleaved).
 //!
 //! The input is one JSON value serde_json has already accepted; whatever else it is given,
 //! the scan answers an error rather than panic, and it refuses nesting deeper than serde_json
@@ -23,7 +25,7 @@ use crate::cloudflare::inspect::rules_of;
 /// Why a list could not be hashed.
 #[derive(Debug, thiserror::Error)]
 #[error("definitions: {0} at byte {1}")]
-pub(super) struct Malformed(&'static str, usize);
+pub(in crate::cloudflare) struct Malformed(&'static str, usize);
 
 /// How deep values may nest, as serde_json's default.
 const MAX_DEPTH: u32 = 128;
@@ -31,29 +33,81 @@ const MAX_DEPTH: u32 = 128;
 /// The definitions of `raw`, a JSON value: a list gives each element's name and hash, and
 /// anything else (`null`, an object, a string) is unknown.
 pub(super) fn list(raw: &str) -> Result<Option<Defs>, Malformed> {
-    let mut s = Scan {
-        text: raw,
-        at: 0,
-        depth: 0,
-        scratch: String::new(),
+    Scan::new(raw).list()
+}
+
+/// A server object with its `tools` and `prompts` hashed where they lie and taken out.
+#[derive(Debug)]
+pub(in crate::cloudflare) struct Split {
+    /// The object with each `tools` and `prompts` value replaced by `null`, for serde_json
+    /// to decode the rest of the server from (a few hundred bytes instead of the whole).
+    pub rest: Vec<u8>,
+    /// The definitions of `tools`, as [`defs`](super::defs) gives them.
+    pub tools: Option<Defs>,
+    /// The definitions of `prompts`.
+    pub prompts: Option<Defs>,
+}
+
+/// Hashes the `tools` and `prompts` of the server object `json` in one pass over it, so that
+/// serde_json never crosses them; `None` when `json` is not a JSON object in UTF-8 (serde_json
+/// then says what is wrong with it).
+pub(in crate::cloudflare) fn split_server(json: &[u8]) -> Result<Option<Split>, Malformed> {
+    let Ok(text) = std::str::from_utf8(json) else {
+        return Ok(None);
     };
+    let mut s = Scan::new(text);
     s.space();
-    if s.peek() != Some(b'[') {
+    if s.peek() != Some(b'{') {
         return Ok(None);
     }
     s.at += 1;
-    let (mut items, mut rules) = (Vec::new(), Vec::new());
-    if !s.close(b']') {
+    let mut split = Split {
+        rest: Vec::with_capacity(1024),
+        tools: None,
+        prompts: None,
+    };
+    let mut copied = 0;
+    if !s.close(b'}') {
         loop {
-            let item = s.value(Role::Definition)?;
-            items.push((item.name, item.hash));
-            rules.push(item.rules);
-            if s.next_or_close(b']')? {
+            s.space();
+            if s.peek() != Some(b'"') {
+                return s.fail("expected a key");
+            }
+            let which = s.string(|k| match k {
+                "tools" => Some(true),
+                "prompts" => Some(false),
+                _ => None,
+            })?;
+            s.space();
+            if s.peek() != Some(b':') {
+                return s.fail("expected a colon");
+            }
+            s.at += 1;
+            s.space();
+            let start = s.at;
+            match which {
+                None => {
+                    s.value(Role::Value)?;
+                }
+                Some(is_tools) => {
+                    let defs = s.list()?;
+                    split.rest.extend_from_slice(&json[copied..start]);
+                    split.rest.extend_from_slice(b"null");
+                    copied = s.at;
+                    if is_tools {
+                        split.tools = defs;
+                    } else {
+                        split.prompts = defs;
+                    }
+                }
+            }
+            if s.next_or_close(b'}')? {
                 break;
             }
         }
     }
-    Ok(Some(Defs { items, rules }))
+    split.rest.extend_from_slice(&json[copied..]);
+    Ok(Some(split))
 }
 
 /// The first `"` or `\\` of `bytes`: most strings of a page are keys and short values, which
@@ -98,7 +152,41 @@ struct Scan<'a> {
     scratch: String,
 }
 
-impl Scan<'_> {
+impl<'a> Scan<'a> {
+    fn new(text: &'a str) -> Self {
+        Scan {
+            text,
+            at: 0,
+            depth: 0,
+            scratch: String::new(),
+        }
+    }
+
+    /// The value here as a definition list: a list gives each element's name and hash,
+    /// anything else is crossed and unknown.
+    fn list(&mut self) -> Result<Option<Defs>, Malformed> {
+        self.space();
+        if self.peek() != Some(b'[') {
+            if self.at < self.text.len() {
+                self.value(Role::Value)?;
+            }
+            return Ok(None);
+        }
+        self.at += 1;
+        let (mut items, mut rules) = (Vec::new(), Vec::new());
+        if !self.close(b']') {
+            loop {
+                let item = self.value(Role::Definition)?;
+                items.push((item.name, item.hash));
+                rules.push(item.rules);
+                if self.next_or_close(b']')? {
+                    break;
+                }
+            }
+        }
+        Ok(Some(Defs { items, rules }))
+    }
+
     fn bytes(&self) -> &[u8] {
         self.text.as_bytes()
     }
