@@ -96,8 +96,14 @@ impl From<usize> for Num {
 }
 
 impl From<f64> for Num {
+    /// A whole number (bytes, an interval in seconds) is written as an integer, as the Go
+    /// client writes it (`5`, not `5.0`); anything else as the float it is.
     fn from(v: f64) -> Self {
-        Num::Real(v)
+        if v >= 0.0 && v.fract() == 0.0 && v < 9.0e15 {
+            Num::Count(v as u64)
+        } else {
+            Num::Real(v)
+        }
     }
 }
 
@@ -232,17 +238,19 @@ mod tests {
     }
 
     #[test]
-    fn label_values_are_escaped_and_counts_written_as_integers() {
+    fn label_values_are_escaped_and_whole_numbers_written_as_integers() {
         let text = render(Format::Text, |enc| {
             let samples = [
                 ([("a", "x\"y\\z\nw"), ("b", "")], Num::from(1u64)),
                 ([("a", "v"), ("b", "w")], Num::from(0.005)),
+                ([("a", "u"), ("b", "w")], Num::from(5.0)),
+                ([("a", "t"), ("b", "w")], Num::from(-2.0)),
             ];
             family(enc, "g", MetricType::Gauge, "help", samples)
         });
         assert_eq!(
             text,
-            "# HELP g help\n# TYPE g gauge\ng{a=\"x\\\"y\\\\z\\nw\",b=\"\"} 1\ng{a=\"v\",b=\"w\"} 0.005\n"
+            "# HELP g help\n# TYPE g gauge\ng{a=\"x\\\"y\\\\z\\nw\",b=\"\"} 1\ng{a=\"v\",b=\"w\"} 0.005\ng{a=\"u\",b=\"w\"} 5\ng{a=\"t\",b=\"w\"} -2.0\n"
         );
     }
 

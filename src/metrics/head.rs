@@ -18,7 +18,7 @@ use crate::web::{Refusal, WebStatus};
 
 /// Unix seconds (negative before 1970).
 pub(super) fn ts(t: SystemTime) -> Num {
-    Num::Real(match t.duration_since(UNIX_EPOCH) {
+    Num::from(match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs_f64(),
         Err(e) => -e.duration().as_secs_f64(),
     })
@@ -191,7 +191,7 @@ fn render_daemon(enc: Enc, snap: &Snapshot, web: Option<WebStatus>) -> fmt::Resu
         [([("version", env!("CARGO_PKG_VERSION"))], Num::from(1u64))],
     )?;
     let settings =
-        |get: fn(&crate::state::Settings) -> f64| snap.settings.map(|s| (NONE, Num::Real(get(&s))));
+        |get: fn(&crate::state::Settings) -> f64| snap.settings.map(|s| (NONE, Num::from(get(&s))));
     family(
         enc,
         &n("interval_seconds"),
@@ -295,16 +295,7 @@ pub(super) fn render_process(enc: Enc, p: &ProcessStats) -> fmt::Result {
         ),
     ];
     for (name, kind, help, v) in families {
-        family(enc, name, kind, help, v.map(|v| (NONE, whole(v))))?;
+        family(enc, name, kind, help, v.map(|v| (NONE, Num::from(v))))?;
     }
     Ok(())
-}
-
-/// A reading that is a whole number (bytes, descriptors) as a count, else as it is.
-fn whole(v: f64) -> Num {
-    if v >= 0.0 && v.fract() == 0.0 && v < 9.0e15 {
-        Num::Count(v as u64)
-    } else {
-        Num::Real(v)
-    }
 }
