@@ -40,9 +40,10 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a connection buffers, reading a request's head or writing an answer the client has
 /// not read yet (hyper's default is ~400 KiB): a plain scrape inflates its body a window at a
-/// time as the socket drains, so 64 plain scrapers hold 64 of these, not 64 bodies. A
+/// time as the socket drains, and hyper asks for the next window only when what it holds is
+/// under this, so a plain scraper holds one window ahead of its socket, not a body. A
 /// request head larger than this is answered 431.
-const MAX_BUFFER: usize = 128 * 1024;
+const MAX_BUFFER: usize = super::scrape::WINDOW;
 
 /// The bounds of the server (the daemon uses the defaults; tests shorten them).
 #[derive(Debug, Clone, Copy)]
