@@ -69,20 +69,11 @@ pub(in crate::cloudflare) fn split_server(json: &[u8]) -> Result<Option<Split>, 
     let mut copied = 0;
     if !s.close(b'}') {
         loop {
-            s.space();
-            if s.peek() != Some(b'"') {
-                return s.fail("expected a key");
-            }
-            let which = s.string(|k| match k {
+            let which = s.key(|k| match k {
                 "tools" => Some(true),
                 "prompts" => Some(false),
                 _ => None,
             })?;
-            s.space();
-            if s.peek() != Some(b':') {
-                return s.fail("expected a colon");
-            }
-            s.at += 1;
             s.space();
             let start = s.at;
             match which {
@@ -283,17 +274,8 @@ impl<'a> Scan<'a> {
         let (mut sum, mut n, mut name, mut rules) = (0u64, 0u64, None, 0u8);
         if !self.close(b'}') {
             loop {
-                self.space();
-                if self.peek() != Some(b'"') {
-                    return self.fail("expected a key");
-                }
                 let (key, is_name, key_rules) =
-                    self.string(|k| (finish(3, |h| k.hash(h)), k == "name", rules_in(k)))?;
-                self.space();
-                if self.peek() != Some(b':') {
-                    return self.fail("expected a colon");
-                }
-                self.at += 1;
+                    self.key(|k| (finish(3, |h| k.hash(h)), k == "name", rules_in(k)))?;
                 let role = if definition && is_name {
                     Role::Name
                 } else {
@@ -316,6 +298,21 @@ impl<'a> Scan<'a> {
             name,
             rules,
         })
+    }
+
+    /// An object entry's key and its colon: hands the key's text to `f`.
+    fn key<T>(&mut self, f: impl FnOnce(&str) -> T) -> Result<T, Malformed> {
+        self.space();
+        if self.peek() != Some(b'"') {
+            return self.fail("expected a key");
+        }
+        let key = self.string(f)?;
+        self.space();
+        if self.peek() != Some(b':') {
+            return self.fail("expected a colon");
+        }
+        self.at += 1;
+        Ok(key)
     }
 
     /// After `[`.
