@@ -265,7 +265,26 @@ pub(super) fn decode_server(
     json: &[u8],
     wanted: Option<&super::stream::Wanted>,
 ) -> Result<Server, SkippedServer> {
-    match decode_split(json) {
+    finish_server(index, json, decode_split(json), wanted)
+}
+
+/// [`decode_server`] for a server whose definitions the page's decoder already read.
+pub(super) fn decode_read(
+    index: usize,
+    json: &[u8],
+    split: super::fingerprint::Split,
+    wanted: Option<&super::stream::Wanted>,
+) -> Result<Server, SkippedServer> {
+    finish_server(index, json, decode_rest(json, split), wanted)
+}
+
+fn finish_server(
+    index: usize,
+    json: &[u8],
+    decoded: Result<Server, String>,
+    wanted: Option<&super::stream::Wanted>,
+) -> Result<Server, SkippedServer> {
+    match decoded {
         Ok(mut s) if !s.id.is_empty() => {
             if let Some(wanted) = wanted {
                 let digest = super::fingerprint::Defs::digest(s.tools.as_ref(), s.prompts.as_ref());
@@ -293,15 +312,18 @@ pub(super) fn decode_server(
 /// it cannot be.
 fn decode_split(json: &[u8]) -> Result<Server, String> {
     match super::fingerprint::split_server(json) {
-        Ok(Some(split)) => {
-            let mut s = serde_json::from_slice::<Server>(&split.rest).map_err(|e| e.to_string())?;
-            s.tools = split.tools;
-            s.prompts = split.prompts;
-            Ok(s)
-        }
+        Ok(Some(split)) => decode_rest(json, split),
         Ok(None) => serde_json::from_slice::<Server>(json).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// The server `json` from serde_json's decode of all but its definitions, and `split`'s.
+fn decode_rest(json: &[u8], split: super::fingerprint::Split) -> Result<Server, String> {
+    let mut s = serde_json::from_slice::<Server>(&split.rest(json)).map_err(|e| e.to_string())?;
+    s.tools = split.tools;
+    s.prompts = split.prompts;
+    Ok(s)
 }
 
 /// Decodes any envelope whose result is `T` (sync, read).

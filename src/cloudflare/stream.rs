@@ -5,10 +5,17 @@
 //! envelope: `success`, `errors`, `result_info`, an empty `result`) is kept and decoded at the
 //! end. One malformed server is skipped as before; a body that is not what the scanner
 //! expects is caught by the envelope's decode.
+//!
+//! A server object is read by [`ServerRead`], which finds its end while it hashes its
+//! definitions, so its bytes are crossed once; only when that reading fails (a server that is
+//! not JSON, or not UTF-8) are they crossed again here, byte by byte, to find where it ends.
+
+use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
-use super::model::{decode_server, DecodeError, Envelope, ListPage};
+use super::fingerprint::{Read, ServerRead, Split};
+use super::model::{decode_read, decode_server, DecodeError, Envelope, ListPage};
 
 /// Where the scanner is.
 #[derive(Debug, Default)]
@@ -106,6 +113,10 @@ pub struct PageDecoder {
     scan: Scan,
     envelope: Vec<u8>,
     element: Vec<u8>,
+    /// The reading of the server object being received.
+    reading: Option<ServerRead>,
+    /// What it gave, once the object ended.
+    read: Option<Split>,
     page: ListPage,
     wanted: Option<Wanted>,
 }
@@ -120,6 +131,7 @@ impl std::fmt::Debug for PageDecoder {
         f.debug_struct("PageDecoder")
             .field("scan", &self.scan)
             .field("page", &self.page)
+            .field("reading", &self.reading)
             .field("wanted", &self.wanted.is_some())
             .finish_non_exhaustive()
     }
@@ -144,6 +156,54 @@ impl PageDecoder {
 
     /// Reads the next chunk of the body.
     pub fn feed(&mut self, chunk: &[u8]) {
+        self.read_on(chunk, false);
+    }
+
+    /// Reads `chunk` (`last` at the body's end): a server object goes to its reading, the
+    /// rest to the scanner.
+    fn read_on(&mut self, chunk: &[u8], last: bool) {
+        let mut bytes = Cow::Borrowed(chunk);
+        let mut from = 0;
+        loop {
+            if let Some(reading) = self.reading.as_mut() {
+                self.element.extend_from_slice(&bytes[from..]);
+                match reading.read(&self.element, last) {
+                    Read::More => return,
+                    Read::Done(end) => {
+                        self.read = self.reading.take().map(ServerRead::into_split);
+                        // The bytes after the object are scanned on; they are most often
+                        // the end of what just came.
+                        let beyond = self.element.len() - end;
+                        if beyond <= bytes.len() - from {
+                            from = bytes.len() - beyond;
+                            self.element.truncate(end);
+                        } else {
+                            bytes = Cow::Owned(self.element.split_off(end));
+                            from = 0;
+                        }
+                    }
+                    Read::Failed(..) => {
+                        // Crossed again byte by byte, the way any other element is.
+                        self.reading = None;
+                        let held = std::mem::take(&mut self.element);
+                        self.scan_bytes(&held, false);
+                        return;
+                    }
+                }
+            }
+            match self.scan_bytes(&bytes[from..], true) {
+                Some(object) => {
+                    from += object;
+                    self.reading = Some(ServerRead::default());
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Scans `chunk`; with `objects`, stops at an element that opens an object and answers
+    /// where it starts (the element has begun: its bytes are for its reading).
+    fn scan_bytes(&mut self, chunk: &[u8], objects: bool) -> Option<usize> {
         let mut mark = 0;
         let mut i = 0;
         while i < chunk.len() {
@@ -173,6 +233,9 @@ impl PageDecoder {
                 s.in_element = true;
                 self.envelope.extend_from_slice(&chunk[mark..i]);
                 mark = i;
+                if objects && b == b'{' {
+                    return Some(i);
+                }
             }
             let s = &mut self.scan;
             match b {
@@ -222,6 +285,7 @@ impl PageDecoder {
         } else {
             self.envelope.extend_from_slice(rest);
         }
+        None
     }
 
     /// The element read so far plus `tail` is complete: decode it.
@@ -229,7 +293,12 @@ impl PageDecoder {
         self.scan.in_element = false;
         let index = self.page.raw_count;
         self.page.raw_count += 1;
-        let outcome = if self.element.is_empty() {
+        let outcome = if let Some(read) = self.read.take() {
+            self.element.extend_from_slice(tail);
+            let o = decode_read(index, &self.element, read, self.wanted.as_ref());
+            self.element.clear();
+            o
+        } else if self.element.is_empty() {
             decode_server(index, tail, self.wanted.as_ref())
         } else {
             self.element.extend_from_slice(tail);
@@ -246,7 +315,14 @@ impl PageDecoder {
     /// The envelope and the page. A body cut inside the `result` array, or an envelope
     /// that does not parse, is an error.
     pub fn finish(mut self) -> Result<(Envelope<()>, ListPage), DecodeError> {
-        if self.scan.in_result || self.scan.in_string || self.scan.depth != 0 {
+        if self.reading.is_some() {
+            self.read_on(&[], true);
+        }
+        if self.reading.is_some()
+            || self.scan.in_result
+            || self.scan.in_string
+            || self.scan.depth != 0
+        {
             return Err(DecodeError(
                 "list page: EOF while parsing (the body ends early)".into(),
             ));
@@ -278,6 +354,7 @@ impl PageDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn page(n: usize, description: usize) -> Vec<u8> {
@@ -332,6 +409,89 @@ mod tests {
             [1, 2]
         );
         assert_eq!(p.skipped[1].id.as_deref(), Some("b"));
+    }
+
+    fn any_value() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (-1_000_000i32..1_000_000).prop_map(|n| Value::from(f64::from(n) / 1000.0)),
+            "[a-z <\\[\"\\\\\u{e9}\u{200b}\u{1f600}]{0,24}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map("name|type|[a-z]{1,3}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// One element of `result`: mostly servers with definitions, spelled with or without
+    /// whitespace, and now and then one that is not JSON, not UTF-8 or not an object.
+    fn element() -> impl Strategy<Value = Vec<u8>> {
+        let definitions = prop::collection::vec(any_value(), 0..4);
+        (0..40u8, definitions, any_value(), any::<bool>()).prop_map(
+            |(kind, defs, other, spaced)| {
+                let tools: Vec<_> = defs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| json!({"name": format!("t{i}"), "input_schema": d}))
+                    .collect();
+                let server = json!({"id": format!("s{kind}"), "tools": tools,
+                    "prompts": defs, "status": "ready", "other": other});
+                let text = if spaced {
+                    serde_json::to_string_pretty(&server)
+                } else {
+                    serde_json::to_string(&server)
+                }
+                .unwrap_or_default();
+                match kind {
+                    0 => br#"{"id":"colon","tools":[{"name" "t"}],"x":{"a":[1,]}}"#.to_vec(),
+                    1 => b"{\"id\":\"bad\",\"name\":\"\xff\",\"tools\":[]}".to_vec(),
+                    2 => b"{\"id\":\"def\",\"tools\":[{\"name\":\"\xc3\"}]}".to_vec(),
+                    3 => b"7".to_vec(),
+                    4 => text.replace("\"tools\"", r#""too\u006cs""#).into_bytes(),
+                    5 => format!("{text} ").into_bytes(),
+                    _ => text.into_bytes(),
+                }
+            },
+        )
+    }
+
+    proptest! {
+        /// However the body is cut into chunks, each server decodes as it does alone and
+        /// whole: its definitions read while its bytes arrive, or byte by byte when that
+        /// reading fails.
+        #[test]
+        fn a_page_in_any_chunks_decodes_as_its_servers_one_by_one(
+            elements in prop::collection::vec(element(), 0..6),
+            sizes in prop::collection::vec(1usize..300, 1..8),
+        ) {
+            let mut body = br#"{"success":true,"errors":[],"result":["#.to_vec();
+            body.extend(elements.join(&b","[..]));
+            body.extend_from_slice(br#"],"result_info":{"count":1}}"#);
+            let mut d = PageDecoder::new();
+            let (mut at, mut i) = (0, 0);
+            while at < body.len() {
+                let end = (at + sizes[i % sizes.len()]).min(body.len());
+                d.feed(&body[at..end]);
+                (at, i) = (end, i + 1);
+            }
+            let (_, page) = d.finish().expect("the envelope decodes");
+            let (mut servers, mut skipped) = (Vec::new(), Vec::new());
+            for (index, e) in elements.iter().enumerate() {
+                match decode_server(index, e, None) {
+                    Ok(s) => servers.push(s),
+                    Err(s) => skipped.push(s),
+                }
+            }
+            prop_assert_eq!(page.raw_count, elements.len());
+            prop_assert_eq!(page.servers, servers);
+            prop_assert_eq!(page.skipped, skipped);
+        }
     }
 
     fn decode(body: &[u8]) -> Result<(Envelope<()>, ListPage), DecodeError> {

@@ -46,19 +46,71 @@ impl Default for Mix {
 struct Keys {
     start: u64,
     mul: u64,
+    /// The secrets of [`text`] and [`pair`] (wyhash's construction: a 128-bit product of
+    /// the input words each masked by a secret, then its halves folded with two more).
+    s: [u64; 4],
 }
 
 impl Keys {
-    fn get() -> Self {
+    #[inline]
+    fn get() -> &'static Self {
         static KEYS: OnceLock<Keys> = OnceLock::new();
-        *KEYS.get_or_init(|| {
+        KEYS.get_or_init(|| {
             let s = RandomState::new();
             Keys {
                 start: s.hash_one(1u8),
                 mul: s.hash_one(2u8) | 1,
+                s: [3u8, 4, 5, 6].map(|i| s.hash_one(i) | 1),
             }
         })
     }
+}
+
+/// The keyed hash of two words, in a domain of its own (`tag`): what numbers, literals, an
+/// object's entries and the object itself are hashed with. One 128-bit product and a fold.
+#[inline]
+pub(super) fn pair(tag: u64, a: u64, b: u64) -> u64 {
+    let k = Keys::get();
+    let p = u128::from(a ^ k.s[0] ^ tag) * u128::from(b ^ k.s[1]);
+    fold((p as u64) ^ k.s[2], ((p >> 64) as u64) ^ k.s[3])
+}
+
+/// The keyed hash of a string's bytes. Up to 16 bytes (most keys and short values) it is
+/// wyhash's: two words that together cover every byte, with the length, one product, one
+/// fold; longer strings go through [`Mix`] first.
+#[inline]
+pub(super) fn text(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    let (a, b) = match n {
+        0 => (0, 0),
+        1..=3 => (
+            (u64::from(bytes[0]) << 16) | (u64::from(bytes[n / 2]) << 8) | u64::from(bytes[n - 1]),
+            0,
+        ),
+        4..=7 => (half(bytes), half(&bytes[n - 4..])),
+        8..=16 => (word(bytes), word(&bytes[n - 8..])),
+        _ => {
+            let mut m = Mix::default();
+            m.write(bytes);
+            (m.h, 0)
+        }
+    };
+    pair(TEXT | n as u64, a, b)
+}
+
+/// The domains of [`pair`]: a string's is its length with the top bit set.
+pub(super) const TEXT: u64 = 1 << 63;
+pub(super) const NULL: u64 = 0;
+pub(super) const BOOL: u64 = 1;
+pub(super) const NUMBER: u64 = 2;
+pub(super) const OBJECT: u64 = 5;
+pub(super) const ENTRY: u64 = 6;
+
+/// Reads four bytes as a word.
+fn half(c: &[u8]) -> u64 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&c[..4]);
+    u64::from(u32::from_le_bytes(w))
 }
 
 const K: u64 = 0x9e37_79b9_7f4a_7c15;

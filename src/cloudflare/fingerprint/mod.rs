@@ -22,7 +22,9 @@ mod mix;
 #[cfg(test)]
 mod reference;
 mod scan;
-pub(super) use scan::{quote_or_backslash, split_server};
+mod server;
+pub(super) use scan::quote_or_backslash;
+pub(super) use server::{split_server, Read, Server as ServerRead, Split};
 
 /// The definitions of one list (`tools` or `prompts`) as decoded: each one's name and hash.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,28 +75,28 @@ struct Hashed {
     rules: u8,
 }
 
-fn finish(tag: u8, parts: impl FnOnce(&mut Mix)) -> u64 {
-    let mut h = Mix::default();
-    tag.hash(&mut h);
-    parts(&mut h);
-    h.finish()
+/// A string's hash, from its decoded text.
+fn string(v: &[u8]) -> u64 {
+    mix::text(v)
+}
+
+fn boolean(v: bool) -> u64 {
+    mix::pair(mix::BOOL, u64::from(v), 0)
+}
+
+fn null() -> u64 {
+    mix::pair(mix::NULL, 0, 0)
 }
 
 /// One object entry's share of its object's hash (entries are summed: their order does not
 /// matter).
 fn entry(key: u64, value: u64) -> u64 {
-    finish(6, |h| {
-        key.hash(h);
-        value.hash(h);
-    })
+    mix::pair(mix::ENTRY, key, value)
 }
 
 /// An object's hash from the sum of its entries' and their number.
 fn object(sum: u64, n: u64) -> u64 {
-    finish(5, |h| {
-        sum.hash(h);
-        n.hash(h);
-    })
+    mix::pair(mix::OBJECT, sum, n)
 }
 
 fn plain(hash: u64) -> Hashed {
@@ -107,13 +109,8 @@ fn plain(hash: u64) -> Hashed {
 
 /// Numbers by value: `1`, `1.0` and `1e0` are the same number.
 fn number(v: f64) -> u64 {
-    finish(2, |h| {
-        if v == 0.0 {
-            0u64.hash(h)
-        } else {
-            v.to_bits().hash(h)
-        }
-    })
+    let bits = if v == 0.0 { 0 } else { v.to_bits() };
+    mix::pair(mix::NUMBER, bits, 0)
 }
 
 #[cfg(test)]

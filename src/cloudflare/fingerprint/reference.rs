@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{entry, finish, number, object, plain, Defs, Hashed, Mix};
+use super::{boolean, entry, null, number, object, plain, string, Defs, Hashed, Mix};
 
 /// Decodes a list of definitions into their names and hashes; `null` or a non-list is
 /// unknown.
@@ -98,7 +98,7 @@ impl<'de> Visitor<'de> for Canonical {
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Hashed, E> {
-        Ok(plain(finish(0, |_| {})))
+        Ok(plain(null()))
     }
     fn visit_none<E: de::Error>(self) -> Result<Hashed, E> {
         self.visit_unit()
@@ -107,7 +107,7 @@ impl<'de> Visitor<'de> for Canonical {
         d.deserialize_any(self)
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Hashed, E> {
-        Ok(plain(finish(1, |h| v.hash(h))))
+        Ok(plain(boolean(v)))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Hashed, E> {
         Ok(plain(number(v as f64)))
@@ -120,7 +120,7 @@ impl<'de> Visitor<'de> for Canonical {
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Hashed, E> {
         Ok(Hashed {
-            hash: finish(3, |h| v.hash(h)),
+            hash: string(v.as_bytes()),
             name: self.keep.then(|| v.to_owned()),
             rules: crate::cloudflare::inspect::rules_of(v),
         })
@@ -190,7 +190,7 @@ impl<'de> Visitor<'de> for Key {
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyHash, E> {
         Ok(KeyHash {
-            hash: finish(3, |h| v.hash(h)),
+            hash: string(v.as_bytes()),
             is_name: v == "name",
             rules: crate::cloudflare::inspect::rules_of(v),
         })

@@ -1,31 +1,51 @@
 //! The canonical hash of a definition list, computed in one pass over its raw JSON.
 //!
-//! The hashes are the ones the serde visitor of the first version computed (a test keeps
+//! The hashes are the ones the serde visitor of the first version computes (a test keeps
 //! the two equal on random JSON): strings by their decoded text, numbers by value, object
 //! entries summed so that their order does not matter, arrays in order. What changes is the
 //! way there. Hand-written because the visitor went through serde's `deserialize_any` for
-//! every value, decoding each string into a scratch buffer and checking its UTF-8 again, and
-//! serde_json crossed the definitions a second time to find where they end. Here a server's
-//! bytes are checked as UTF-8 once, [`split_server`] hashes its `tools` and `prompts` where
-//! they lie (a string's bytes as they are unless it has an escape; short strings crossed by a
-//! plain loop rather than a vector search) and hands serde_json the few hundred bytes left.
-//! On the object-heavy page of `cargo bench --bench cycle -- decode` (20 tools × 20
-//! properties, 4.76 MiB) the decoder took 21.6–25.4 ms with the visitor and 14.6–15.8 ms with
-//! this (3 runs each, interleaved).
+//! every value, decoding each string into a scratch buffer and checking its UTF-8 again.
+//! Here each string is crossed once, eight bytes at a time ([`span`]): the same look finds its
+//! end and tells whether it holds anything but ASCII or the `<` and `[` the hidden-instruction
+//! rules look for; a string of plain ASCII is then hashed where it lies, and only the others
+//! are checked as UTF-8. The scan reads bytes that may stop anywhere: where they end before
+//! its value does it answers [`Halt::Short`], and [`server`](super::server) resumes a server
+//! there when more bytes have come. The figures are in `docs/performance.md`
+//! (`cargo bench --bench cycle -- decode`).
 //!
-//! The input is one JSON value serde_json has already accepted; whatever else it is given,
-//! the scan answers an error rather than panic, and it refuses nesting deeper than serde_json
-//! does (128).
+//! Whatever it is given, the scan answers rather than panic, and it refuses nesting deeper
+//! than serde_json does (128).
 
 use std::hash::{Hash, Hasher};
 
-use super::{entry, finish, number, object, plain, Defs, Hashed, Mix};
+use super::{boolean, entry, null, number, object, plain, string, Defs, Hashed, Mix};
 use crate::cloudflare::inspect::rules_of;
 
 /// Why a list could not be hashed.
 #[derive(Debug, thiserror::Error)]
 #[error("definitions: {0} at byte {1}")]
-pub(in crate::cloudflare) struct Malformed(&'static str, usize);
+pub(in crate::cloudflare) struct Malformed(pub(super) &'static str, pub(super) usize);
+
+/// Why a scan stopped before the end of its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::cloudflare) enum Halt {
+    /// The bytes end first: more may come.
+    Short,
+    /// A string is not UTF-8.
+    NotUtf8,
+    /// Not JSON, or nested too deeply.
+    Bad(&'static str),
+}
+
+impl Halt {
+    pub(super) fn at(self, at: usize) -> Malformed {
+        match self {
+            Halt::Short => Malformed("unexpected end", at),
+            Halt::NotUtf8 => Malformed("a string that is not UTF-8", at),
+            Halt::Bad(what) => Malformed(what, at),
+        }
+    }
+}
 
 /// How deep values may nest, as serde_json's default.
 const MAX_DEPTH: u32 = 128;
@@ -33,72 +53,8 @@ const MAX_DEPTH: u32 = 128;
 /// The definitions of `raw`, a JSON value: a list gives each element's name and hash, and
 /// anything else (`null`, an object, a string) is unknown.
 pub(super) fn list(raw: &str) -> Result<Option<Defs>, Malformed> {
-    Scan::new(raw).list()
-}
-
-/// A server object with its `tools` and `prompts` hashed where they lie and taken out.
-#[derive(Debug)]
-pub(in crate::cloudflare) struct Split {
-    /// The object with each `tools` and `prompts` value replaced by `null`, for serde_json
-    /// to decode the rest of the server from (a few hundred bytes instead of the whole).
-    pub rest: Vec<u8>,
-    /// The definitions of `tools`, as [`defs`](super::defs) gives them.
-    pub tools: Option<Defs>,
-    /// The definitions of `prompts`.
-    pub prompts: Option<Defs>,
-}
-
-/// Hashes the `tools` and `prompts` of the server object `json` in one pass over it, so that
-/// serde_json never crosses them; `None` when `json` is not a JSON object in UTF-8 (serde_json
-/// then says what is wrong with it).
-pub(in crate::cloudflare) fn split_server(json: &[u8]) -> Result<Option<Split>, Malformed> {
-    let Ok(text) = std::str::from_utf8(json) else {
-        return Ok(None);
-    };
-    let mut s = Scan::new(text);
-    s.space();
-    if s.peek() != Some(b'{') {
-        return Ok(None);
-    }
-    s.at += 1;
-    let mut split = Split {
-        rest: Vec::with_capacity(1024),
-        tools: None,
-        prompts: None,
-    };
-    let mut copied = 0;
-    if !s.close(b'}') {
-        loop {
-            let which = s.key(|k| match k {
-                "tools" => Some(true),
-                "prompts" => Some(false),
-                _ => None,
-            })?;
-            s.space();
-            let start = s.at;
-            match which {
-                None => {
-                    s.value(Role::Value)?;
-                }
-                Some(is_tools) => {
-                    let defs = s.list()?;
-                    split.rest.extend_from_slice(&json[copied..start]);
-                    split.rest.extend_from_slice(b"null");
-                    copied = s.at;
-                    if is_tools {
-                        split.tools = defs;
-                    } else {
-                        split.prompts = defs;
-                    }
-                }
-            }
-            if s.next_or_close(b'}')? {
-                break;
-            }
-        }
-    }
-    split.rest.extend_from_slice(&json[copied..]);
-    Ok(Some(split))
+    let mut s = Scan::new(raw.as_bytes(), 0, true);
+    s.list().map_err(|h| h.at(s.at))
 }
 
 /// The first `"` or `\\` of `bytes`: most strings of a page are keys and short values, which
@@ -114,6 +70,49 @@ pub(in crate::cloudflare) fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `w` equal to `c`; exact up to the first such byte (a
+/// borrow may mark bytes after it, never before).
+#[inline]
+fn equal(w: u64, c: u8) -> u64 {
+    let x = w ^ (ONES * u64::from(c));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// The string content starting at `from`: the index of its first `"` or `\\`, and whether a
+/// byte before it is not ASCII or is a `<` or `[` (the only strings the rules must read).
+/// Eight bytes per step; `None` when `bytes` end first.
+#[inline]
+fn span(bytes: &[u8], from: usize) -> Option<(usize, bool)> {
+    let mut i = from;
+    let mut marked = 0u64;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(b);
+        let stops = equal(w, b'"') | equal(w, b'\\');
+        let marks = equal(w, b'<') | equal(w, b'[') | (w & HIGHS);
+        if stops != 0 {
+            // The bits below the first stop's: the bytes before it.
+            let before = (stops & stops.wrapping_neg()) - 1;
+            marked |= marks & before;
+            return Some((i + (stops.trailing_zeros() / 8) as usize, marked != 0));
+        }
+        marked |= marks;
+        i += 8;
+    }
+    for (j, &b) in bytes.get(i..)?.iter().enumerate() {
+        match b {
+            b'"' | b'\\' => return Some((i + j, marked != 0)),
+            b'<' | b'[' | 0x80.. => marked = 1,
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The rules `text` breaks: a short ASCII string without `<` or `[` breaks none, known in
 /// one look at its bytes.
 #[inline]
@@ -126,7 +125,7 @@ fn rules_in(text: &str) -> u8 {
 
 /// What a value is to the definition around it.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub(super) enum Role {
     /// An element of the list: the value of its `name` is kept.
     Definition,
     /// The value of a definition's `name`: kept when it is a string.
@@ -135,132 +134,144 @@ enum Role {
     Value,
 }
 
-struct Scan<'a> {
-    text: &'a str,
-    at: usize,
+/// A string as the scan hands it over: its text, and the rules it breaks.
+pub(super) struct Text<'t> {
+    pub bytes: &'t [u8],
+    pub rules: u8,
+}
+
+pub(super) struct Scan<'a> {
+    bytes: &'a [u8],
+    pub at: usize,
     depth: u32,
+    /// The bytes are the whole input: a number may end with them.
+    whole: bool,
     /// A string with escapes, decoded.
     scratch: String,
 }
 
 impl<'a> Scan<'a> {
-    fn new(text: &'a str) -> Self {
+    pub(super) fn new(bytes: &'a [u8], at: usize, whole: bool) -> Self {
         Scan {
-            text,
-            at: 0,
+            bytes,
+            at,
             depth: 0,
+            whole,
             scratch: String::new(),
         }
     }
 
     /// The value here as a definition list: a list gives each element's name and hash,
     /// anything else is crossed and unknown.
-    fn list(&mut self) -> Result<Option<Defs>, Malformed> {
+    pub(super) fn list(&mut self) -> Result<Option<Defs>, Halt> {
         self.space();
         if self.peek() != Some(b'[') {
-            if self.at < self.text.len() {
+            if self.at < self.bytes.len() {
                 self.value(Role::Value)?;
             }
             return Ok(None);
         }
         self.at += 1;
-        let (mut items, mut rules) = (Vec::new(), Vec::new());
-        if !self.close(b']') {
+        let mut defs = Defs::default();
+        if !self.close(b']')? {
             loop {
-                let item = self.value(Role::Definition)?;
-                items.push((item.name, item.hash));
-                rules.push(item.rules);
+                self.definition(&mut defs)?;
                 if self.next_or_close(b']')? {
                     break;
                 }
             }
         }
-        Ok(Some(Defs { items, rules }))
+        Ok(Some(defs))
     }
 
-    fn bytes(&self) -> &[u8] {
-        self.text.as_bytes()
+    /// One element of a definition list, added to `defs`.
+    pub(super) fn definition(&mut self, defs: &mut Defs) -> Result<(), Halt> {
+        let item = self.value(Role::Definition)?;
+        defs.items.push((item.name, item.hash));
+        defs.rules.push(item.rules);
+        Ok(())
     }
 
-    fn peek(&self) -> Option<u8> {
-        self.bytes().get(self.at).copied()
+    pub(super) fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
     }
 
-    fn fail<T>(&self, what: &'static str) -> Result<T, Malformed> {
-        Err(Malformed(what, self.at))
+    /// The next byte, which must be there.
+    pub(super) fn need(&self) -> Result<u8, Halt> {
+        self.peek().ok_or(Halt::Short)
     }
 
-    fn space(&mut self) {
+    pub(super) fn space(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
             self.at += 1;
         }
     }
 
     /// After an opening bracket: whether `end` closes it at once (then it is consumed).
-    fn close(&mut self, end: u8) -> bool {
+    pub(super) fn close(&mut self, end: u8) -> Result<bool, Halt> {
         self.space();
-        let closed = self.peek() == Some(end);
+        let closed = self.need()? == end;
         if closed {
             self.at += 1;
         }
-        closed
+        Ok(closed)
     }
 
     /// After an element: `true` at `end`, `false` at a comma (both consumed).
-    fn next_or_close(&mut self, end: u8) -> Result<bool, Malformed> {
+    pub(super) fn next_or_close(&mut self, end: u8) -> Result<bool, Halt> {
         self.space();
-        match self.peek() {
-            Some(b',') => {
+        match self.need()? {
+            b',' => {
                 self.at += 1;
                 Ok(false)
             }
-            Some(b) if b == end => {
+            b if b == end => {
                 self.at += 1;
                 Ok(true)
             }
-            _ => self.fail("expected a comma or a closing bracket"),
+            _ => Err(Halt::Bad("expected a comma or a closing bracket")),
         }
     }
 
-    fn literal(&mut self, word: &'static str) -> Result<(), Malformed> {
-        if self.text.get(self.at..self.at + word.len()) != Some(word) {
-            return self.fail("expected true, false or null");
+    fn literal(&mut self, word: &'static str) -> Result<(), Halt> {
+        let rest = &self.bytes[self.at..];
+        if rest.starts_with(word.as_bytes()) {
+            self.at += word.len();
+            Ok(())
+        } else if word.as_bytes().starts_with(rest) {
+            Err(Halt::Short)
+        } else {
+            Err(Halt::Bad("expected true, false or null"))
         }
-        self.at += word.len();
-        Ok(())
     }
 
-    fn value(&mut self, role: Role) -> Result<Hashed, Malformed> {
+    pub(super) fn value(&mut self, role: Role) -> Result<Hashed, Halt> {
         self.space();
-        match self.peek() {
-            Some(b'{') => self.nested(|s| s.object(role == Role::Definition)),
-            Some(b'[') => self.nested(Scan::array),
-            Some(b'"') => {
+        match self.need()? {
+            b'{' => self.nested(|s| s.object(role == Role::Definition)),
+            b'[' => self.nested(Scan::array),
+            b'"' => {
                 let keep = role == Role::Name;
                 self.string(|v| Hashed {
-                    hash: finish(3, |h| v.hash(h)),
-                    name: keep.then(|| v.to_owned()),
-                    rules: rules_in(v),
+                    hash: string(v.bytes),
+                    name: keep.then(|| String::from_utf8_lossy(v.bytes).into_owned()),
+                    rules: v.rules,
                 })
             }
-            Some(b't') => self
-                .literal("true")
-                .map(|()| plain(finish(1, |h| true.hash(h)))),
-            Some(b'f') => self
-                .literal("false")
-                .map(|()| plain(finish(1, |h| false.hash(h)))),
-            Some(b'n') => self.literal("null").map(|()| plain(finish(0, |_| {}))),
-            Some(b'-' | b'0'..=b'9') => self.number().map(|v| plain(number(v))),
-            _ => self.fail("expected a value"),
+            b't' => self.literal("true").map(|()| plain(boolean(true))),
+            b'f' => self.literal("false").map(|()| plain(boolean(false))),
+            b'n' => self.literal("null").map(|()| plain(null())),
+            b'-' | b'0'..=b'9' => self.number().map(|v| plain(number(v))),
+            _ => Err(Halt::Bad("expected a value")),
         }
     }
 
     fn nested(
         &mut self,
-        f: impl FnOnce(&mut Self) -> Result<Hashed, Malformed>,
-    ) -> Result<Hashed, Malformed> {
+        f: impl FnOnce(&mut Self) -> Result<Hashed, Halt>,
+    ) -> Result<Hashed, Halt> {
         if self.depth >= MAX_DEPTH {
-            return self.fail("nested too deeply");
+            return Err(Halt::Bad("nested too deeply"));
         }
         self.depth += 1;
         self.at += 1;
@@ -270,12 +281,12 @@ impl<'a> Scan<'a> {
     }
 
     /// After `{`. Entries are hashed one by one and summed, so their order does not matter.
-    fn object(&mut self, definition: bool) -> Result<Hashed, Malformed> {
+    fn object(&mut self, definition: bool) -> Result<Hashed, Halt> {
         let (mut sum, mut n, mut name, mut rules) = (0u64, 0u64, None, 0u8);
-        if !self.close(b'}') {
+        if !self.close(b'}')? {
             loop {
                 let (key, is_name, key_rules) =
-                    self.key(|k| (finish(3, |h| k.hash(h)), k == "name", rules_in(k)))?;
+                    self.key(|k| (string(k.bytes), k.bytes == b"name", k.rules))?;
                 let role = if definition && is_name {
                     Role::Name
                 } else {
@@ -301,26 +312,26 @@ impl<'a> Scan<'a> {
     }
 
     /// An object entry's key and its colon: hands the key's text to `f`.
-    fn key<T>(&mut self, f: impl FnOnce(&str) -> T) -> Result<T, Malformed> {
+    pub(super) fn key<T>(&mut self, f: impl FnOnce(Text<'_>) -> T) -> Result<T, Halt> {
         self.space();
-        if self.peek() != Some(b'"') {
-            return self.fail("expected a key");
+        if self.need()? != b'"' {
+            return Err(Halt::Bad("expected a key"));
         }
         let key = self.string(f)?;
         self.space();
-        if self.peek() != Some(b':') {
-            return self.fail("expected a colon");
+        if self.need()? != b':' {
+            return Err(Halt::Bad("expected a colon"));
         }
         self.at += 1;
         Ok(key)
     }
 
     /// After `[`.
-    fn array(&mut self) -> Result<Hashed, Malformed> {
+    fn array(&mut self) -> Result<Hashed, Halt> {
         let mut h = Mix::default();
         4u8.hash(&mut h);
         let (mut n, mut rules) = (0u64, 0u8);
-        if !self.close(b']') {
+        if !self.close(b']')? {
             loop {
                 let item = self.value(Role::Value)?;
                 item.hash.hash(&mut h);
@@ -339,46 +350,45 @@ impl<'a> Scan<'a> {
     }
 
     /// At `"`: hands the string's text to `f`, where it lies when it has no escape, else
-    /// decoded.
-    fn string<T>(&mut self, f: impl FnOnce(&str) -> T) -> Result<T, Malformed> {
+    /// decoded. Only a string with a byte beyond ASCII is checked as UTF-8.
+    fn string<T>(&mut self, f: impl FnOnce(Text<'_>) -> T) -> Result<T, Halt> {
         let start = self.at + 1;
-        let Some(stop) = quote_or_backslash(&self.bytes()[start..]) else {
-            return self.fail("an unterminated string");
-        };
-        let stop = start + stop;
-        if self.bytes()[stop] == b'"' {
-            self.at = stop + 1;
-            let Some(text) = self.text.get(start..stop) else {
-                return self.fail("a string that is not UTF-8");
+        let (stop, marked) = span(self.bytes, start).ok_or(Halt::Short)?;
+        let bytes = self.bytes;
+        if bytes[stop] == b'"' {
+            let raw = &bytes[start..stop];
+            let rules = if marked {
+                rules_of(std::str::from_utf8(raw).map_err(|_| Halt::NotUtf8)?)
+            } else {
+                0
             };
-            return Ok(f(text));
+            self.at = stop + 1;
+            return Ok(f(Text { bytes: raw, rules }));
         }
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
-        let decoded = self.escaped(start, &mut out).map(|()| f(&out));
+        let decoded = self.escaped(start, &mut out).map(|()| {
+            f(Text {
+                bytes: out.as_bytes(),
+                rules: rules_in(&out),
+            })
+        });
         self.scratch = out;
         decoded
     }
 
     /// Decodes a string with escapes into `out`, from its first byte at `from`.
-    fn escaped(&mut self, mut from: usize, out: &mut String) -> Result<(), Malformed> {
+    fn escaped(&mut self, mut from: usize, out: &mut String) -> Result<(), Halt> {
+        let bytes = self.bytes;
         loop {
-            let Some(stop) = quote_or_backslash(&self.bytes()[from..]) else {
-                self.at = self.text.len();
-                return self.fail("an unterminated string");
-            };
-            let stop = from + stop;
-            let Some(run) = self.text.get(from..stop) else {
-                return self.fail("a string that is not UTF-8");
-            };
+            let stop = from + quote_or_backslash(&bytes[from..]).ok_or(Halt::Short)?;
+            let run = std::str::from_utf8(&bytes[from..stop]).map_err(|_| Halt::NotUtf8)?;
             out.push_str(run);
             self.at = stop + 1;
-            if self.bytes()[stop] == b'"' {
+            if bytes[stop] == b'"' {
                 return Ok(());
             }
-            let Some(&e) = self.bytes().get(self.at) else {
-                return self.fail("an unterminated escape");
-            };
+            let e = self.need()?;
             self.at += 1;
             match e {
                 b'"' => out.push('"'),
@@ -393,65 +403,78 @@ impl<'a> Scan<'a> {
                     let c = self.unicode()?;
                     out.push(c);
                 }
-                _ => return self.fail("an unknown escape"),
+                _ => return Err(Halt::Bad("an unknown escape")),
             }
             from = self.at;
         }
     }
 
     /// After `\u`: one character, from a surrogate pair when it takes two escapes.
-    fn unicode(&mut self) -> Result<char, Malformed> {
+    fn unicode(&mut self) -> Result<char, Halt> {
         let first = self.hex4()?;
         let code = match first {
             0xD800..=0xDBFF => {
-                if self.text.get(self.at..self.at + 2) != Some("\\u") {
-                    return self.fail("a lone leading surrogate");
+                match self.bytes.get(self.at..self.at + 2) {
+                    Some(b"\\u") => {}
+                    None if self.at + 2 > self.bytes.len() => return Err(Halt::Short),
+                    _ => return Err(Halt::Bad("a lone leading surrogate")),
                 }
                 self.at += 2;
                 let second = self.hex4()?;
                 if !(0xDC00..=0xDFFF).contains(&second) {
-                    return self.fail("a lone leading surrogate");
+                    return Err(Halt::Bad("a lone leading surrogate"));
                 }
                 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
             }
-            0xDC00..=0xDFFF => return self.fail("a lone trailing surrogate"),
+            0xDC00..=0xDFFF => return Err(Halt::Bad("a lone trailing surrogate")),
             c => c,
         };
-        match char::from_u32(code) {
-            Some(c) => Ok(c),
-            None => self.fail("an escape that is not a character"),
-        }
+        char::from_u32(code).ok_or(Halt::Bad("an escape that is not a character"))
     }
 
-    fn hex4(&mut self) -> Result<u32, Malformed> {
-        let digits = self.text.get(self.at..self.at + 4);
-        match digits.and_then(|d| u32::from_str_radix(d, 16).ok()) {
-            Some(v) if digits.is_some_and(|d| d.bytes().all(|b| b.is_ascii_hexdigit())) => {
-                self.at += 4;
-                Ok(v)
-            }
-            _ => self.fail("an escape without four hex digits"),
+    fn hex4(&mut self) -> Result<u32, Halt> {
+        let digits = self.bytes.get(self.at..self.at + 4).ok_or(Halt::Short)?;
+        let mut v = 0;
+        for &d in digits {
+            let x = (d as char)
+                .to_digit(16)
+                .ok_or(Halt::Bad("an escape without four hex digits"))?;
+            v = v * 16 + x;
         }
+        self.at += 4;
+        Ok(v)
     }
 
     /// A number's value: integers exactly as far as an `f64` holds them, as the visitor had
-    /// them from serde_json (`u64`/`i64` as `f64`), others as Rust reads them.
-    fn number(&mut self) -> Result<f64, Malformed> {
+    /// them from serde_json (`u64`/`i64` as `f64`), others as Rust reads them. A number at
+    /// the end of the bytes may go on in the next ones.
+    fn number(&mut self) -> Result<f64, Halt> {
         let start = self.at;
         let mut integral = true;
+        let mut small = Some(0u64);
         while let Some(b) = self.peek() {
             match b {
-                b'0'..=b'9' | b'-' => {}
+                b'0'..=b'9' => {
+                    small = small
+                        .and_then(|v| v.checked_mul(10))
+                        .and_then(|v| v.checked_add(u64::from(b - b'0')))
+                }
+                b'-' => small = None,
                 b'.' | b'e' | b'E' | b'+' => integral = false,
                 _ => break,
             }
             self.at += 1;
         }
-        let text = &self.text[start..self.at];
+        if self.at == self.bytes.len() && !self.whole {
+            return Err(Halt::Short);
+        }
         if integral {
-            if let Ok(v) = text.parse::<u64>() {
+            if let Some(v) = small {
                 return Ok(v as f64);
             }
+        }
+        let text = std::str::from_utf8(&self.bytes[start..self.at]).unwrap_or_default();
+        if integral {
             if let Ok(v) = text.parse::<i64>() {
                 return Ok(v as f64);
             }
@@ -460,7 +483,7 @@ impl<'a> Scan<'a> {
             Ok(v) => Ok(v),
             Err(_) => {
                 self.at = start;
-                self.fail("a malformed number")
+                Err(Halt::Bad("a malformed number"))
             }
         }
     }
