@@ -75,9 +75,10 @@ pub(super) fn pair(tag: u64, a: u64, b: u64) -> u64 {
     fold((p as u64) ^ k.s[2], ((p >> 64) as u64) ^ k.s[3])
 }
 
-/// The keyed hash of a string's bytes. Up to 16 bytes (most keys and short values) it is
-/// wyhash's: two words that together cover every byte, with the length, one product, one
-/// fold; longer strings go through [`Mix`] first.
+/// The keyed hash of a string's bytes, shaped as wyhash's: up to 16 bytes (most keys and
+/// short values), two words that together cover every byte, with the length, one product
+/// and one fold; up to 64, a fold per 16 bytes first; longer strings go through [`Mix`]'s
+/// two lanes first.
 #[inline]
 pub(super) fn text(bytes: &[u8]) -> u64 {
     let n = bytes.len();
@@ -89,6 +90,18 @@ pub(super) fn text(bytes: &[u8]) -> u64 {
         ),
         4..=7 => (half(bytes), half(&bytes[n - 4..])),
         8..=16 => (word(bytes), word(&bytes[n - 8..])),
+        17..=64 => {
+            // Sixteen bytes a step into one chain, the last sixteen (which may overlap
+            // the step before) into the final product.
+            let k = Keys::get();
+            let mut seed = k.start;
+            let mut rest = bytes;
+            while rest.len() > 16 {
+                seed = fold(word(rest) ^ k.s[1], word(&rest[8..]) ^ seed);
+                rest = &rest[16..];
+            }
+            (word(&bytes[n - 16..]), word(&bytes[n - 8..]) ^ seed)
+        }
         _ => {
             let mut m = Mix::default();
             m.write(bytes);

@@ -67,14 +67,6 @@ pub fn defs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Defs>, D::Error> {
     }
 }
 
-/// A value's canonical hash, and at the top of a definition its `name`.
-struct Hashed {
-    hash: u64,
-    name: Option<String>,
-    /// The rules its strings break.
-    rules: u8,
-}
-
 /// A string's hash, from its decoded text.
 fn string(v: &[u8]) -> u64 {
     mix::text(v)
@@ -97,14 +89,6 @@ fn entry(key: u64, value: u64) -> u64 {
 /// An object's hash from the sum of its entries' and their number.
 fn object(sum: u64, n: u64) -> u64 {
     mix::pair(mix::OBJECT, sum, n)
-}
-
-fn plain(hash: u64) -> Hashed {
-    Hashed {
-        hash,
-        name: None,
-        rules: 0,
-    }
 }
 
 /// Numbers by value: `1`, `1.0` and `1e0` are the same number.

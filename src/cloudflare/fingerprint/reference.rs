@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{boolean, entry, null, number, object, plain, string, Defs, Hashed, Mix};
+use super::{boolean, entry, null, number, object, string, Defs, Mix};
 
 /// Decodes a list of definitions into their names and hashes; `null` or a non-list is
 /// unknown.
@@ -194,5 +194,21 @@ impl<'de> Visitor<'de> for Key {
             is_name: v == "name",
             rules: crate::cloudflare::inspect::rules_of(v),
         })
+    }
+}
+
+/// A value's canonical hash, and at the top of a definition its `name`.
+struct Hashed {
+    hash: u64,
+    name: Option<String>,
+    /// The rules its strings break.
+    rules: u8,
+}
+
+fn plain(hash: u64) -> Hashed {
+    Hashed {
+        hash,
+        name: None,
+        rules: 0,
     }
 }

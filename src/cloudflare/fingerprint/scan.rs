@@ -18,7 +18,7 @@
 
 use std::hash::{Hash, Hasher};
 
-use super::{boolean, entry, null, number, object, plain, string, Defs, Hashed, Mix};
+use super::{boolean, entry, null, number, object, string, Defs, Mix};
 use crate::cloudflare::inspect::rules_of;
 
 /// Why a list could not be hashed.
@@ -26,7 +26,8 @@ use crate::cloudflare::inspect::rules_of;
 #[error("definitions: {0} at byte {1}")]
 pub(in crate::cloudflare) struct Malformed(pub(super) &'static str, pub(super) usize);
 
-/// Why a scan stopped before the end of its value.
+/// Why a scan stopped before the end of its value (one byte, so that a hash and this come
+/// back in registers; what is wrong is kept by the scan, [`Scan::malformed`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(in crate::cloudflare) enum Halt {
     /// The bytes end first: more may come.
@@ -34,17 +35,7 @@ pub(in crate::cloudflare) enum Halt {
     /// A string is not UTF-8.
     NotUtf8,
     /// Not JSON, or nested too deeply.
-    Bad(&'static str),
-}
-
-impl Halt {
-    pub(super) fn at(self, at: usize) -> Malformed {
-        match self {
-            Halt::Short => Malformed("unexpected end", at),
-            Halt::NotUtf8 => Malformed("a string that is not UTF-8", at),
-            Halt::Bad(what) => Malformed(what, at),
-        }
-    }
+    Bad,
 }
 
 /// How deep values may nest, as serde_json's default.
@@ -54,7 +45,7 @@ const MAX_DEPTH: u32 = 128;
 /// anything else (`null`, an object, a string) is unknown.
 pub(super) fn list(raw: &str) -> Result<Option<Defs>, Malformed> {
     let mut s = Scan::new(raw.as_bytes(), 0, true);
-    s.list().map_err(|h| h.at(s.at))
+    s.list().map_err(|h| s.malformed(h))
 }
 
 /// The first `"` or `\\` of `bytes`: most strings of a page are keys and short values, which
@@ -123,21 +114,10 @@ fn rules_in(text: &str) -> u8 {
     rules_of(text)
 }
 
-/// What a value is to the definition around it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Role {
-    /// An element of the list: the value of its `name` is kept.
-    Definition,
-    /// The value of a definition's `name`: kept when it is a string.
-    Name,
-    /// Anything else.
-    Value,
-}
-
-/// A string as the scan hands it over: its text, and the rules it breaks.
+/// A string as the scan hands it over, decoded (the rules it breaks are added to the
+/// definition's).
 pub(super) struct Text<'t> {
     pub bytes: &'t [u8],
-    pub rules: u8,
 }
 
 pub(super) struct Scan<'a> {
@@ -148,6 +128,12 @@ pub(super) struct Scan<'a> {
     whole: bool,
     /// A string with escapes, decoded.
     scratch: String,
+    /// The rules broken by the strings of the definition being read.
+    rules: u8,
+    /// Its `name`, when it has one.
+    name: Option<String>,
+    /// What is wrong, at [`Halt::Bad`].
+    why: &'static str,
 }
 
 impl<'a> Scan<'a> {
@@ -158,7 +144,25 @@ impl<'a> Scan<'a> {
             depth: 0,
             whole,
             scratch: String::new(),
+            rules: 0,
+            name: None,
+            why: "",
         }
+    }
+
+    /// Why the scan stopped, where.
+    pub(super) fn malformed(&self, halt: Halt) -> Malformed {
+        let what = match halt {
+            Halt::Short => "unexpected end",
+            Halt::NotUtf8 => "a string that is not UTF-8",
+            Halt::Bad => self.why,
+        };
+        Malformed(what, self.at)
+    }
+
+    pub(super) fn bad<T>(&mut self, why: &'static str) -> Result<T, Halt> {
+        self.why = why;
+        Err(Halt::Bad)
     }
 
     /// The value here as a definition list: a list gives each element's name and hash,
@@ -167,7 +171,7 @@ impl<'a> Scan<'a> {
         self.space();
         if self.peek() != Some(b'[') {
             if self.at < self.bytes.len() {
-                self.value(Role::Value)?;
+                self.any()?;
             }
             return Ok(None);
         }
@@ -186,9 +190,16 @@ impl<'a> Scan<'a> {
 
     /// One element of a definition list, added to `defs`.
     pub(super) fn definition(&mut self, defs: &mut Defs) -> Result<(), Halt> {
-        let item = self.value(Role::Definition)?;
-        defs.items.push((item.name, item.hash));
-        defs.rules.push(item.rules);
+        self.rules = 0;
+        self.name = None;
+        self.space();
+        let hash = if self.need()? == b'{' {
+            self.nested(|s| s.object(true))?
+        } else {
+            self.any()?
+        };
+        defs.items.push((self.name.take(), hash));
+        defs.rules.push(self.rules);
         Ok(())
     }
 
@@ -229,7 +240,7 @@ impl<'a> Scan<'a> {
                 self.at += 1;
                 Ok(true)
             }
-            _ => Err(Halt::Bad("expected a comma or a closing bracket")),
+            _ => self.bad("expected a comma or a closing bracket"),
         }
     }
 
@@ -241,37 +252,28 @@ impl<'a> Scan<'a> {
         } else if word.as_bytes().starts_with(rest) {
             Err(Halt::Short)
         } else {
-            Err(Halt::Bad("expected true, false or null"))
+            self.bad("expected true, false or null")
         }
     }
 
-    pub(super) fn value(&mut self, role: Role) -> Result<Hashed, Halt> {
+    /// Any value's hash; the rules its strings break are added to the definition's.
+    pub(super) fn any(&mut self) -> Result<u64, Halt> {
         self.space();
         match self.need()? {
-            b'{' => self.nested(|s| s.object(role == Role::Definition)),
+            b'{' => self.nested(|s| s.object(false)),
             b'[' => self.nested(Scan::array),
-            b'"' => {
-                let keep = role == Role::Name;
-                self.string(|v| Hashed {
-                    hash: string(v.bytes),
-                    name: keep.then(|| String::from_utf8_lossy(v.bytes).into_owned()),
-                    rules: v.rules,
-                })
-            }
-            b't' => self.literal("true").map(|()| plain(boolean(true))),
-            b'f' => self.literal("false").map(|()| plain(boolean(false))),
-            b'n' => self.literal("null").map(|()| plain(null())),
-            b'-' | b'0'..=b'9' => self.number().map(|v| plain(number(v))),
-            _ => Err(Halt::Bad("expected a value")),
+            b'"' => self.string(|v| string(v.bytes)),
+            b't' => self.literal("true").map(|()| boolean(true)),
+            b'f' => self.literal("false").map(|()| boolean(false)),
+            b'n' => self.literal("null").map(|()| null()),
+            b'-' | b'0'..=b'9' => self.number().map(number),
+            _ => self.bad("expected a value"),
         }
     }
 
-    fn nested(
-        &mut self,
-        f: impl FnOnce(&mut Self) -> Result<Hashed, Halt>,
-    ) -> Result<Hashed, Halt> {
+    fn nested(&mut self, f: impl FnOnce(&mut Self) -> Result<u64, Halt>) -> Result<u64, Halt> {
         if self.depth >= MAX_DEPTH {
-            return Err(Halt::Bad("nested too deeply"));
+            return self.bad("nested too deeply");
         }
         self.depth += 1;
         self.at += 1;
@@ -281,61 +283,63 @@ impl<'a> Scan<'a> {
     }
 
     /// After `{`. Entries are hashed one by one and summed, so their order does not matter.
-    fn object(&mut self, definition: bool) -> Result<Hashed, Halt> {
-        let (mut sum, mut n, mut name, mut rules) = (0u64, 0u64, None, 0u8);
+    /// The object of a `definition` gives its `name`, when that is a string.
+    fn object(&mut self, definition: bool) -> Result<u64, Halt> {
+        let (mut sum, mut n) = (0u64, 0u64);
         if !self.close(b'}')? {
             loop {
-                let (key, is_name, key_rules) =
-                    self.key(|k| (string(k.bytes), k.bytes == b"name", k.rules))?;
-                let role = if definition && is_name {
-                    Role::Name
+                let (key, is_name) = self.key(|k| (string(k.bytes), k.bytes == b"name"))?;
+                self.space();
+                let value = if definition && is_name && self.need()? == b'"' {
+                    self.string(|v| {
+                        (
+                            string(v.bytes),
+                            String::from_utf8_lossy(v.bytes).into_owned(),
+                        )
+                    })
+                    .map(|(hash, name)| {
+                        self.name = Some(name);
+                        hash
+                    })?
                 } else {
-                    Role::Value
+                    if definition && is_name {
+                        self.name = None;
+                    }
+                    self.any()?
                 };
-                let value = self.value(role)?;
-                if role == Role::Name {
-                    name = value.name;
-                }
-                rules |= key_rules | value.rules;
-                sum = sum.wrapping_add(entry(key, value.hash));
+                sum = sum.wrapping_add(entry(key, value));
                 n += 1;
                 if self.next_or_close(b'}')? {
                     break;
                 }
             }
         }
-        Ok(Hashed {
-            hash: object(sum, n),
-            name,
-            rules,
-        })
+        Ok(object(sum, n))
     }
 
     /// An object entry's key and its colon: hands the key's text to `f`.
     pub(super) fn key<T>(&mut self, f: impl FnOnce(Text<'_>) -> T) -> Result<T, Halt> {
         self.space();
         if self.need()? != b'"' {
-            return Err(Halt::Bad("expected a key"));
+            return self.bad("expected a key");
         }
         let key = self.string(f)?;
         self.space();
         if self.need()? != b':' {
-            return Err(Halt::Bad("expected a colon"));
+            return self.bad("expected a colon");
         }
         self.at += 1;
         Ok(key)
     }
 
     /// After `[`.
-    fn array(&mut self) -> Result<Hashed, Halt> {
+    fn array(&mut self) -> Result<u64, Halt> {
         let mut h = Mix::default();
         4u8.hash(&mut h);
-        let (mut n, mut rules) = (0u64, 0u8);
+        let mut n = 0u64;
         if !self.close(b']')? {
             loop {
-                let item = self.value(Role::Value)?;
-                item.hash.hash(&mut h);
-                rules |= item.rules;
+                self.any()?.hash(&mut h);
                 n += 1;
                 if self.next_or_close(b']')? {
                     break;
@@ -343,10 +347,7 @@ impl<'a> Scan<'a> {
             }
         }
         n.hash(&mut h);
-        Ok(Hashed {
-            rules,
-            ..plain(h.finish())
-        })
+        Ok(h.finish())
     }
 
     /// At `"`: hands the string's text to `f`, where it lies when it has no escape, else
@@ -363,14 +364,15 @@ impl<'a> Scan<'a> {
                 0
             };
             self.at = stop + 1;
-            return Ok(f(Text { bytes: raw, rules }));
+            self.rules |= rules;
+            return Ok(f(Text { bytes: raw }));
         }
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
         let decoded = self.escaped(start, &mut out).map(|()| {
+            self.rules |= rules_in(&out);
             f(Text {
                 bytes: out.as_bytes(),
-                rules: rules_in(&out),
             })
         });
         self.scratch = out;
@@ -403,7 +405,7 @@ impl<'a> Scan<'a> {
                     let c = self.unicode()?;
                     out.push(c);
                 }
-                _ => return Err(Halt::Bad("an unknown escape")),
+                _ => return self.bad("an unknown escape"),
             }
             from = self.at;
         }
@@ -417,29 +419,32 @@ impl<'a> Scan<'a> {
                 match self.bytes.get(self.at..self.at + 2) {
                     Some(b"\\u") => {}
                     None if self.at + 2 > self.bytes.len() => return Err(Halt::Short),
-                    _ => return Err(Halt::Bad("a lone leading surrogate")),
+                    _ => return self.bad("a lone leading surrogate"),
                 }
                 self.at += 2;
                 let second = self.hex4()?;
                 if !(0xDC00..=0xDFFF).contains(&second) {
-                    return Err(Halt::Bad("a lone leading surrogate"));
+                    return self.bad("a lone leading surrogate");
                 }
                 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
             }
-            0xDC00..=0xDFFF => return Err(Halt::Bad("a lone trailing surrogate")),
+            0xDC00..=0xDFFF => return self.bad("a lone trailing surrogate"),
             c => c,
         };
-        char::from_u32(code).ok_or(Halt::Bad("an escape that is not a character"))
+        match char::from_u32(code) {
+            Some(c) => Ok(c),
+            None => self.bad("an escape that is not a character"),
+        }
     }
 
     fn hex4(&mut self) -> Result<u32, Halt> {
         let digits = self.bytes.get(self.at..self.at + 4).ok_or(Halt::Short)?;
         let mut v = 0;
         for &d in digits {
-            let x = (d as char)
-                .to_digit(16)
-                .ok_or(Halt::Bad("an escape without four hex digits"))?;
-            v = v * 16 + x;
+            match (d as char).to_digit(16) {
+                Some(x) => v = v * 16 + x,
+                None => return self.bad("an escape without four hex digits"),
+            }
         }
         self.at += 4;
         Ok(v)
@@ -483,7 +488,7 @@ impl<'a> Scan<'a> {
             Ok(v) => Ok(v),
             Err(_) => {
                 self.at = start;
-                Err(Halt::Bad("a malformed number"))
+                self.bad("a malformed number")
             }
         }
     }

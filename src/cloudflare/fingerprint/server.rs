@@ -7,7 +7,7 @@
 //! bytes that came since is looked at again only once those have doubled, so a huge one
 //! costs a few scans of itself rather than one per chunk.
 
-use super::scan::{Halt, Malformed, Role, Scan};
+use super::scan::{Halt, Malformed, Scan};
 use super::Defs;
 
 /// A server object with its `tools` and `prompts` hashed where they lie.
@@ -51,13 +51,13 @@ pub(in crate::cloudflare) fn split_server(json: &[u8]) -> Result<Option<Split>, 
     match server.read(json, true) {
         Read::Done(_) => Ok(Some(server.split)),
         Read::Failed(Halt::NotUtf8, _) => Ok(None),
-        Read::Failed(halt, at) => Err(halt.at(at)),
-        Read::More => Err(Halt::Short.at(json.len())),
+        Read::Failed(_, why) => Err(why),
+        Read::More => Err(Malformed("unexpected end", json.len())),
     }
 }
 
 /// What a look at a server's bytes came to.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(in crate::cloudflare) enum Read {
     /// Its object ends before this byte.
     Done(usize),
@@ -65,7 +65,7 @@ pub(in crate::cloudflare) enum Read {
     More,
     /// It cannot be read this way (the page's decoder reads it again byte by byte, and
     /// serde_json says what is wrong).
-    Failed(Halt, usize),
+    Failed(Halt, Malformed),
 }
 
 /// Where the reading of a server stands.
@@ -115,7 +115,7 @@ impl Server {
                     self.wait_for = bytes.len() + (bytes.len() - self.at);
                     return Read::More;
                 }
-                Err(halt) => return Read::Failed(halt, s.at),
+                Err(halt) => return Read::Failed(halt, s.malformed(halt)),
             }
         }
     }
@@ -132,7 +132,7 @@ impl Server {
         match self.step {
             Step::Open => {
                 if s.need()? != b'{' {
-                    return Err(Halt::Bad("expected an object"));
+                    return s.bad("expected an object");
                 }
                 s.at += 1;
                 self.step = Step::First;
@@ -152,7 +152,7 @@ impl Server {
                 self.step = Step::Value(which);
             }
             Step::Value(None) => {
-                s.value(Role::Value)?;
+                s.any()?;
                 self.step = Step::Next;
             }
             Step::Value(Some(tools)) => {
@@ -162,14 +162,14 @@ impl Server {
                     self.list = Some((tools, start, Defs::default()));
                     self.step = Step::ListFirst;
                 } else {
-                    s.value(Role::Value)?;
+                    s.any()?;
                     self.keep(tools, start, s.at, None);
                 }
             }
             Step::ListFirst | Step::ListNext => {
                 let first = matches!(self.step, Step::ListFirst);
                 let Some((tools, start, defs)) = self.list.as_mut() else {
-                    return Err(Halt::Bad("a list without its start"));
+                    return s.bad("a list without its start");
                 };
                 match s.need()? {
                     b']' => {
@@ -186,7 +186,7 @@ impl Server {
                         s.definition(defs)?;
                         self.step = Step::ListNext;
                     }
-                    _ => return Err(Halt::Bad("expected a comma or a closing bracket")),
+                    _ => return s.bad("expected a comma or a closing bracket"),
                 }
             }
             Step::Next => match s.need()? {
@@ -195,7 +195,7 @@ impl Server {
                     self.step = Step::Key;
                 }
                 b'}' => return Ok(Some(s.at + 1)),
-                _ => return Err(Halt::Bad("expected a comma or a closing brace")),
+                _ => return s.bad("expected a comma or a closing brace"),
             },
         }
         Ok(None)
