@@ -204,9 +204,13 @@ mod tests {
                 }
                 out.push('"');
             }
-            // Beyond 2^53 serde_json reads `n.0e0` a unit off the nearest float (the scan
-            // reads it as `n`: by value), so only integers an f64 holds exactly are respelled.
-            Value::Number(n) if style & 4 == 4 && n.as_i64().is_some_and(|i| i.abs() < 1 << 53) => {
+            // serde_json reads `n.0e0` off the nearest float once `n0` (the digits it
+            // scales) is beyond 2^53: 1929870144134899.0e0 as 1929870144134899.2 (the scan
+            // reads it as `n`: by value), so only integers whose `n0` an f64 holds exactly
+            // are respelled.
+            Value::Number(n)
+                if style & 4 == 4 && n.as_i64().is_some_and(|i| i.abs() < (1 << 53) / 10) =>
+            {
                 out.push_str(&format!("{}.0e0", n));
             }
             other => out.push_str(&other.to_string()),
