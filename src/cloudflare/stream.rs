@@ -166,9 +166,25 @@ impl PageDecoder {
         let mut from = 0;
         loop {
             if let Some(reading) = self.reading.as_mut() {
-                self.element.extend_from_slice(&bytes[from..]);
-                match reading.read(&self.element, last) {
+                // A server that starts in these bytes is read where it lies, and only its
+                // own bytes are kept.
+                let fresh = self.element.is_empty();
+                let read = if fresh {
+                    reading.read(&bytes[from..], last)
+                } else {
+                    self.element.extend_from_slice(&bytes[from..]);
+                    reading.read(&self.element, last)
+                };
+                if fresh && !matches!(read, Read::Done(_)) {
+                    self.element.extend_from_slice(&bytes[from..]);
+                }
+                match read {
                     Read::More => return,
+                    Read::Done(end) if fresh => {
+                        self.read = self.reading.take().map(ServerRead::into_split);
+                        self.element.extend_from_slice(&bytes[from..from + end]);
+                        from += end;
+                    }
                     Read::Done(end) => {
                         self.read = self.reading.take().map(ServerRead::into_split);
                         // The bytes after the object are scanned on; they are most often
