@@ -6,19 +6,23 @@
 //! never whole as text. A gzip scrape (what Prometheus asks for) is sent the
 //! shared bytes by reference; a plain scrape inflates them as its socket drains, 32 KiB at a
 //! time, so N concurrent scrapers of either kind cost one compressed rendering (a thirtieth
-//! of the text) plus their socket buffers, and the full text is never in memory. The few
+//! of the text) plus their socket buffers, and the full text is never in memory. The deflate
+//! stream is fully flushed after every [`WINDOW`] of text (a point where its dictionary
+//! starts empty), so a window inflates on its own: between windows a plain scrape keeps only
+//! where it is, not an inflater's 32 KiB history, and the thread that inflates a window reuses
+//! its own inflater. The few
 //! families that move between publications (request counters, `process_*`) are rendered
 //! for each scrape and sent in front (as a gzip member of their own when compressed:
 //! Prometheus reads concatenated members as one stream).
 
-use std::io::{BufRead, Read, Write as _};
+use std::cell::RefCell;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use flate2::bufread::GzDecoder;
 use flate2::write::GzEncoder;
-use flate2::Compression;
+use flate2::{Compress, Compression, Crc, Decompress, FlushCompress, FlushDecompress, Status};
 use tokio::time::Instant;
 
 use crate::metrics::{self, Format};
@@ -64,6 +68,9 @@ pub struct Rendering {
     pub gzip: Vec<u8>,
     /// The length of the text it inflates to.
     pub plain_len: usize,
+    /// Where each window of the text starts in `gzip`, with the dictionary empty: its offset
+    /// there and in the text.
+    windows: Vec<(usize, usize)>,
 }
 
 struct Cached {
@@ -119,10 +126,7 @@ impl Renderings {
             r
         })
         .await
-        .unwrap_or(Rendering {
-            gzip: Vec::new(),
-            plain_len: 0,
-        });
+        .unwrap_or_else(|_| Compressing::new(0).finish());
         self.last_len[slot(format)].store(rendered.gzip.len(), Ordering::Relaxed);
         self.made.fetch_add(1, Ordering::Relaxed);
         let rendering = Arc::new(rendered);
@@ -156,34 +160,97 @@ impl Renderings {
 }
 
 /// Text as it is made, compressed on the way (`prometheus-client` hands it on 4 KiB at a
-/// time).
+/// time) into one gzip member whose deflate stream is fully flushed after every [`WINDOW`].
 struct Compressing {
-    gz: GzEncoder<Vec<u8>>,
+    deflate: Compress,
+    crc: Crc,
+    gzip: Vec<u8>,
     plain_len: usize,
+    windows: Vec<(usize, usize)>,
+}
+
+/// A gzip header without a name or a time, as flate2 writes it.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 0xff];
+
+impl Compressing {
+    fn new(capacity: usize) -> Self {
+        let mut gzip = Vec::with_capacity(capacity.max(GZIP_HEADER.len() + 8));
+        gzip.extend_from_slice(&GZIP_HEADER);
+        Self {
+            deflate: Compress::new(Compression::fast(), false),
+            crc: Crc::new(),
+            windows: vec![(gzip.len(), 0)],
+            gzip,
+            plain_len: 0,
+        }
+    }
+
+    /// Compresses `input` whole, then flushes as `flush` says.
+    fn deflate(&mut self, mut input: &[u8], flush: FlushCompress) {
+        loop {
+            if self.gzip.capacity() - self.gzip.len() < 64 {
+                self.gzip.reserve_exact(self.gzip.capacity() / 8 + 4096);
+            }
+            let before = (self.deflate.total_in(), self.deflate.total_out());
+            let status = self.deflate.compress_vec(input, &mut self.gzip, flush);
+            let read = (self.deflate.total_in() - before.0) as usize;
+            let wrote = (self.deflate.total_out() - before.1) as usize;
+            input = &input[read.min(input.len())..];
+            let room_left = self.gzip.capacity() > self.gzip.len();
+            match status {
+                Ok(Status::StreamEnd) | Err(_) => return,
+                // Done when the input is taken and the output did not fill up.
+                _ if input.is_empty() && room_left => return,
+                Ok(_) if read == 0 && wrote == 0 && room_left => return,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn finish(mut self) -> Rendering {
+        self.deflate(&[], FlushCompress::Finish);
+        self.gzip.extend_from_slice(&self.crc.sum().to_le_bytes());
+        self.gzip
+            .extend_from_slice(&(self.plain_len as u32).to_le_bytes());
+        self.gzip.shrink_to_fit();
+        if self.windows.last().is_some_and(|w| w.1 == self.plain_len) {
+            self.windows.pop();
+        }
+        Rendering {
+            gzip: self.gzip,
+            plain_len: self.plain_len,
+            windows: self.windows,
+        }
+    }
 }
 
 impl std::fmt::Write for Compressing {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.plain_len += s.len();
-        self.gz.write_all(s.as_bytes()).map_err(|_| std::fmt::Error)
+        let mut bytes = s.as_bytes();
+        while !bytes.is_empty() {
+            let in_window = self.plain_len % WINDOW;
+            let (now, later) = bytes.split_at(bytes.len().min(WINDOW - in_window));
+            self.crc.update(now);
+            self.plain_len += now.len();
+            if self.plain_len.is_multiple_of(WINDOW) {
+                self.deflate(now, FlushCompress::Full);
+                self.windows.push((self.gzip.len(), self.plain_len));
+            } else {
+                self.deflate(now, FlushCompress::None);
+            }
+            bytes = later;
+        }
+        Ok(())
     }
 }
 
 /// Renders the per-server families of `snap` in `format`, streamed into gzip.
 fn render(snap: &Snapshot, format: Format, capacity: usize) -> Rendering {
-    let mut out = Compressing {
-        gz: GzEncoder::new(Vec::with_capacity(capacity), Compression::fast()),
-        plain_len: 0,
-    };
+    let mut out = Compressing::new(capacity);
     // Writing into a Vec cannot fail; a failure would send a truncated body, which
     // Prometheus reports as a failed scrape.
     let _ = metrics::write_servers(snap, format, &mut out);
-    let mut gzip = out.gz.finish().unwrap_or_default();
-    gzip.shrink_to_fit();
-    Rendering {
-        gzip,
-        plain_len: out.plain_len,
-    }
+    out.finish()
 }
 
 /// `text` in `enc`: gzip makes one member of its own.
@@ -202,35 +269,15 @@ pub fn encode(text: &str, enc: Encoding) -> Vec<u8> {
 /// The window a plain scrape inflates at a time.
 pub const WINDOW: usize = 32 * 1024;
 
-/// A shared rendering read from the start, for the inflater.
-struct Cursor {
-    rendering: Arc<Rendering>,
-    at: usize,
-}
-
-impl Read for Cursor {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.fill_buf()?.read(buf)?;
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl BufRead for Cursor {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        Ok(self.rendering.gzip.get(self.at..).unwrap_or_default())
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.at += n;
-    }
-}
-
 /// The text of a shared rendering, inflated [`WINDOW`] bytes at a time.
-pub struct Inflater(GzDecoder<Cursor>);
+pub struct Inflater {
+    rendering: Arc<Rendering>,
+    /// The next window.
+    next: usize,
+}
 
-/// Plain scrapes being sent: when the last one ends, the windows and inflate states they
-/// freed are given back to the system, so resident memory returns to idle after a burst.
+/// Plain scrapes being sent: when the last one ends, the windows they freed are given back
+/// to the system, so resident memory returns to idle after a burst.
 static INFLATING: AtomicUsize = AtomicUsize::new(0);
 
 impl Drop for Inflater {
@@ -241,28 +288,41 @@ impl Drop for Inflater {
     }
 }
 
+thread_local! {
+    /// This thread's inflater, reset for each window (its 32 KiB of history are allocated
+    /// once per thread, not per scrape).
+    static INFLATE: RefCell<Decompress> = RefCell::new(Decompress::new(false));
+}
+
 impl Inflater {
     /// Starts at the beginning of `rendering`'s text.
     pub fn new(rendering: Arc<Rendering>) -> Self {
         INFLATING.fetch_add(1, Ordering::AcqRel);
-        Self(GzDecoder::new(Cursor { rendering, at: 0 }))
+        Self { rendering, next: 0 }
     }
 
     /// The next window of text; `None` at the end (or if the bytes do not inflate, which the
     /// scraper sees as a short body: Content-Length promised more).
     pub fn next_window(&mut self) -> Option<Bytes> {
-        let mut buf = vec![0u8; WINDOW];
-        let mut filled = 0;
-        while filled < WINDOW {
-            match self.0.read(&mut buf[filled..]) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => filled += n,
-            }
+        let r = &self.rendering;
+        let &(from, text_from) = r.windows.get(self.next)?;
+        let (to, text_to) = match r.windows.get(self.next + 1) {
+            Some(&end) => end,
+            None => (r.gzip.len().saturating_sub(8), r.plain_len),
+        };
+        self.next += 1;
+        let input = r.gzip.get(from..to)?;
+        let mut out = vec![0u8; text_to.checked_sub(text_from)?];
+        let inflated = INFLATE.with(|d| {
+            let mut d = d.borrow_mut();
+            d.reset(false);
+            let ok = d.decompress(input, &mut out, FlushDecompress::Sync).is_ok();
+            (ok, d.total_out() as usize)
+        });
+        match inflated {
+            (true, n) if n == out.len() && n > 0 => Some(Bytes::from(out)),
+            _ => None,
         }
-        (filled > 0).then(|| {
-            buf.truncate(filled);
-            Bytes::from(buf)
-        })
     }
 }
 
@@ -279,6 +339,56 @@ mod tests {
         assert_eq!(enc(Some("deflate, *")), Encoding::Gzip);
         assert_eq!(enc(Some("gzip;q=0")), Encoding::Plain);
         assert_eq!(enc(Some("br, deflate")), Encoding::Plain);
+    }
+
+    /// Text of `len` bytes, written in pieces of `piece`, as one rendering.
+    fn rendered(len: usize, piece: usize) -> (String, Arc<Rendering>) {
+        use std::fmt::Write as _;
+        let text: String = (0..len)
+            .map(|i| match i % 97 {
+                0 => '\n',
+                n => char::from(b'a' + (n * 7 % 26) as u8),
+            })
+            .collect();
+        let mut c = Compressing::new(0);
+        for part in text.as_bytes().chunks(piece) {
+            let _ = c.write_str(std::str::from_utf8(part).unwrap_or_default());
+        }
+        (text, Arc::new(c.finish()))
+    }
+
+    #[test]
+    fn the_gzip_member_and_its_windows_each_give_the_whole_text() {
+        use std::io::Read as _;
+        for len in [
+            0,
+            1,
+            WINDOW - 1,
+            WINDOW,
+            WINDOW + 1,
+            2 * WINDOW,
+            3 * WINDOW + 17,
+        ] {
+            for piece in [1000, 4096, 70_000] {
+                let (text, r) = rendered(len, piece);
+                assert_eq!(r.plain_len, len);
+                let mut whole = String::new();
+                let read = flate2::read::GzDecoder::new(&r.gzip[..]).read_to_string(&mut whole);
+                assert!(read.is_ok(), "the member inflates ({len}, {piece})");
+                assert_eq!(whole, text, "as one member ({len}, {piece})");
+                let mut inflater = Inflater::new(r.clone());
+                let mut windows = Vec::new();
+                while let Some(w) = inflater.next_window() {
+                    assert!(w.len() <= WINDOW);
+                    windows.extend_from_slice(&w);
+                }
+                assert_eq!(
+                    windows,
+                    text.as_bytes(),
+                    "window by window ({len}, {piece})"
+                );
+            }
+        }
     }
 
     #[tokio::test]
