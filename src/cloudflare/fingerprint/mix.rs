@@ -68,11 +68,14 @@ impl Keys {
 
 /// The keyed hash of two words, in a domain of its own (`tag`): what numbers, literals, an
 /// object's entries and the object itself are hashed with. One 128-bit product and a fold.
+/// The domain enters after the product, scaled by a secret: mixed into an input word it
+/// would be a difference anyone can cancel (`true` hashed as `null` that way).
 #[inline]
 pub(super) fn pair(tag: u64, a: u64, b: u64) -> u64 {
     let k = Keys::get();
-    let p = u128::from(a ^ k.s[0] ^ tag) * u128::from(b ^ k.s[1]);
-    fold((p as u64) ^ k.s[2], ((p >> 64) as u64) ^ k.s[3])
+    let p = u128::from(a ^ k.s[0]) * u128::from(b ^ k.s[1]);
+    let domain = tag.wrapping_mul(k.mul);
+    fold((p as u64) ^ k.s[2] ^ domain, ((p >> 64) as u64) ^ k.s[3])
 }
 
 /// The keyed hash of a string's bytes, shaped as wyhash's: up to 16 bytes (most keys and

@@ -114,6 +114,50 @@ mod tests {
         assert!(a.diff(&b).is_empty());
     }
 
+    /// Values of different kinds, and strings that differ only in their length, never
+    /// hash alike by construction (a domain mixed linearly into an input word once made
+    /// `true` hash as `null`).
+    #[test]
+    fn values_of_every_kind_hash_apart() {
+        let values = [
+            "null",
+            "true",
+            "false",
+            "0",
+            "1",
+            "-1",
+            "0.5",
+            "1e300",
+            "-4.9e-318",
+            r#""""#,
+            r#""a""#,
+            r#""ab""#,
+            r#""\u0000""#,
+            r#""abcd""#,
+            r#""abcde""#,
+            r#""bcde""#,
+            r#""abcdefghijklmnop""#,
+            r#""abcdefghijklmnopq""#,
+            "[]",
+            "[null]",
+            "[[]]",
+            "{}",
+            r#"{"a":null}"#,
+            r#"{"a":[]}"#,
+            r#"[{}]"#,
+        ];
+        let mut seen = std::collections::HashMap::new();
+        for v in values {
+            let list = format!(r#"[{{"name":"t","v":{v}}}]"#);
+            let defs = super::defs(&mut serde_json::Deserializer::from_str(&list))
+                .expect("decodes")
+                .expect("a list");
+            if let Some(other) = seen.insert(defs.items[0].1, v) {
+                panic!("{v} hashes as {other}");
+            }
+        }
+    }
+
     #[test]
     fn arrays_inside_a_definition_keep_their_order() {
         assert_ne!(
