@@ -114,12 +114,6 @@ fn rules_in(text: &str) -> u8 {
     rules_of(text)
 }
 
-/// A string as the scan hands it over, decoded (the rules it breaks are added to the
-/// definition's).
-pub(super) struct Text<'t> {
-    pub bytes: &'t [u8],
-}
-
 pub(super) struct Scan<'a> {
     bytes: &'a [u8],
     pub at: usize,
@@ -262,7 +256,7 @@ impl<'a> Scan<'a> {
         match self.need()? {
             b'{' => self.nested(|s| s.object(false)),
             b'[' => self.nested(Scan::array),
-            b'"' => self.string(|v| string(v.bytes)),
+            b'"' => self.string(string),
             b't' => self.literal("true").map(|()| boolean(true)),
             b'f' => self.literal("false").map(|()| boolean(false)),
             b'n' => self.literal("null").map(|()| null()),
@@ -288,19 +282,14 @@ impl<'a> Scan<'a> {
         let (mut sum, mut n) = (0u64, 0u64);
         if !self.close(b'}')? {
             loop {
-                let (key, is_name) = self.key(|k| (string(k.bytes), k.bytes == b"name"))?;
+                let (key, is_name) = self.key(|k| (string(k), k == b"name"))?;
                 self.space();
                 let value = if definition && is_name && self.need()? == b'"' {
-                    self.string(|v| {
-                        (
-                            string(v.bytes),
-                            String::from_utf8_lossy(v.bytes).into_owned(),
-                        )
-                    })
-                    .map(|(hash, name)| {
-                        self.name = Some(name);
-                        hash
-                    })?
+                    self.string(|v| (string(v), String::from_utf8_lossy(v).into_owned()))
+                        .map(|(hash, name)| {
+                            self.name = Some(name);
+                            hash
+                        })?
                 } else {
                     if definition && is_name {
                         self.name = None;
@@ -318,7 +307,7 @@ impl<'a> Scan<'a> {
     }
 
     /// An object entry's key and its colon: hands the key's text to `f`.
-    pub(super) fn key<T>(&mut self, f: impl FnOnce(Text<'_>) -> T) -> Result<T, Halt> {
+    pub(super) fn key<T>(&mut self, f: impl FnOnce(&[u8]) -> T) -> Result<T, Halt> {
         self.space();
         if self.need()? != b'"' {
             return self.bad("expected a key");
@@ -351,8 +340,9 @@ impl<'a> Scan<'a> {
     }
 
     /// At `"`: hands the string's text to `f`, where it lies when it has no escape, else
-    /// decoded. Only a string with a byte beyond ASCII is checked as UTF-8.
-    fn string<T>(&mut self, f: impl FnOnce(Text<'_>) -> T) -> Result<T, Halt> {
+    /// decoded; the rules it breaks are added to the definition's. Only a string with a byte
+    /// beyond ASCII is checked as UTF-8.
+    fn string<T>(&mut self, f: impl FnOnce(&[u8]) -> T) -> Result<T, Halt> {
         let start = self.at + 1;
         let (stop, marked) = span(self.bytes, start).ok_or(Halt::Short)?;
         let bytes = self.bytes;
@@ -365,15 +355,13 @@ impl<'a> Scan<'a> {
             };
             self.at = stop + 1;
             self.rules |= rules;
-            return Ok(f(Text { bytes: raw }));
+            return Ok(f(raw));
         }
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
         let decoded = self.escaped(start, &mut out).map(|()| {
             self.rules |= rules_in(&out);
-            f(Text {
-                bytes: out.as_bytes(),
-            })
+            f(out.as_bytes())
         });
         self.scratch = out;
         decoded
@@ -490,6 +478,38 @@ impl<'a> Scan<'a> {
                 self.at = start;
                 self.bad("a malformed number")
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::span;
+
+    /// The end of a string and whether a byte before it is marked, wherever the two fall in
+    /// a word of eight bytes, and whatever follows the end.
+    #[test]
+    fn a_string_ends_at_its_first_quote_or_backslash_and_only_what_is_before_counts() {
+        for len in 0..40 {
+            for end in ["\"", "\\"] {
+                for mark in [None, Some("<"), Some("["), Some("\u{e9}")] {
+                    for at in 0..len.max(1) {
+                        let mut s = "a".repeat(len);
+                        if let Some(m) = mark.filter(|_| len > 0) {
+                            s.replace_range(at..at + 1, m);
+                        }
+                        let marked = mark.is_some() && len > 0;
+                        let text = format!("{s}{end}<[\u{e9}\"aaaaaaaaaaaaaaaa");
+                        assert_eq!(
+                            span(text.as_bytes(), 0),
+                            Some((s.len(), marked)),
+                            "{text:?}"
+                        );
+                    }
+                }
+            }
+            let unended = "<".repeat(len);
+            assert_eq!(span(unended.as_bytes(), 0), None);
         }
     }
 }

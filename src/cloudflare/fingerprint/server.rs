@@ -144,7 +144,7 @@ impl Server {
                 self.step = Step::Key;
             }
             Step::Key => {
-                let which = s.key(|k| match k.bytes {
+                let which = s.key(|k| match k {
                     b"tools" => Some(true),
                     b"prompts" => Some(false),
                     _ => None,
