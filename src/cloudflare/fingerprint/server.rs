@@ -41,10 +41,9 @@ impl Split {
 /// serde_json never crosses them; `None` when `json` is not a JSON object or not UTF-8
 /// (serde_json then says what is wrong with it).
 pub(in crate::cloudflare) fn split_server(json: &[u8]) -> Result<Option<Split>, Malformed> {
-    let start = json
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'));
-    if start.and_then(|i| json.get(i)) != Some(&b'{') {
+    let mut s = Scan::new(json, 0, true);
+    s.space();
+    if s.peek() != Some(b'{') {
         return Ok(None);
     }
     let mut server = Server::default();
