@@ -9,10 +9,13 @@
 //! - [`config`]: load the file, merge it with the environment and the flags (each key
 //!   declared once), validate; accounts, credentials, filters.
 //! - [`cloudflare`]: the HTTP client (list, sync, read — nothing else), the lenient API
-//!   models, the pagination rule, the per-credential rate limiter, the fingerprints of tool
-//!   and prompt definitions, and the close look at them (stable fingerprints, the rules for
-//!   hidden instructions). It knows nothing of the state, the metrics or shutdown:
-//!   its caller records what happened and cancels it by dropping it.
+//!   models, the pagination rule, the per-credential rate limiter and the page decoder. It
+//!   knows nothing of the state, the metrics or shutdown: its caller records what happened
+//!   and cancels it by dropping it.
+//! - [`definitions`]: the tool and prompt definitions a server carries: fast keyed
+//!   fingerprints for change detection, the canonical form and SHA-256 for pins, the rules
+//!   for hidden instructions, the per-server tables. It imports nothing of the daemon; the
+//!   page decoder calls it through one door (its `mod.rs`).
 //! - [`scheduler`]: the cycle — walk the pages, plan, sync, retry, back off, judge each sync
 //!   by its effect — and its own memory of failure streaks, back-offs and fingerprints. Its
 //!   decisions are pure functions in `scheduler::decide`. It builds each account's view and
@@ -49,6 +52,7 @@ mod app;
 mod cloudflare;
 pub mod commands;
 pub mod config;
+mod definitions;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod http;

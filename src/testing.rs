@@ -27,10 +27,11 @@ pub mod cloudflare {
         pub use crate::cloudflare::stream::PageDecoder;
     }
 
-    /// The close look at a server's definitions.
-    pub mod inspect {
-        pub use crate::cloudflare::inspect::inspect;
-    }
+}
+
+/// The close look at a server's definitions.
+pub mod definitions {
+    pub use crate::definitions::inspect;
 }
 
 /// The HTTP server on its own, with shortened limits.
@@ -130,10 +131,10 @@ pub mod fuzz {
     /// A server object's definitions, looked at closely (stable fingerprints, rules), and
     /// the same bytes as the definitions list of the fast pass.
     pub fn definitions(data: &[u8]) {
-        let _ = crate::cloudflare::inspect::inspect(data);
+        let _ = crate::definitions::inspect(data);
         let mut de = serde_json::Deserializer::from_slice(data);
-        if let Ok(defs) = crate::cloudflare::fingerprint::defs(&mut de) {
-            let _ = crate::cloudflare::inspect::suspicious_of(defs.as_ref(), None);
+        if let Ok(defs) = crate::definitions::defs(&mut de) {
+            let _ = crate::definitions::fingerprint::suspicious_of(defs.as_ref(), None);
         }
     }
 

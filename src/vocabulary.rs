@@ -94,7 +94,7 @@ pub enum Rule {
     BidiControls,
     /// Unicode tag characters (U+E0000–U+E007F): an invisible copy of ASCII that models read.
     TagCharacters,
-    /// Markup addressed to the model rather than a person; see `cloudflare::inspect`'s
+    /// Markup addressed to the model rather than a person; see `definitions::rules`'s
     /// `MARKUP_TAGS` and `MARKUP_TOKENS`.
     InstructionMarkup,
 }

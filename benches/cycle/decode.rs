@@ -69,7 +69,7 @@ fn one_shape(shape: &str, body: &[u8]) {
     let t = Instant::now();
     for _ in 0..rounds {
         for s in &servers {
-            let i = mcp_sync_monitor::testing::cloudflare::inspect::inspect(s.as_bytes());
+            let i = mcp_sync_monitor::testing::definitions::inspect(s.as_bytes());
             assert!(i.is_some(), "the server parses");
         }
     }

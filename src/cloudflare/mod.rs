@@ -1,18 +1,15 @@
 //! Everything about talking to Cloudflare: the HTTP client, the API's data model, the
-//! pagination rule, the per-credential request budget, the list page's decoder that reads
-//! a page as its bytes arrive (`stream`), and the fingerprints of the tool and prompt
-//! definitions it carries (`fingerprint` hashes them, `capabilities` keeps and compares them).
+//! pagination rule, the per-credential request budget, and the list page's decoder that
+//! reads a page as its bytes arrive (`stream`). The tool and prompt definitions a page
+//! carries are handed to [`definitions`](crate::definitions) through its one door.
 //!
 //! The client knows nothing of the daemon's state or metrics: it returns typed results and
 //! errors, and reports each request to an observer its caller supplies.
 
-pub mod capabilities;
 mod client;
 mod error;
-pub mod fingerprint;
 #[cfg(test)]
 mod fuzz_tests;
-pub mod inspect;
 mod lenient;
 pub mod model;
 pub mod pagination;

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-pub use super::fingerprint::Defs;
+pub use crate::definitions::Defs;
 #[cfg(test)]
 pub use super::lenient::parse_rfc3339;
 use super::lenient::{
@@ -180,15 +180,15 @@ pub struct Server {
     pub last_synced: Option<SystemTime>,
     /// The tools' names and definition hashes (the definitions themselves are hashed while
     /// decoding and never kept).
-    #[serde(default, deserialize_with = "super::fingerprint::defs")]
+    #[serde(default, deserialize_with = "crate::definitions::defs")]
     pub tools: Option<Defs>,
     /// The prompts' names and definition hashes.
-    #[serde(default, deserialize_with = "super::fingerprint::defs")]
+    #[serde(default, deserialize_with = "crate::definitions::defs")]
     pub prompts: Option<Defs>,
     /// A closer look at its definitions, when the decoder was asked for one
     /// ([`Wanted`](super::stream::Wanted)).
     #[serde(skip)]
-    pub inspected: Option<super::inspect::Inspected>,
+    pub inspected: Option<crate::definitions::Inspected>,
     /// Number of tool overrides.
     #[serde(default, deserialize_with = "count_seq")]
     pub updated_tools: Option<u64>,
@@ -258,38 +258,20 @@ pub fn decode_list_page(body: &[u8]) -> Result<(Envelope<()>, ListPage), DecodeE
     d.finish()
 }
 
-/// Decodes the server object at `index` of a page from its JSON.
-/// When `wanted` says so, its definitions get a closer look from the same bytes.
+/// Decodes the server object at `index` of a page from its JSON (its definitions hashed as
+/// serde_json crosses them). When `wanted` says so, its definitions get a closer look from
+/// the same bytes.
 pub(super) fn decode_server(
     index: usize,
     json: &[u8],
     wanted: Option<&super::stream::Wanted>,
 ) -> Result<Server, SkippedServer> {
-    finish_server(index, json, decode_split(json), wanted)
-}
-
-/// [`decode_server`] for a server whose definitions the page's decoder already read.
-pub(super) fn decode_read(
-    index: usize,
-    json: &[u8],
-    split: super::fingerprint::Split,
-    wanted: Option<&super::stream::Wanted>,
-) -> Result<Server, SkippedServer> {
-    finish_server(index, json, decode_rest(json, split), wanted)
-}
-
-fn finish_server(
-    index: usize,
-    json: &[u8],
-    decoded: Result<Server, String>,
-    wanted: Option<&super::stream::Wanted>,
-) -> Result<Server, SkippedServer> {
-    match decoded {
+    match serde_json::from_slice::<Server>(json) {
         Ok(mut s) if !s.id.is_empty() => {
             if let Some(wanted) = wanted {
-                let digest = super::fingerprint::Defs::digest(s.tools.as_ref(), s.prompts.as_ref());
+                let digest = crate::definitions::digest(s.tools.as_ref(), s.prompts.as_ref());
                 if wanted(&s.id, digest) {
-                    s.inspected = super::inspect::inspect(json);
+                    s.inspected = crate::definitions::inspect(json);
                 }
             }
             Ok(s)
@@ -299,31 +281,12 @@ fn finish_server(
             id: None,
             reason: "empty id".into(),
         }),
-        Err(reason) => Err(SkippedServer {
+        Err(e) => Err(SkippedServer {
             index,
             id: std::str::from_utf8(json).ok().and_then(peek_id),
-            reason,
+            reason: e.to_string(),
         }),
     }
-}
-
-/// A server decoded with its definitions hashed in one pass over them
-/// ([`split_server`](super::fingerprint::split_server)) and the rest by serde_json; or why
-/// it cannot be.
-fn decode_split(json: &[u8]) -> Result<Server, String> {
-    match super::fingerprint::split_server(json) {
-        Ok(Some(split)) => decode_rest(json, split),
-        Ok(None) => serde_json::from_slice::<Server>(json).map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// The server `json` from serde_json's decode of all but its definitions, and `split`'s.
-fn decode_rest(json: &[u8], split: super::fingerprint::Split) -> Result<Server, String> {
-    let mut s = serde_json::from_slice::<Server>(&split.rest(json)).map_err(|e| e.to_string())?;
-    s.tools = split.tools;
-    s.prompts = split.prompts;
-    Ok(s)
 }
 
 /// Decodes any envelope whose result is `T` (sync, read).
@@ -349,7 +312,7 @@ fn peek_id(raw: &str) -> Option<String> {
 }
 
 /// Makes text that came from the network safe to print: control characters, and the
-/// invisible and bidirectional ones (`inspect::hidden`), are escaped, and the result is cut
+/// invisible and bidirectional ones (`definitions::hidden`), are escaped, and the result is cut
 /// to 512 characters.
 pub fn sanitize(s: &str) -> String {
     const MAX: usize = 512;
@@ -359,7 +322,7 @@ pub fn sanitize(s: &str) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() || super::inspect::hidden(c).is_some() {
+        if c.is_control() || crate::definitions::hidden(c).is_some() {
             out.extend(c.escape_default());
         } else {
             out.push(c);

@@ -4,18 +4,12 @@
 //! only one server's bytes are held at a time. Everything outside those elements (the
 //! envelope: `success`, `errors`, `result_info`, an empty `result`) is kept and decoded at the
 //! end. One malformed server is skipped as before; a body that is not what the scanner
-//! expects is caught by the envelope's decode.
-//!
-//! A server object is read by [`ServerRead`], which finds its end while it hashes its
-//! definitions, so its bytes are crossed once; only when that reading fails (a server that is
-//! not JSON, or not UTF-8) are they crossed again here, byte by byte, to find where it ends.
-
-use std::borrow::Cow;
+//! expects is caught by the envelope's decode. Strings, the bulk of a page, are crossed with
+//! `memchr`.
 
 use serde_json::value::RawValue;
 
-use super::fingerprint::{Read, ServerRead, Split};
-use super::model::{decode_read, decode_server, DecodeError, Envelope, ListPage};
+use super::model::{decode_server, DecodeError, Envelope, ListPage};
 
 /// Where the scanner is.
 #[derive(Debug, Default)]
@@ -46,7 +40,7 @@ fn in_string(s: &mut Scan, chunk: &[u8], mut i: usize) -> Option<usize> {
         return Some(i + 1);
     }
     if !s.capturing {
-        i += super::fingerprint::quote_or_backslash(chunk.get(i..)?)?;
+        i += quote_or_backslash(chunk.get(i..)?)?;
     }
     match *chunk.get(i)? {
         b'\\' => s.escape = true,
@@ -63,12 +57,18 @@ fn in_string(s: &mut Scan, chunk: &[u8], mut i: usize) -> Option<usize> {
     Some(i + 1)
 }
 
+/// The first `"` or `\\` of `bytes`.
+#[inline]
+fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    memchr::memchr2(b'"', b'\\', bytes)
+}
+
 /// The index after the quote that closes a string whose first byte is at `from`, when it
 /// is in `chunk`.
 #[inline]
 fn string_end(chunk: &[u8], mut from: usize) -> Option<usize> {
     loop {
-        let at = from + super::fingerprint::quote_or_backslash(chunk.get(from..)?)?;
+        let at = from + quote_or_backslash(chunk.get(from..)?)?;
         if chunk[at] == b'"' {
             return Some(at + 1);
         }
@@ -113,16 +113,12 @@ pub struct PageDecoder {
     scan: Scan,
     envelope: Vec<u8>,
     element: Vec<u8>,
-    /// The reading of the server object being received.
-    reading: Option<ServerRead>,
-    /// What it gave, once the object ended.
-    read: Option<Split>,
     page: ListPage,
     wanted: Option<Wanted>,
 }
 
 /// Which servers' definitions get a closer look ([`inspect`](super::inspect)), asked with
-/// a server's id and the [`digest`](super::fingerprint::Defs::digest) of its fingerprints
+/// a server's id and the [`digest`](crate::definitions::digest) of its fingerprints
 /// while its bytes are still held.
 pub type Wanted = std::sync::Arc<dyn Fn(&str, u64) -> bool + Send + Sync>;
 
@@ -131,7 +127,6 @@ impl std::fmt::Debug for PageDecoder {
         f.debug_struct("PageDecoder")
             .field("scan", &self.scan)
             .field("page", &self.page)
-            .field("reading", &self.reading)
             .field("wanted", &self.wanted.is_some())
             .finish_non_exhaustive()
     }
@@ -156,70 +151,11 @@ impl PageDecoder {
 
     /// Reads the next chunk of the body.
     pub fn feed(&mut self, chunk: &[u8]) {
-        self.read_on(chunk, false);
+        self.scan_bytes(chunk);
     }
 
-    /// Reads `chunk` (`last` at the body's end): a server object goes to its reading, the
-    /// rest to the scanner.
-    fn read_on(&mut self, chunk: &[u8], last: bool) {
-        let mut bytes = Cow::Borrowed(chunk);
-        let mut from = 0;
-        loop {
-            if let Some(reading) = self.reading.as_mut() {
-                // A server that starts in these bytes is read where it lies, and only its
-                // own bytes are kept.
-                let fresh = self.element.is_empty();
-                let read = if fresh {
-                    reading.read(&bytes[from..], last)
-                } else {
-                    self.element.extend_from_slice(&bytes[from..]);
-                    reading.read(&self.element, last)
-                };
-                if fresh && !matches!(read, Read::Done(_)) {
-                    self.element.extend_from_slice(&bytes[from..]);
-                }
-                match read {
-                    Read::More => return,
-                    Read::Done(end) if fresh => {
-                        self.read = self.reading.take().map(ServerRead::into_split);
-                        self.element.extend_from_slice(&bytes[from..from + end]);
-                        from += end;
-                    }
-                    Read::Done(end) => {
-                        self.read = self.reading.take().map(ServerRead::into_split);
-                        // The bytes after the object are scanned on; they are most often
-                        // the end of what just came.
-                        let beyond = self.element.len() - end;
-                        if beyond <= bytes.len() - from {
-                            from = bytes.len() - beyond;
-                            self.element.truncate(end);
-                        } else {
-                            bytes = Cow::Owned(self.element.split_off(end));
-                            from = 0;
-                        }
-                    }
-                    Read::Failed(..) => {
-                        // Crossed again byte by byte, the way any other element is.
-                        self.reading = None;
-                        let held = std::mem::take(&mut self.element);
-                        self.scan_bytes(&held, false);
-                        return;
-                    }
-                }
-            }
-            match self.scan_bytes(&bytes[from..], true) {
-                Some(object) => {
-                    from += object;
-                    self.reading = Some(ServerRead::default());
-                }
-                None => return,
-            }
-        }
-    }
-
-    /// Scans `chunk`; with `objects`, stops at an element that opens an object and answers
-    /// where it starts (the element has begun: its bytes are for its reading).
-    fn scan_bytes(&mut self, chunk: &[u8], objects: bool) -> Option<usize> {
+    /// Scans `chunk`, handing each element of `result` that ends in it to its decoder.
+    fn scan_bytes(&mut self, chunk: &[u8]) {
         let mut mark = 0;
         let mut i = 0;
         while i < chunk.len() {
@@ -249,9 +185,6 @@ impl PageDecoder {
                 s.in_element = true;
                 self.envelope.extend_from_slice(&chunk[mark..i]);
                 mark = i;
-                if objects && b == b'{' {
-                    return Some(i);
-                }
             }
             let s = &mut self.scan;
             match b {
@@ -301,7 +234,6 @@ impl PageDecoder {
         } else {
             self.envelope.extend_from_slice(rest);
         }
-        None
     }
 
     /// The element read so far plus `tail` is complete: decode it.
@@ -309,12 +241,7 @@ impl PageDecoder {
         self.scan.in_element = false;
         let index = self.page.raw_count;
         self.page.raw_count += 1;
-        let outcome = if let Some(read) = self.read.take() {
-            self.element.extend_from_slice(tail);
-            let o = decode_read(index, &self.element, read, self.wanted.as_ref());
-            self.element.clear();
-            o
-        } else if self.element.is_empty() {
+        let outcome = if self.element.is_empty() {
             decode_server(index, tail, self.wanted.as_ref())
         } else {
             self.element.extend_from_slice(tail);
@@ -331,11 +258,7 @@ impl PageDecoder {
     /// The envelope and the page. A body cut inside the `result` array, or an envelope
     /// that does not parse, is an error.
     pub fn finish(mut self) -> Result<(Envelope<()>, ListPage), DecodeError> {
-        if self.reading.is_some() {
-            self.read_on(&[], true);
-        }
-        if self.reading.is_some()
-            || self.scan.in_result
+        if self.scan.in_result
             || self.scan.in_string
             || self.scan.depth != 0
         {

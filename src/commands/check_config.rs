@@ -32,8 +32,8 @@ pub fn check_config(flags: &Flags, env: &Env) -> Exit {
                     path.display().to_string(),
                     p.servers(),
                     p.definitions(),
-                    crate::cloudflare::inspect::HASH,
-                    crate::cloudflare::inspect::CANONICAL_VERSION
+                    crate::definitions::stable::HASH,
+                    crate::definitions::stable::CANONICAL_VERSION
                 ),
                 _ => "\n[capabilities]\n# pins: none (no drift is reported)\n".into(),
             };

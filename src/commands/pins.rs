@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::Exit;
-use crate::cloudflare::inspect::StableTable;
+use crate::definitions::stable::StableTable;
 use crate::cloudflare::model::sanitize;
 use crate::config::{Env, Flags, Globs};
 use crate::pins::{self, PinSet};

@@ -8,8 +8,8 @@ use std::io::{self, Write};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use super::PinSet;
-use crate::cloudflare::capabilities::Labels;
-use crate::cloudflare::inspect::{hex, parse_hex, StableTable, CANONICAL_VERSION, HASH};
+use crate::definitions::table::Labels;
+use crate::definitions::stable::{hex, parse_hex, StableTable, CANONICAL_VERSION, HASH};
 use crate::cloudflare::model::sanitize as clean;
 
 /// The version of the file's format.

@@ -31,8 +31,8 @@ mod format;
 
 use std::collections::HashMap;
 
-use crate::cloudflare::capabilities::Change;
-use crate::cloudflare::inspect::StableTable;
+use crate::definitions::table::Change;
+use crate::definitions::stable::StableTable;
 
 pub use file::{load, PinFile};
 pub use format::write;
@@ -113,7 +113,7 @@ pub fn parse(bytes: &[u8]) -> Result<PinSet, String> {
 pub fn drift(current: &StableTable, pinned: Option<&StableTable>) -> Change {
     match pinned {
         Some(p) => current.diff(p),
-        None => current.diff(&crate::cloudflare::capabilities::Labels::<32>::default().table()),
+        None => current.diff(&crate::definitions::table::Labels::<32>::default().table()),
     }
 }
 

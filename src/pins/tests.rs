@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use super::format::read;
 use super::*;
-use crate::cloudflare::inspect::inspect;
+use crate::definitions::inspect;
 
 fn table(tools: &str) -> StableTable {
     inspect(format!(r#"{{"tools":{tools}}}"#).as_bytes())

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::decide::Class;
 use super::Scheduler;
-use crate::cloudflare::inspect::StableTable;
+use crate::definitions::stable::StableTable;
 use crate::shutdown::Shutdown;
 
 /// A listed server's definitions.
@@ -49,7 +49,7 @@ impl Scheduler {
                     .filter(|l| self.inner.config.wants(&l.info.id, &l.info.name))
                     .map(|l| {
                         let definitions = l.inspected.map(|i| i.definitions).unwrap_or_else(|| {
-                            crate::cloudflare::capabilities::Labels::default().table()
+                            crate::definitions::table::Labels::default().table()
                         });
                         let server = Listed {
                             name: l.info.name.to_string(),

@@ -2,9 +2,11 @@
 //! ([`ServerInfo`], Cloudflare's values, bounded), and the fingerprint of its tool and prompt
 //! definitions on its way to the scheduler's memory (never published).
 
-use crate::cloudflare::capabilities::Capabilities;
-use crate::cloudflare::fingerprint::Defs;
-use crate::cloudflare::inspect::{suspicious_of, Inspected, Suspicious};
+use crate::definitions::table::Capabilities;
+use crate::definitions::Defs;
+use crate::definitions::fingerprint::suspicious_of;
+use crate::definitions::rules::Suspicious;
+use crate::definitions::Inspected;
 use crate::cloudflare::pagination::Keyed;
 use crate::cloudflare::Server;
 use crate::state::{
@@ -36,7 +38,7 @@ pub struct Listed {
 impl Listed {
     /// Keeps what the daemon needs of `server`.
     pub fn new(server: Server) -> Self {
-        let digest = Defs::digest(server.tools.as_ref(), server.prompts.as_ref());
+        let digest = crate::definitions::digest(server.tools.as_ref(), server.prompts.as_ref());
         let suspicious = Some(suspicious_of(
             server.tools.as_ref(),
             server.prompts.as_ref(),

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::review::{self, Reviewed};
-use crate::cloudflare::capabilities::{Capabilities, Change};
+use crate::definitions::table::{Capabilities, Change};
 use crate::pins::PinSet;
 use crate::state::BlockReason;
 use crate::vocabulary::Anomaly;
@@ -390,7 +390,7 @@ mod tests {
 
     #[test]
     fn only_fingerprints_equal_to_the_remembered_ones_are_dropped() {
-        use crate::cloudflare::fingerprint::Defs;
+        use crate::definitions::Defs;
         let fp = |hash: u64| {
             let defs = Defs {
                 items: vec![(Some("t".into()), hash)],

@@ -1,14 +1,14 @@
 //! The review of a server's tool and prompt definitions, kept between listings: drift from
 //! the pins and definitions that break a rule for hidden instructions. A server's
-//! definitions are looked at closely (`cloudflare::inspect`) only when their fast
+//! definitions are looked at closely (`definitions::stable`) only when their fast
 //! fingerprints are new or the pins were reloaded ([`needs_look`]); between those looks the
 //! last review stands, so drift stays visible across cycles until the pins approve it.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use crate::cloudflare::capabilities::Change;
-use crate::cloudflare::inspect::{Inspected, StableTable};
+use crate::definitions::table::Change;
+use crate::definitions::stable::{Inspected, StableTable};
 use crate::state::{Drift, Review};
 
 /// What the scheduler remembers of a server's last review.
@@ -62,7 +62,7 @@ pub fn names(what: impl Hash) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloudflare::inspect::inspect;
+    use crate::definitions::inspect;
     use crate::vocabulary::Rule;
 
     fn inspected(tools: &str) -> Inspected {

@@ -20,7 +20,7 @@ pub fn escape(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             c if c.is_control() => out.push('\u{fffd}'),
-            c if crate::cloudflare::inspect::hidden(c).is_some() => {
+            c if crate::definitions::hidden(c).is_some() => {
                 let _ = write!(out, "[U+{:04X}]", c as u32);
             }
             c => out.push(c),

@@ -1,11 +1,10 @@
 use super::*;
 use std::time::UNIX_EPOCH;
 
-/// The split decode gives what serde_json alone gives (its `tools` and `prompts` taken
-/// as raw values and hashed by the same scan), key order, escaped keys, duplicates,
-/// `null` and non-lists included.
+/// A page's server decodes as serde_json decodes it alone, key order, escaped keys,
+/// duplicates, `null` and non-lists included, and a server that does not decode is skipped.
 #[test]
-fn a_server_split_for_its_definitions_decodes_as_whole() {
+fn a_server_of_a_page_decodes_as_serde_json_decodes_it() {
     let tools = r#"[{"name":"t","input_schema":{"type":"object","properties":{"a":{"type":"string"}}}},{"name":"u"}]"#;
     let cases = [
         format!(
@@ -29,10 +28,10 @@ fn a_server_split_for_its_definitions_decodes_as_whole() {
         .chain([not_utf8])
     {
         let whole = serde_json::from_slice::<Server>(&case).map_err(|_| ());
-        let split = decode_split(&case).map_err(|_| ());
+        let split = decode_server(0, &case, None).map_err(|_| ());
         assert_eq!(split, whole, "{}", String::from_utf8_lossy(&case));
     }
-    let s = decode_split(cases[0].as_bytes()).expect("decodes");
+    let s = decode_server(0, cases[0].as_bytes(), None).expect("decodes");
     assert_eq!(s.tools.map(|d| d.count()), Some(2));
 }
 

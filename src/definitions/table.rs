@@ -1,11 +1,9 @@
-//! What the scheduler keeps of a server's tool and prompt definitions between listings (their
-//! fingerprints, made by `fingerprint` while a page is decoded), and what changed between two
-//! listings, by name. Kept for every server of every account, so it is compact: one
-//! allocation per server, the names front-coded.
+//! Definitions by name with a hash each, in one allocation: what the scheduler keeps of a
+//! server's definitions between listings (their fast fingerprints) and what pins hold (their
+//! stable ones), and what changed between two tables, by name. Kept for every server of every
+//! account, so it is compact: the names front-coded.
 
 use std::fmt::Write as _;
-
-use super::fingerprint::Defs;
 
 /// What is kept of a server's definitions between listings, in one allocation: the number
 /// of definitions (4 bytes), the hash of each (8 bytes, in the order of their names), then
@@ -41,19 +39,6 @@ impl Change {
 
 /// What separates the names of a table (replaced by a space inside a name).
 pub const SEP: char = '\u{1f}';
-
-impl Capabilities {
-    /// The fingerprint of a server's tools and prompts (either may be unknown).
-    pub fn new(tools: Option<&Defs>, prompts: Option<&Defs>) -> Self {
-        let mut labels = Labels::default();
-        for (kind, defs) in [("tool", tools), ("prompt", prompts)] {
-            for (name, hash) in defs.map(|d| d.items.as_slice()).unwrap_or_default() {
-                labels.push(kind, name.as_deref(), hash.to_le_bytes());
-            }
-        }
-        labels.table()
-    }
-}
 
 /// Labelled hashes on their way into a [`Table`]: every name in one buffer, each definition
 /// a range of it and its hash.
@@ -252,87 +237,5 @@ impl<'a, const W: usize> Cursor<'a, W> {
     fn current(&self) -> Option<(&str, [u8; W])> {
         let hash = self.hash?;
         Some((std::str::from_utf8(&self.name).unwrap_or("?"), hash))
-    }
-}
-
-/// The fingerprint of a JSON list of tool definitions (tests).
-#[cfg(test)]
-pub(super) fn caps(tools: &str) -> Capabilities {
-    let mut de = serde_json::Deserializer::from_str(tools);
-    let d = super::fingerprint::defs(&mut de).expect("decodes");
-    Capabilities::new(d.as_ref(), None)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cloudflare::fingerprint::defs;
-    use proptest::prelude::*;
-
-    #[test]
-    fn a_changed_schema_an_added_and_a_removed_tool_are_named() {
-        let before = caps(r#"[{"name":"a","description":"x"},{"name":"gone"}]"#);
-        let after = caps(r#"[{"name":"a","description":"y"},{"name":"new"}]"#);
-        assert_eq!(
-            after.diff(&before),
-            Change {
-                added: vec!["tool:new".into()],
-                removed: vec!["tool:gone".into()],
-                changed: vec!["tool:a".into()],
-            }
-        );
-    }
-
-    #[test]
-    fn tools_and_prompts_are_apart_a_repeated_name_counts_once_and_unnamed_ones_by_content() {
-        let defs = |json: &str| {
-            let mut de = serde_json::Deserializer::from_str(json);
-            defs(&mut de).expect("decodes")
-        };
-        let tools = defs(r#"[{"name":"a","v":1},{"name":"a","v":2},{"v":3},{"name":"z\u001fy"}]"#);
-        let prompts = defs(r#"[{"name":"a"}]"#);
-        let before = Capabilities::new(tools.as_ref(), prompts.as_ref());
-        let mut cursor = Cursor::new(&before);
-        let mut names = Vec::new();
-        while let Some((name, _)) = cursor.current() {
-            names.push(name.to_owned());
-            cursor.advance();
-        }
-        assert_eq!(names.len(), 4);
-        assert_eq!(names[0], "prompt:a");
-        assert!(names[1].starts_with("tool:#"), "{names:?}");
-        assert_eq!(names[2..], ["tool:a", "tool:z y"]);
-        let tools = defs(r#"[{"name":"a","v":1},{"v":4},{"name":"z\u001fy"}]"#);
-        let after = Capabilities::new(tools.as_ref(), None);
-        let change = after.diff(&before);
-        assert_eq!(
-            change.changed,
-            Vec::<String>::new(),
-            "the first `a` is the one kept"
-        );
-        assert_eq!(change.removed.len(), 2, "{change:?}");
-        assert_eq!(change.removed[0], "prompt:a");
-        assert_eq!(change.added.len(), 1, "{change:?}");
-        assert!(change.added[0].starts_with("tool:#"));
-    }
-
-    proptest! {
-        #[test]
-        fn front_coded_names_diff_as_the_sets_of_names_do(
-            a in prop::collection::btree_map("(x{0,300}|é{0,3})[a-cé]{0,3}", 0..3u64, 0..12),
-            b in prop::collection::btree_map("(x{0,300}|é{0,3})[a-cé]{0,3}", 0..3u64, 0..12),
-        ) {
-            let fp = |m: &std::collections::BTreeMap<String, u64>| {
-                let defs = Defs { items: m.iter().map(|(n, h)| (Some(n.clone()), *h)).collect(), ..Defs::default() };
-                Capabilities::new(Some(&defs), None)
-            };
-            let names = |keep: &dyn Fn(&String) -> bool, m: &std::collections::BTreeMap<String, u64>| {
-                m.keys().filter(|k| keep(k)).map(|k| format!("tool:{k}")).collect::<Vec<_>>()
-            };
-            let change = fp(&b).diff(&fp(&a));
-            prop_assert_eq!(change.added, names(&|k| !a.contains_key(k), &b));
-            prop_assert_eq!(change.removed, names(&|k| !b.contains_key(k), &a));
-            prop_assert_eq!(change.changed, names(&|k| a.get(k).is_some_and(|h| b[k] != *h), &b));
-        }
     }
 }

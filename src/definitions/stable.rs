@@ -1,7 +1,7 @@
-//! A second look at a server's tool and prompt definitions, taken only when their fast
-//! fingerprints say they are new (first sighting, a change, a reloaded pin file): each
-//! definition's stable fingerprint, which pins hold, and the deterministic rules that flag
-//! text hidden from a person or addressed to the model.
+//! A second look at a server's tool and prompt definitions, taken only for pins and only when
+//! their fast fingerprints say they are new (first sighting, a change, a reloaded pin file):
+//! each definition's stable fingerprint, which pins hold, and what the
+//! [`rules`](super::rules) find in it.
 //!
 //! The stable fingerprint is SHA-256 (`ring`, already linked for TLS) of the definition's
 //! canonical form, version [`CANONICAL_VERSION`]: JSON without whitespace, object keys
@@ -11,21 +11,18 @@
 //! that reads back the same, `ryu`). It is unkeyed, so it is the same on every machine and
 //! after every restart, and a pin can be committed. It is not the fast fingerprint: that
 //! one is keyed per process and computed for every definition of every page
-//! (`fingerprint/mix.rs` says why); this one costs a second parse of the server's bytes, paid
+//! ([`fingerprint`](super::fingerprint)); this one costs a second parse of the server's bytes, paid
 //! only for the servers whose fast fingerprint is new.
 
-use std::fmt::Write as _;
-
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use ring::digest::{digest, SHA256};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 #[cfg(test)]
 use serde_json::Value;
 
-use super::capabilities::{Labels, Table, SEP};
-use super::fingerprint::Defs;
-pub use crate::vocabulary::Rule;
+use super::rules::{rules_of, Rule, Suspicious};
+use super::table::{Labels, Table, SEP};
 
 /// The version of the canonical form the stable fingerprints hash.
 pub const CANONICAL_VERSION: u32 = 1;
@@ -38,145 +35,6 @@ pub type Stable = [u8; 32];
 
 /// A server's definitions by name (`tool:x`, `prompt:y`) with their stable fingerprints.
 pub type StableTable = Table<32>;
-
-/// Element names that count as instruction markup when opened or closed (`<important>`,
-/// `</system>`, `<IMPORTANT priority="high">`), compared without regard to ASCII case.
-pub const MARKUP_TAGS: [&str; 6] = [
-    "important",
-    "system",
-    "system_prompt",
-    "system-prompt",
-    "instructions",
-    "instruction",
-];
-
-/// Chat-template tokens that count as instruction markup, compared without regard to ASCII
-/// case.
-pub const MARKUP_TOKENS: [&str; 9] = [
-    "[system]",
-    "[/system]",
-    "[inst]",
-    "[/inst]",
-    "<<sys>>",
-    "<</sys>>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|system|>",
-];
-
-/// Which rule, if any, a character breaks.
-pub fn hidden(c: char) -> Option<Rule> {
-    match c {
-        '\u{00AD}'
-        | '\u{180E}'
-        | '\u{200B}'..='\u{200D}'
-        | '\u{2060}'..='\u{2064}'
-        | '\u{FEFF}' => Some(Rule::InvisibleCharacters),
-        '\u{200E}'
-        | '\u{200F}'
-        | '\u{061C}'
-        | '\u{202A}'..='\u{202E}'
-        | '\u{2066}'..='\u{2069}' => Some(Rule::BidiControls),
-        '\u{E0000}'..='\u{E007F}' => Some(Rule::TagCharacters),
-        _ => None,
-    }
-}
-
-/// Whether `text` carries instruction markup.
-pub fn has_markup(text: &str) -> bool {
-    if !text.contains(['<', '[']) {
-        return false;
-    }
-    let lower = text.to_ascii_lowercase();
-    if MARKUP_TOKENS.iter().any(|t| lower.contains(t)) {
-        return true;
-    }
-    lower.match_indices('<').any(|(i, _)| {
-        let rest = &lower[i + 1..];
-        let rest = rest.strip_prefix('/').unwrap_or(rest);
-        MARKUP_TAGS.iter().any(|tag| {
-            rest.strip_prefix(tag)
-                .is_some_and(|after| after.starts_with(['>', '/', ' ', '\t', '\n', '\r']))
-        })
-    })
-}
-
-/// The rules one string breaks, a bit per [`Rule::index`]: the hidden characters only when
-/// it is not ASCII, the markup only when it has a `<` or `[`.
-pub fn rules_of(s: &str) -> u8 {
-    let mut found = 0;
-    if !s.is_ascii() {
-        for c in s.chars() {
-            if let Some(r) = hidden(c) {
-                found |= 1 << r.index();
-            }
-        }
-    }
-    if memchr::memchr2(b'<', b'[', s.as_bytes()).is_some() && has_markup(s) {
-        found |= 1 << Rule::InstructionMarkup.index();
-    }
-    found
-}
-
-/// What the rules found in a server's definitions, from the fast pass (`tools`, `prompts`
-/// as decoded): a flagged definition is named as the change detection names it.
-pub fn suspicious_of(tools: Option<&Defs>, prompts: Option<&Defs>) -> Suspicious {
-    let mut flagged = Vec::new();
-    for (kind, defs) in [("tool", tools), ("prompt", prompts)] {
-        let Some(d) = defs else { continue };
-        for ((name, hash), bits) in d.items.iter().zip(&d.rules) {
-            if *bits == 0 {
-                continue;
-            }
-            let label = match name {
-                Some(n) => format!("{kind}:{n}").replace(SEP, " "),
-                None => format!("{kind}:#{hash:016x}"),
-            };
-            for r in Rule::ALL {
-                if bits & (1 << r.index()) != 0 {
-                    flagged.push((r, label.clone()));
-                }
-            }
-        }
-    }
-    Suspicious::from_flagged(flagged)
-}
-
-/// What the rules found in a server's definitions.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Suspicious {
-    /// Definitions that break each rule, in the order of [`Rule::ALL`].
-    pub counts: [u32; Rule::ALL.len()],
-    /// Each flagged definition's name (`tool:x`) and the rule, in name order.
-    pub flagged: Vec<(Rule, String)>,
-}
-
-impl Suspicious {
-    /// From the flagged definitions: sorted, a repeated name counted once.
-    pub fn from_flagged(mut flagged: Vec<(Rule, String)>) -> Self {
-        flagged.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
-        flagged.dedup();
-        let mut s = Suspicious {
-            flagged,
-            ..Suspicious::default()
-        };
-        for (r, _) in &s.flagged {
-            s.counts[r.index()] += 1;
-        }
-        s
-    }
-
-    /// The count of one rule.
-    #[cfg(test)]
-    pub fn count(&self, rule: Rule) -> u32 {
-        self.counts[rule.index()]
-    }
-
-    /// Whether nothing was flagged.
-    pub fn is_empty(&self) -> bool {
-        self.counts.iter().all(|c| *c == 0)
-    }
-}
 
 /// A server's definitions, looked at closely.
 #[derive(Debug, Clone, PartialEq, Eq)]

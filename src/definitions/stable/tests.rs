@@ -1,4 +1,6 @@
 use super::*;
+use crate::definitions::fingerprint::{defs, suspicious_of};
+use crate::definitions::rules::{has_markup, hidden};
 
 fn canon(json: &str) -> String {
     let v: Value = serde_json::from_str(json).expect("json");
@@ -237,7 +239,7 @@ fn the_fast_pass_flags_the_same_definitions_as_the_close_look() {
         let v: Value = serde_json::from_str(json).unwrap();
         let text = v[key].to_string();
         let mut de = serde_json::Deserializer::from_str(&text);
-        crate::cloudflare::fingerprint::defs(&mut de).unwrap()
+        defs(&mut de).unwrap()
     };
     let fast = suspicious_of(defs("tools").as_ref(), defs("prompts").as_ref());
     assert_eq!(fast, look);
