@@ -78,7 +78,8 @@ pub async fn pins() {
 
 /// `pins export` of the whole fleet: its time, peak RSS (KiB) and output.
 async fn export(api: &FakeApi) -> (Duration, u64, String) {
-    let exe = env!("CARGO_BIN_EXE_mcp-sync-monitor").to_owned();
+    let exe = std::env::var("BENCH_DAEMON")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mcp-sync-monitor").to_owned());
     let base = api.base_url();
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();

@@ -266,7 +266,11 @@ pub(super) fn decode_server(
     json: &[u8],
     wanted: Option<&super::stream::Wanted>,
 ) -> Result<Server, SkippedServer> {
-    match serde_json::from_slice::<Server>(json) {
+    // UTF-8 is checked once for the whole object, not string by string.
+    let decoded = std::str::from_utf8(json)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str::<Server>(text).map_err(|e| e.to_string()));
+    match decoded {
         Ok(mut s) if !s.id.is_empty() => {
             if let Some(wanted) = wanted {
                 let digest = crate::definitions::digest(s.tools.as_ref(), s.prompts.as_ref());
@@ -281,10 +285,10 @@ pub(super) fn decode_server(
             id: None,
             reason: "empty id".into(),
         }),
-        Err(e) => Err(SkippedServer {
+        Err(reason) => Err(SkippedServer {
             index,
             id: std::str::from_utf8(json).ok().and_then(peek_id),
-            reason: e.to_string(),
+            reason,
         }),
     }
 }

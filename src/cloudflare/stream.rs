@@ -57,10 +57,17 @@ fn in_string(s: &mut Scan, chunk: &[u8], mut i: usize) -> Option<usize> {
     Some(i + 1)
 }
 
-/// The first `"` or `\\` of `bytes`.
+/// The first `"` or `\\` of `bytes`: most strings of a page are keys and short values,
+/// which a plain loop crosses before a vector search would have started.
 #[inline]
 fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
-    memchr::memchr2(b'"', b'\\', bytes)
+    const NEAR: usize = 16;
+    let near = &bytes[..bytes.len().min(NEAR)];
+    match near.iter().position(|&b| b == b'"' || b == b'\\') {
+        Some(i) => Some(i),
+        None if bytes.len() <= NEAR => None,
+        None => memchr::memchr2(b'"', b'\\', &bytes[NEAR..]).map(|i| i + NEAR),
+    }
 }
 
 /// The index after the quote that closes a string whose first byte is at `from`, when it

@@ -9,14 +9,21 @@
 //! a change); arrays keep their order (a schema's `enum` or `required` list is data).
 //! Definitions are keyed by `name`; the order of the list does not matter.
 //!
-//! The hash function is SipHash-1-3 (`siphasher`) with a key drawn at random when the
-//! process starts. SipHash is a keyed pseudorandom function: without the key, which never
-//! leaves the process, an MCP server's author cannot work out a changed definition that
-//! hashes like the old one, nor two that collide, better than by chance (2^-64 per pair).
-//! The author can still change a definition between two listings the daemon never sees, and
-//! can read nothing of the key from what the daemon exports (fingerprints are not exported).
-//! It is not a commitment across processes: pins use SHA-256 of a canonical form
-//! ([`stable`](super::stable)). The candidates measured are in `docs/performance.md`.
+//! The hash function is SipHash-1-3 (`siphasher`), keyed with 128 bits drawn at random when
+//! the process starts. Its claim, as its designers make it, is that of a pseudorandom
+//! function: to whoever does not hold the key its outputs look random, so collisions can
+//! only be found by chance (2^-64 a pair), not worked out. SipHash-1-3 is the reduced-round
+//! variant Rust's standard library uses; the designers' full claim is for SipHash-2-4, and
+//! no attack on 1-3 is known. Against it an MCP server's author, who writes what is hashed,
+//! cannot make a changed definition hash like the old one, nor two definitions collide,
+//! better than by chance, and learns nothing of the key (fingerprints are never exported,
+//! and the key dies with the process). The author can still change a definition between two
+//! listings, which the daemon then sees, or change it back before the next one, which it
+//! does not. Values are fed as a prefix-free encoding (a tag, then the value; strings with
+//! their length), and an object's entries are each hashed whole and summed. Fingerprints are
+//! compared only within one process; pins, which must be stable across processes, use
+//! SHA-256 of a canonical form ([`stable`](super::stable)). Why this hash and not a faster
+//! one: `docs/performance.md`.
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
@@ -99,22 +106,28 @@ pub fn suspicious_of(tools: Option<&Defs>, prompts: Option<&Defs>) -> Suspicious
     Suspicious::from_flagged(flagged)
 }
 
-/// The domain of each hashed value, its first input byte.
+/// What each value writes into its parent's hasher first: the encoding is prefix-free, so
+/// two different values never feed the same bytes.
 #[derive(Clone, Copy)]
 #[repr(u8)]
 enum Tag {
     Null,
-    Bool,
+    False,
+    True,
     Number,
     String,
     Array,
-    Entry,
+    End,
     Object,
     Digest,
 }
 
-/// A keyed hasher in the domain `tag`; the key is the process's own.
-fn hasher(tag: Tag) -> SipHasher13 {
+/// The hasher of one definition, one object entry or a digest.
+pub(super) type Hash = SipHasher13;
+
+/// A hasher keyed with the process's own key, drawn at random when it starts (std's
+/// `RandomState` seeds from the operating system).
+fn hasher(tag: Tag) -> Hash {
     static KEY: OnceLock<(u64, u64)> = OnceLock::new();
     let &(k0, k1) = KEY.get_or_init(|| {
         let s = RandomState::new();
@@ -125,56 +138,56 @@ fn hasher(tag: Tag) -> SipHasher13 {
     h
 }
 
-fn words(tag: Tag, a: u64, b: u64) -> u64 {
-    let mut h = hasher(tag);
-    h.write_u64(a);
-    h.write_u64(b);
-    h.finish()
+/// A fresh hasher for a definition (the tag of what it is comes with its value).
+pub(super) fn start() -> Hash {
+    hasher(Tag::Null)
 }
 
-/// A string's hash, from its decoded text.
-pub(super) fn string(v: &str) -> u64 {
-    let mut h = hasher(Tag::String);
+/// Writes a scalar into `h`. Numbers by value: `1`, `1.0` and `1e0` are the same number,
+/// and so are `0` and `-0`.
+pub(super) fn null(h: &mut Hash) {
+    h.write_u8(Tag::Null as u8);
+}
+
+pub(super) fn boolean(h: &mut Hash, v: bool) {
+    h.write_u8(if v { Tag::True } else { Tag::False } as u8);
+}
+
+pub(super) fn number(h: &mut Hash, v: f64) {
+    h.write_u8(Tag::Number as u8);
+    h.write_u64(if v == 0.0 { 0 } else { v.to_bits() });
+}
+
+/// Writes a string, by its decoded text.
+pub(super) fn string(h: &mut Hash, v: &str) {
+    h.write_u8(Tag::String as u8);
     h.write_usize(v.len());
     h.write(v.as_bytes());
-    h.finish()
 }
 
-pub(super) fn null() -> u64 {
-    words(Tag::Null, 0, 0)
+/// An array is its items in order between two tags.
+pub(super) fn array_start(h: &mut Hash) {
+    h.write_u8(Tag::Array as u8);
 }
 
-pub(super) fn boolean(v: bool) -> u64 {
-    words(Tag::Bool, u64::from(v), 0)
+pub(super) fn array_end(h: &mut Hash) {
+    h.write_u8(Tag::End as u8);
 }
 
-/// Numbers by value: `1`, `1.0` and `1e0` are the same number, and so are `0` and `-0`.
-pub(super) fn number(v: f64) -> u64 {
-    words(Tag::Number, if v == 0.0 { 0 } else { v.to_bits() }, 0)
+/// The hasher of one object entry, its key written; its value is written after.
+pub(super) fn entry(key: &str) -> Hash {
+    let mut h = hasher(Tag::Object);
+    h.write_usize(key.len());
+    h.write(key.as_bytes());
+    h
 }
 
-/// An array's hash from its items' in order (what the visitor streams).
-#[cfg(test)]
-pub(super) fn array(items: impl IntoIterator<Item = u64>) -> u64 {
-    let mut h = hasher(Tag::Array);
-    let mut n = 0u64;
-    for x in items {
-        h.write_u64(x);
-        n += 1;
-    }
+/// Writes an object from the sum of its entries' hashes (their order does not matter)
+/// and their number.
+pub(super) fn object(h: &mut Hash, sum: u64, n: u64) {
+    h.write_u8(Tag::Object as u8);
+    h.write_u64(sum);
     h.write_u64(n);
-    h.finish()
-}
-
-/// One object entry's share of its object's hash.
-pub(super) fn entry(key: u64, value: u64) -> u64 {
-    words(Tag::Entry, key, value)
-}
-
-/// An object's hash from the sum of its entries' (their order does not matter) and their
-/// number.
-pub(super) fn object(sum: u64, n: u64) -> u64 {
-    words(Tag::Object, sum, n)
 }
 
 /// Decodes a list of definitions into their names and hashes; `null` or a non-list is
@@ -192,9 +205,19 @@ impl<'de> Visitor<'de> for ListVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let (mut items, mut rules) = (Vec::new(), Vec::new());
-        while let Some(item) = seq.next_element_seed(Canonical::DEFINITION)? {
-            items.push((item.name, item.hash));
-            rules.push(item.rules);
+        loop {
+            let (mut h, mut found, mut name) = (start(), 0u8, None);
+            let seed = Canonical {
+                h: &mut h,
+                rules: &mut found,
+                name: Some(&mut name),
+                top: true,
+            };
+            if seq.next_element_seed(seed)?.is_none() {
+                break;
+            }
+            items.push((name, h.finish()));
+            rules.push(found);
         }
         Ok(Some(Defs { items, rules }))
     }
@@ -231,147 +254,125 @@ impl<'de> Visitor<'de> for ListVisitor {
     }
 }
 
-/// Hashes any JSON value canonically; at the top of a definition it also picks the name.
-#[derive(Clone, Copy)]
-struct Canonical {
-    /// A definition: the value of its `name` is kept.
+/// Writes any JSON value canonically into its parent's hasher, and the rules its strings
+/// break into `rules`; at the top of a definition it also picks the name.
+struct Canonical<'a> {
+    h: &'a mut Hash,
+    rules: &'a mut u8,
+    /// Where the definition's `name` goes: this value's text when it is that name, or at
+    /// the top, the name its entries give.
+    name: Option<&'a mut Option<String>>,
+    /// A definition: its `name` entry is kept in `name`.
     top: bool,
-    /// The value of a definition's `name`: kept when it is a string.
-    keep: bool,
 }
 
-impl Canonical {
-    const DEFINITION: Self = Self {
-        top: true,
-        keep: false,
-    };
-    const VALUE: Self = Self {
-        top: false,
-        keep: false,
-    };
-}
-
-/// A value's canonical hash, the rules its strings break, and at the top of a definition
-/// its `name`.
-struct Hashed {
-    hash: u64,
-    name: Option<String>,
-    rules: u8,
-}
-
-fn plain(hash: u64) -> Hashed {
-    Hashed {
-        hash,
-        name: None,
-        rules: 0,
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Canonical {
-    type Value = Hashed;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Hashed, D::Error> {
+impl<'de> DeserializeSeed<'de> for Canonical<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Canonical {
-    type Value = Hashed;
+impl<'de> Visitor<'de> for Canonical<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Hashed, E> {
-        Ok(plain(null()))
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        null(self.h);
+        Ok(())
     }
-    fn visit_none<E: de::Error>(self) -> Result<Hashed, E> {
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
         self.visit_unit()
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Hashed, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Hashed, E> {
-        Ok(plain(boolean(v)))
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        boolean(self.h, v);
+        Ok(())
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Hashed, E> {
-        Ok(plain(number(v as f64)))
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        number(self.h, v as f64);
+        Ok(())
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Hashed, E> {
-        Ok(plain(number(v as f64)))
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        number(self.h, v as f64);
+        Ok(())
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Hashed, E> {
-        Ok(plain(number(v)))
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        number(self.h, v);
+        Ok(())
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Hashed, E> {
-        Ok(Hashed {
-            hash: string(v),
-            name: self.keep.then(|| v.to_owned()),
-            rules: rules_of(v),
-        })
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Hashed, A::Error> {
-        let (mut h, mut n, mut rules) = (hasher(Tag::Array), 0u64, 0u8);
-        while let Some(item) = seq.next_element_seed(Canonical::VALUE)? {
-            h.write_u64(item.hash);
-            rules |= item.rules;
-            n += 1;
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        string(self.h, v);
+        *self.rules |= rules_of(v);
+        match self.name {
+            Some(name) if !self.top => *name = Some(v.to_owned()),
+            _ => {}
         }
-        h.write_u64(n);
-        Ok(Hashed {
-            rules,
-            ..plain(h.finish())
-        })
+        Ok(())
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Hashed, A::Error> {
-        let (mut sum, mut n, mut name, mut rules) = (0u64, 0u64, None, 0u8);
-        while let Some(key) = map.next_key_seed(Key)? {
-            let is_name = self.top && key.is_name;
-            let value = map.next_value_seed(Canonical {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        array_start(self.h);
+        while seq
+            .next_element_seed(Canonical {
+                h: &mut *self.h,
+                rules: &mut *self.rules,
+                name: None,
                 top: false,
-                keep: is_name,
-            })?;
+            })?
+            .is_some()
+        {}
+        array_end(self.h);
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let (mut sum, mut n) = (0u64, 0u64);
+        let mut name = None;
+        let top = self.top;
+        while let Some((mut h, is_name)) = map.next_key_seed(Key(top, &mut *self.rules))? {
             if is_name {
-                name = value.name;
+                // Of a repeated `name`, the last counts (a non-string one is none).
+                name = None;
             }
-            rules |= key.rules | value.rules;
-            sum = sum.wrapping_add(entry(key.hash, value.hash));
+            map.next_value_seed(Canonical {
+                h: &mut h,
+                rules: &mut *self.rules,
+                name: is_name.then_some(&mut name),
+                top: false,
+            })?;
+            sum = sum.wrapping_add(h.finish());
             n += 1;
         }
-        Ok(Hashed {
-            hash: object(sum, n),
-            name,
-            rules,
-        })
+        object(self.h, sum, n);
+        match self.name {
+            Some(slot) if top => *slot = name,
+            _ => {}
+        }
+        Ok(())
     }
 }
 
-/// An object key, hashed without being kept.
-struct Key;
+/// An object key: its entry's hasher, and whether it is a definition's `name` (at the top).
+struct Key<'a>(bool, &'a mut u8);
 
-/// A key's hash, whether it is `name`, and the rules it breaks.
-struct KeyHash {
-    hash: u64,
-    is_name: bool,
-    rules: u8,
-}
-
-impl<'de> DeserializeSeed<'de> for Key {
-    type Value = KeyHash;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyHash, D::Error> {
+impl<'de> DeserializeSeed<'de> for Key<'_> {
+    type Value = (Hash, bool);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_str(self)
     }
 }
 
-impl<'de> Visitor<'de> for Key {
-    type Value = KeyHash;
+impl<'de> Visitor<'de> for Key<'_> {
+    type Value = (Hash, bool);
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyHash, E> {
-        Ok(KeyHash {
-            hash: string(v),
-            is_name: v == "name",
-            rules: rules_of(v),
-        })
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        *self.1 |= rules_of(v);
+        Ok((entry(v), self.0 && v == "name"))
     }
 }
 

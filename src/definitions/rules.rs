@@ -70,6 +70,12 @@ pub fn has_markup(text: &str) -> bool {
 /// The rules one string breaks, a bit per [`Rule::index`]: the hidden characters only when
 /// it is not ASCII, the markup only when it has a `<` or `[`.
 pub fn rules_of(s: &str) -> u8 {
+    // Most strings of a schema are short ASCII words: one plain look at their bytes clears
+    // them (a vector search costs more to start than such a string takes to cross).
+    let b = s.as_bytes();
+    if b.len() <= 64 && !b.iter().fold(false, |m, &c| m | (c >= 0x80) | (c == b'<') | (c == b'[')) {
+        return 0;
+    }
     let mut found = 0;
     if !s.is_ascii() {
         for c in s.chars() {
@@ -78,12 +84,11 @@ pub fn rules_of(s: &str) -> u8 {
             }
         }
     }
-    if memchr::memchr2(b'<', b'[', s.as_bytes()).is_some() && has_markup(s) {
+    if memchr::memchr2(b'<', b'[', b).is_some() && has_markup(s) {
         found |= 1 << Rule::InstructionMarkup.index();
     }
     found
 }
-
 
 /// What the rules found in a server's definitions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

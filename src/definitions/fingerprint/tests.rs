@@ -1,4 +1,6 @@
-use super::{array, boolean, entry, null, number, object, string, Defs};
+use std::hash::Hasher;
+
+use super::{array_end, array_start, boolean, entry, null, number, object, start, string, Defs, Hash};
 use crate::definitions::rules::rules_of;
 use crate::definitions::table::{Capabilities, Change};
 use proptest::prelude::*;
@@ -11,29 +13,35 @@ fn caps(tools: &str) -> Capabilities {
     Capabilities::new(d.as_ref(), None)
 }
 
-/// The reference the visitor must agree with, hash for hash: the same canonical hash
-/// computed over a decoded `serde_json::Value`. Returns the hash and the rules broken.
-fn reference_value(v: &Value) -> (u64, u8) {
+/// The reference the visitor must agree with, hash for hash: the same canonical encoding
+/// fed from a decoded `serde_json::Value`. Returns the rules broken.
+fn reference_value(v: &Value, h: &mut Hash) -> u8 {
     match v {
-        Value::Null => (null(), 0),
-        Value::Bool(b) => (boolean(*b), 0),
-        Value::Number(n) => (number(n.as_f64().unwrap_or(0.0)), 0),
-        Value::String(t) => (string(t), rules_of(t)),
+        Value::Null => null(h),
+        Value::Bool(b) => boolean(h, *b),
+        Value::Number(n) => number(h, n.as_f64().unwrap_or(0.0)),
+        Value::String(t) => {
+            string(h, t);
+            return rules_of(t);
+        }
         Value::Array(a) => {
-            let items: Vec<(u64, u8)> = a.iter().map(reference_value).collect();
-            let rules = items.iter().fold(0, |r, i| r | i.1);
-            (array(items.iter().map(|i| i.0)), rules)
+            array_start(h);
+            let rules = a.iter().fold(0, |r, x| r | reference_value(x, h));
+            array_end(h);
+            return rules;
         }
         Value::Object(m) => {
             let (mut sum, mut rules) = (0u64, 0u8);
             for (k, x) in m {
-                let (h, r) = reference_value(x);
-                sum = sum.wrapping_add(entry(string(k), h));
-                rules |= r | rules_of(k);
+                let mut e = entry(k);
+                rules |= reference_value(x, &mut e) | rules_of(k);
+                sum = sum.wrapping_add(e.finish());
             }
-            (object(sum, m.len() as u64), rules)
+            object(h, sum, m.len() as u64);
+            return rules;
         }
     }
+    0
 }
 
 /// The reference's definitions of a list's text: `None` unless a list.
@@ -44,8 +52,9 @@ fn reference(text: &str) -> Option<Defs> {
     let mut defs = Defs::default();
     for d in &list {
         let name = d.get("name").and_then(Value::as_str).map(str::to_owned);
-        let (hash, rules) = reference_value(d);
-        defs.items.push((name, hash));
+        let mut h = start();
+        let rules = reference_value(d, &mut h);
+        defs.items.push((name, h.finish()));
         defs.rules.push(rules);
     }
     Some(defs)
