@@ -26,7 +26,6 @@ pub mod cloudflare {
     pub mod stream {
         pub use crate::cloudflare::stream::PageDecoder;
     }
-
 }
 
 /// The close look at a server's definitions.

@@ -9,6 +9,7 @@
 mod client;
 mod error;
 #[cfg(test)]
+#[path = "../../tests/unit/cloudflare/fuzz.rs"]
 mod fuzz_tests;
 mod lenient;
 pub mod model;

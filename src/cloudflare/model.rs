@@ -13,13 +13,13 @@ use std::time::SystemTime;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-pub use crate::definitions::Defs;
 #[cfg(test)]
 pub use super::lenient::parse_rfc3339;
 use super::lenient::{
     count_seq, lenient_bool, lenient_i64, lenient_string, lenient_struct, lenient_time,
     lenient_u64, null_as_default,
 };
+pub use crate::definitions::Defs;
 
 /// The v4 envelope around every answer: `errors`, `messages` and `result_info` may be
 /// absent or `null`.
@@ -336,4 +336,5 @@ pub fn sanitize(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[path = "../../tests/unit/cloudflare/model.rs"]
 mod tests;

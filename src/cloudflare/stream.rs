@@ -265,10 +265,7 @@ impl PageDecoder {
     /// The envelope and the page. A body cut inside the `result` array, or an envelope
     /// that does not parse, is an error.
     pub fn finish(mut self) -> Result<(Envelope<()>, ListPage), DecodeError> {
-        if self.scan.in_result
-            || self.scan.in_string
-            || self.scan.depth != 0
-        {
+        if self.scan.in_result || self.scan.in_string || self.scan.depth != 0 {
             return Err(DecodeError(
                 "list page: EOF while parsing (the body ends early)".into(),
             ));
@@ -298,4 +295,5 @@ impl PageDecoder {
 }
 
 #[cfg(test)]
+#[path = "../../tests/unit/cloudflare/stream.rs"]
 mod tests;

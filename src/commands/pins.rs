@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::Exit;
-use crate::definitions::stable::StableTable;
 use crate::cloudflare::model::sanitize;
 use crate::config::{Env, Flags, Globs};
+use crate::definitions::stable::StableTable;
 use crate::pins::{self, PinSet};
 use crate::scheduler::definitions::{Listed, NotListed};
 use crate::scheduler::Scheduler;

@@ -377,4 +377,5 @@ impl<'de> Visitor<'de> for Key<'_> {
 }
 
 #[cfg(test)]
+#[path = "../../tests/unit/definitions/fingerprint.rs"]
 mod tests;

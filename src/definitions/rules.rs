@@ -73,7 +73,11 @@ pub fn rules_of(s: &str) -> u8 {
     // Most strings of a schema are short ASCII words: one plain look at their bytes clears
     // them (a vector search costs more to start than such a string takes to cross).
     let b = s.as_bytes();
-    if b.len() <= 64 && !b.iter().fold(false, |m, &c| m | (c >= 0x80) | (c == b'<') | (c == b'[')) {
+    if b.len() <= 64
+        && !b
+            .iter()
+            .fold(false, |m, &c| m | (c >= 0x80) | (c == b'<') | (c == b'['))
+    {
         return 0;
     }
     let mut found = 0;

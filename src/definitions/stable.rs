@@ -262,4 +262,5 @@ impl<'de> Visitor<'de> for ListSeed<'_> {
 }
 
 #[cfg(test)]
+#[path = "../../tests/unit/definitions/stable.rs"]
 mod tests;

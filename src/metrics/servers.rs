@@ -192,6 +192,12 @@ pub(super) fn write(snap: &Snapshot, enc: Enc) -> fmt::Result {
             }
         }
     }
+    write_keyed_families(snap, enc)
+}
+
+/// The per-server families with a label more: retries by reason, drift by change, suspicious
+/// definitions by rule.
+fn write_keyed_families(snap: &Snapshot, enc: Enc) -> fmt::Result {
     let retries = |s: &ServerState| {
         Some([
             s.retries.retryable,

@@ -8,9 +8,9 @@ use std::io::{self, Write};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use super::PinSet;
-use crate::definitions::table::Labels;
-use crate::definitions::stable::{hex, parse_hex, StableTable, CANONICAL_VERSION, HASH};
 use crate::cloudflare::model::sanitize as clean;
+use crate::definitions::stable::{hex, parse_hex, StableTable, CANONICAL_VERSION, HASH};
+use crate::definitions::table::Labels;
 
 /// The version of the file's format.
 pub const VERSION: u64 = 1;

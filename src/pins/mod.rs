@@ -31,8 +31,8 @@ mod format;
 
 use std::collections::HashMap;
 
-use crate::definitions::table::Change;
 use crate::definitions::stable::StableTable;
+use crate::definitions::table::Change;
 
 pub use file::{load, PinFile};
 pub use format::write;
@@ -118,4 +118,5 @@ pub fn drift(current: &StableTable, pinned: Option<&StableTable>) -> Change {
 }
 
 #[cfg(test)]
+#[path = "../../tests/unit/pins.rs"]
 mod tests;

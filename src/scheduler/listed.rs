@@ -2,13 +2,13 @@
 //! ([`ServerInfo`], Cloudflare's values, bounded), and the fingerprint of its tool and prompt
 //! definitions on its way to the scheduler's memory (never published).
 
-use crate::definitions::table::Capabilities;
-use crate::definitions::Defs;
-use crate::definitions::fingerprint::suspicious_of;
-use crate::definitions::rules::Suspicious;
-use crate::definitions::Inspected;
 use crate::cloudflare::pagination::Keyed;
 use crate::cloudflare::Server;
+use crate::definitions::fingerprint::suspicious_of;
+use crate::definitions::rules::Suspicious;
+use crate::definitions::table::Capabilities;
+use crate::definitions::Defs;
+use crate::definitions::Inspected;
 use crate::state::{
     bounded, bounded_text, shared, Action, ServerInfo, MAX_ENUM_CHARS, MAX_ERROR_CHARS,
     MAX_HOSTNAME_CHARS, MAX_NAME_CHARS,

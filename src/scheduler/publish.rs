@@ -13,8 +13,8 @@ use super::decide::Class;
 use super::listed::Listed;
 use super::review::{self, Reviewed};
 use super::{walk, CycleReport, Listing, ListingOutcome, Records, Scheduler};
-use crate::definitions::table::Change;
 use crate::cloudflare::model::sanitize;
+use crate::definitions::table::Change;
 use crate::state::{Action, Review, ServerInfo, ServerRecord};
 use crate::vocabulary::Rule;
 

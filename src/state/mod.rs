@@ -290,4 +290,5 @@ impl State {
 }
 
 #[cfg(test)]
+#[path = "../../tests/unit/state.rs"]
 mod tests;

@@ -373,4 +373,5 @@ pub fn status(snap: &Snapshot, filter: &Filter, now: SystemTime) -> Status {
 }
 
 #[cfg(test)]
+#[path = "../../tests/unit/status.rs"]
 mod tests;

@@ -338,4 +338,5 @@ pub async fn guard(AxState(web): AxState<Arc<Web>>, req: Request, next: Next) ->
 }
 
 #[cfg(test)]
+#[path = "../../tests/unit/web.rs"]
 mod tests;

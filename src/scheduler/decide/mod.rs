@@ -224,4 +224,5 @@ pub fn next_cycle_delay(interval: Duration, elapsed: Duration, r: f64) -> Durati
 }
 
 #[cfg(test)]
+#[path = "../../../tests/unit/scheduler/decide.rs"]
 mod tests;

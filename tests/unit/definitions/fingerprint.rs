@@ -1,6 +1,8 @@
 use std::hash::Hasher;
 
-use super::{array_end, array_start, boolean, entry, null, number, object, start, string, Defs, Hash};
+use super::{
+    array_end, array_start, boolean, entry, null, number, object, start, string, Defs, Hash,
+};
 use crate::definitions::rules::rules_of;
 use crate::definitions::table::{Capabilities, Change};
 use proptest::prelude::*;
@@ -62,9 +64,8 @@ fn reference(text: &str) -> Option<Defs> {
 
 #[test]
 fn key_order_whitespace_and_list_order_do_not_matter() {
-    let a = caps(
-        r#"[{"name":"a","input_schema":{"type":"object","required":["x"]}},{"name":"b"}]"#,
-    );
+    let a =
+        caps(r#"[{"name":"a","input_schema":{"type":"object","required":["x"]}},{"name":"b"}]"#);
     let b = caps(
         r#"[ {"name":"b"}, {"input_schema":{ "required":["x"], "type":"object"}, "name":"a"} ]"#,
     );
@@ -151,9 +152,7 @@ fn reversed(v: &serde_json::Value) -> String {
             let parts: Vec<String> = m
                 .iter()
                 .rev()
-                .map(|(k, v)| {
-                    format!("{}:{}", serde_json::Value::from(k.as_str()), reversed(v))
-                })
+                .map(|(k, v)| format!("{}:{}", serde_json::Value::from(k.as_str()), reversed(v)))
                 .collect();
             format!("{{{}}}", parts.join(","))
         }
