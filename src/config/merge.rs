@@ -98,7 +98,7 @@ pub const WEB_MAX_CONNECTIONS: Key = Key {
         f.web_max_connections.as_deref()
     })),
     env: Some("MCP_SYNC_WEB_MAX_CONNECTIONS"),
-    default: "128",
+    default: "512",
 };
 /// `capabilities.pins`
 pub const CAPABILITIES_PINS: Key = Key {

@@ -32,7 +32,7 @@ use crate::shutdown::Shutdown;
 use crate::web::Web;
 
 /// Connections served at once.
-pub const MAX_CONNECTIONS: usize = 128;
+pub const MAX_CONNECTIONS: usize = 512;
 /// Time a client has to send a request's headers (also bounds an idle keep-alive).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time a client may leave a response unread before it is disconnected.

@@ -412,7 +412,6 @@ async fn three_hundred_concurrent_logins_are_served_and_a_flood_of_guesses_costs
     let mut cfg = test_config(&api);
     cfg.interval = Duration::from_secs(3600);
     cfg.web_config_file = Some(pki.web_config(""));
-    cfg.max_connections = 400;
     let sd = Shutdown::new();
     let running = app::start(cfg, sd.clone()).await.expect("daemon starts");
     let url = format!("https://localhost:{}/healthz", running.addr.port());
