@@ -251,35 +251,35 @@ async fn runbook() -> Html<String> {
 /// GitHub would give it (lower case, spaces as dashes), so `runbook#mcpsyncmonitordown` lands
 /// on its section here as on GitHub.
 fn runbook_html(md: &str) -> String {
-    let escape = |t: &str| {
-        t.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
+    let anchor = |h: &str| -> String {
+        h.trim()
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('-'),
+                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                _ => None,
+            })
+            .collect()
     };
-    let mut out = String::with_capacity(md.len() + 1024);
-    out.push_str("<!doctype html><html><head><meta charset=\"utf-8\"><title>mcp-sync-monitor runbook</title></head><body><pre style=\"white-space: pre-wrap\">");
-    for line in md.lines() {
-        match line.strip_prefix("## ") {
-            Some(h) => {
-                let id: String = h
-                    .trim()
-                    .to_lowercase()
-                    .chars()
-                    .filter_map(|c| match c {
-                        ' ' => Some('-'),
-                        c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
-                        _ => None,
-                    })
-                    .collect();
-                out.push_str(&format!("<b id=\"{}\">## {}</b>\n", escape(&id), escape(h)));
-            }
-            None => {
-                out.push_str(&escape(line));
-                out.push('\n');
+    let page = maud::html! {
+        (maud::DOCTYPE)
+        html {
+            head { meta charset="utf-8"; title { "mcp-sync-monitor runbook" } }
+            body {
+                pre style="white-space: pre-wrap" {
+                    @for line in md.lines() {
+                        @match line.strip_prefix("## ") {
+                            Some(h) => { b id=(anchor(h)) { "## " (h) } "\n" }
+                            None => { (line) "\n" }
+                        }
+                    }
+                }
             }
         }
-    }
-    out.push_str("</pre></body></html>\n");
+    };
+    let mut out = page.into_string();
+    out.push('\n');
     out
 }
 

@@ -1,32 +1,36 @@
 //! The status page: the rows of [`super::status`] as one HTML page, rendered by the daemon
 //! with no external assets and no script (it refreshes itself with a `<meta>` tag), so it
-//! reads the same in any browser, a terminal browser or `curl`. Every piece of text that came
-//! from the API or an upstream server is escaped; the page's one inline style carries the
+//! reads the same in any browser, a terminal browser or `curl`. It is a `maud` template,
+//! which escapes every value it writes unless told otherwise (nothing here tells it
+//! otherwise), so text that came from the API or an upstream server cannot become markup.
+//! What a person could not see is shown: control characters as `U+FFFD`, invisible and
+//! bidirectional ones as `[U+202E]` ([`Shown`]). The page's one inline style carries the
 //! nonce its `Content-Security-Policy` names.
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
+use maud::{html, Markup, PreEscaped, Render, DOCTYPE};
+
 use super::{AccountRow, Filter, Health, ServerRow, Status};
 
-/// `s` escaped for HTML text and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() => out.push('\u{fffd}'),
-            c if crate::definitions::hidden(c).is_some() => {
-                let _ = write!(out, "[U+{:04X}]", c as u32);
-            }
-            c => out.push(c),
+/// Text shown as a person should see it: control characters replaced, invisible and
+/// bidirectional ones spelled out; maud escapes the result.
+pub(super) struct Shown<'a>(pub(super) &'a str);
+
+impl Render for Shown<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        let mut out = maud::Escaper::new(buffer);
+        for c in self.0.chars() {
+            let _ = match c {
+                c if c.is_control() => out.write_char('\u{fffd}'),
+                c if crate::definitions::hidden(c).is_some() => {
+                    write!(out, "[U+{:04X}]", c as u32)
+                }
+                c => out.write_char(c),
+            };
         }
     }
-    out
 }
 
 /// `s` escaped for a URL's query string.
@@ -48,7 +52,7 @@ fn query_escape(s: &str) -> String {
 /// How long ago (or how far ahead) an RFC 3339 time of a row is, for a person.
 fn when(rfc: &str, now: SystemTime) -> String {
     let Ok(t) = humantime::parse_rfc3339(rfc) else {
-        return escape(rfc);
+        return rfc.to_owned();
     };
     let round = |d: Duration| {
         let s = d.as_secs();
@@ -61,6 +65,16 @@ fn when(rfc: &str, now: SystemTime) -> String {
     }
 }
 
+/// When the next cycle starts, for a person: a time in the past means the cycle is due or
+/// running, never "0s ago".
+pub(super) fn next_cycle(at: Option<&str>, now: SystemTime) -> String {
+    match at.map(|t| (t, humantime::parse_rfc3339(t))) {
+        None => "—".into(),
+        Some((_, Ok(t))) if t <= now => "due now (or running)".into(),
+        Some((t, _)) => when(t, now),
+    }
+}
+
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:1em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0 1.5em}\
 th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}\
@@ -70,33 +84,39 @@ code{font-size:12px}form{margin:.5em 0}";
 
 /// The page for `status`, with `filter` in its form and links, rendered at `now`.
 pub fn page(status: &Status, filter: &Filter, now: SystemTime, nonce: &str) -> String {
-    let mut out = String::with_capacity(4096 + status.servers.len() * 700);
-    let _ = write!(
-        out,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta http-equiv=\"refresh\" content=\"30\"><title>mcp-sync-monitor</title>\
-<style nonce=\"{nonce}\">{STYLE}</style></head><body>\
-<h1>mcp-sync-monitor <small>{}</small></h1>\
-<p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a> · \
-<a href=\"/readyz\">/readyz</a> · <a href=\"/runbook\">/runbook</a> · \
-<a href=\"{}\">this page as JSON</a></p>",
-        env!("CARGO_PKG_VERSION"),
-        escape(&format!("/api/v1/servers{}", query(filter, None))),
-    );
-    accounts(&mut out, &status.accounts, now);
-    form(&mut out, filter);
-    servers(&mut out, &status.servers, now);
-    if status.omitted > 0 {
-        let more = filter.limit.unwrap_or(0).saturating_mul(2).max(1000);
-        let _ = write!(
-            out,
-            "<p id=\"omitted\">{} more servers match and are not shown (the worst come first). \
-<a href=\"{}\">Show up to {more}</a>.</p>",
-            status.omitted,
-            escape(&format!("/{}", query(filter, Some(more)))),
-        );
-    }
-    out.push_str("</body></html>\n");
+    let more = filter.limit.unwrap_or(0).saturating_mul(2).max(1000);
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="refresh" content="30";
+                title { "mcp-sync-monitor" }
+                style nonce=(nonce) { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { "mcp-sync-monitor " small { (env!("CARGO_PKG_VERSION")) } }
+                p {
+                    a href="/metrics" { "/metrics" } " · "
+                    a href="/healthz" { "/healthz" } " · "
+                    a href="/readyz" { "/readyz" } " · "
+                    a href="/runbook" { "/runbook" } " · "
+                    a href={ "/api/v1/servers" (query(filter, None)) } { "this page as JSON" }
+                }
+                (accounts(&status.accounts, now))
+                (form(filter))
+                (servers(&status.servers, now))
+                @if status.omitted > 0 {
+                    p id="omitted" {
+                        (status.omitted) " more servers match and are not shown (the worst come first). "
+                        a href={ "/" (query(filter, Some(more))) } { "Show up to " (more) } "."
+                    }
+                }
+            }
+        }
+    };
+    let mut out = page.into_string();
+    out.push('\n');
     out
 }
 
@@ -122,121 +142,108 @@ fn query(filter: &Filter, limit: Option<usize>) -> String {
     }
 }
 
-fn accounts(out: &mut String, rows: &[AccountRow], now: SystemTime) {
-    out.push_str(
-        "<h2>Accounts</h2><table id=\"accounts\"><tr><th>Account</th><th>Listing</th>\
-<th>Last complete listing</th><th>Servers</th><th>Stale</th><th>Blocked</th><th>Failing</th>\
-<th>Requests left (Ratelimit)</th><th>Next cycle</th></tr>",
-    );
-    for a in rows {
-        let blocked: Vec<String> = a.blocked.iter().map(|(r, n)| format!("{n} {r}")).collect();
-        let listing = match &a.error {
-            Some(e) if a.listing == "down" => format!("down: {}", escape(e)),
-            _ => a.listing.to_owned(),
-        };
-        let _ = write!(
-            out,
-            "<tr><td><code>{}</code></td><td>{listing}</td><td>{}</td><td>{}</td><td>{}</td>\
-<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&a.id),
-            a.last_complete_listing
-                .as_deref()
-                .map_or_else(|| "never".into(), |t| when(t, now)),
-            a.servers,
-            a.stale,
-            blocked.join(", "),
-            a.failing,
-            a.ratelimit_remaining
-                .map_or_else(|| "unknown".into(), |r| r.to_string()),
-            a.next_cycle
-                .as_deref()
-                .map_or_else(|| "—".into(), |t| when(t, now)),
-        );
+fn accounts(rows: &[AccountRow], now: SystemTime) -> Markup {
+    html! {
+        h2 { "Accounts" }
+        table id="accounts" {
+            tr {
+                th { "Account" } th { "Listing" } th { "Last complete listing" } th { "Servers" }
+                th { "Stale" } th { "Blocked" } th { "Failing" }
+                th { "Requests left (Ratelimit)" } th { "Next cycle" }
+            }
+            @for a in rows {
+                @let blocked: Vec<String> = a.blocked.iter().map(|(r, n)| format!("{n} {r}")).collect();
+                tr {
+                    td { code { (Shown(&a.id)) } }
+                    td {
+                        @match &a.error {
+                            Some(e) if a.listing == "down" => { "down: " (Shown(e)) }
+                            _ => { (a.listing) }
+                        }
+                    }
+                    td { (a.last_complete_listing.as_deref().map_or_else(|| "never".into(), |t| when(t, now))) }
+                    td { (a.servers) }
+                    td { (a.stale) }
+                    td { (blocked.join(", ")) }
+                    td { (a.failing) }
+                    td { (a.ratelimit_remaining.map_or_else(|| "unknown".into(), |r| r.to_string())) }
+                    td { (next_cycle(a.next_cycle.as_deref(), now)) }
+                }
+            }
+        }
     }
-    out.push_str("</table>");
 }
 
-fn form(out: &mut String, filter: &Filter) {
-    let _ = write!(
-        out,
-        "<form method=\"get\" action=\"/\"><label>Search id, name or hostname \
-<input name=\"q\" value=\"{}\"></label> <label><input type=\"checkbox\" name=\"problems\" \
-value=\"1\"{}> problems only</label>{} <button>Filter</button></form>",
-        escape(filter.q.as_deref().unwrap_or("")),
-        if filter.problems { " checked" } else { "" },
-        filter
-            .account
-            .as_deref()
-            .map_or_else(String::new, |a| format!(
-                "<input type=\"hidden\" name=\"account\" value=\"{}\">",
-                escape(a)
-            )),
-    );
+fn form(filter: &Filter) -> Markup {
+    html! {
+        form method="get" action="/" {
+            label { "Search id, name or hostname " input name="q" value=(Shown(filter.q.as_deref().unwrap_or(""))); }
+            " "
+            label { input type="checkbox" name="problems" value="1" checked[filter.problems]; " problems only" }
+            @if let Some(a) = &filter.account {
+                input type="hidden" name="account" value=(Shown(a));
+            }
+            " "
+            button { "Filter" }
+        }
+    }
 }
 
-fn servers(out: &mut String, rows: &[ServerRow], now: SystemTime) {
-    out.push_str(
-        "<h2>Servers, worst first</h2><table id=\"servers\"><tr><th>Health</th><th>Server</th>\
-<th>Cloudflare status</th><th>Authentication</th><th>Last successful sync (Cloudflare)</th>\
-<th>Last sync (daemon)</th><th>Failures in a row</th><th>Next</th><th>Tools</th>\
-<th>Prompts</th><th>Capabilities changed</th><th>Drift from pins</th>\
-<th>Suspicious definitions</th></tr>",
-    );
-    for r in rows {
-        let class = match r.health {
-            Health::Failing => "failing",
-            Health::NeedsPerson => "needs_person",
-            Health::Stale => "stale",
-            Health::Fresh => "fresh",
-        };
-        let last = r.last_sync.as_ref().map_or_else(
-            || "—".to_owned(),
-            |l| {
-                let error = l
-                    .error
-                    .as_deref()
-                    .map_or_else(String::new, |e| format!("<br><small>{}</small>", escape(e)));
-                format!("{} {}{error}", escape(l.outcome), when(&l.at, now))
-            },
-        );
-        let cf_error = r.error.as_deref().map_or_else(String::new, |e| {
-            format!("<br><small class=\"cause\">{}</small>", escape(e))
-        });
-        let next_at = r
-            .next
-            .at
-            .as_deref()
-            .map_or_else(String::new, |t| format!(" {}", when(t, now)));
-        let opt = |v: Option<u32>| v.map_or_else(|| "—".into(), |n| n.to_string());
-        let _ = write!(
-            out,
-            "<tr class=\"{class}\" data-id=\"{}\"><td>{}</td><td><code>{}</code><br>{}<br>\
-<small>{}</small></td><td>{}{cf_error}</td><td>{}</td><td>{}</td><td>{last}</td><td>{}</td>\
-<td><b>{}</b>{next_at}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td>\
-<td class=\"drift\">{}</td><td class=\"suspicious\">{}</td></tr>",
-            escape(&r.id),
-            r.health.as_str(),
-            escape(&r.id),
-            escape(&r.name),
-            escape(&r.hostname),
-            escape(r.status.as_deref().unwrap_or("—")),
-            escape(r.authentication_status.as_deref().unwrap_or("—")),
-            r.last_successful_sync
-                .as_deref()
-                .map_or_else(|| "never".into(), |t| when(t, now)),
-            r.consecutive_failures,
-            r.next.action,
-            escape(&r.next.why),
-            opt(r.tools),
-            opt(r.prompts),
-            r.capabilities_changed_at
-                .as_deref()
-                .map_or_else(|| "—".into(), |t| when(t, now)),
-            drift(r),
-            suspicious(r),
-        );
+fn servers(rows: &[ServerRow], now: SystemTime) -> Markup {
+    let opt = |v: Option<u32>| v.map_or_else(|| "—".into(), |n| n.to_string());
+    let ago = |t: Option<&str>, none: &str| t.map_or_else(|| none.to_owned(), |t| when(t, now));
+    html! {
+        h2 { "Servers, worst first" }
+        table id="servers" {
+            tr {
+                th { "Health" } th { "Server" } th { "Cloudflare status" } th { "Authentication" }
+                th { "Last successful sync (Cloudflare)" } th { "Last sync (daemon)" }
+                th { "Failures in a row" } th { "Next" } th { "Tools" } th { "Prompts" }
+                th { "Capabilities changed" } th { "Drift from pins" } th { "Suspicious definitions" }
+            }
+            @for r in rows {
+                tr class=(class(r.health)) data-id=(Shown(&r.id)) {
+                    td { (r.health.as_str()) }
+                    td { code { (Shown(&r.id)) } br; (Shown(&r.name)) br; small { (Shown(&r.hostname)) } }
+                    td {
+                        (Shown(r.status.as_deref().unwrap_or("—")))
+                        @if let Some(e) = &r.error { br; small class="cause" { (Shown(e)) } }
+                    }
+                    td { (Shown(r.authentication_status.as_deref().unwrap_or("—"))) }
+                    td { (ago(r.last_successful_sync.as_deref(), "never")) }
+                    td {
+                        @match &r.last_sync {
+                            None => { "—" }
+                            Some(l) => {
+                                (Shown(l.outcome)) " " (when(&l.at, now))
+                                @if let Some(e) = &l.error { br; small { (Shown(e)) } }
+                            }
+                        }
+                    }
+                    td { (r.consecutive_failures) }
+                    td {
+                        b { (r.next.action) }
+                        @if let Some(t) = &r.next.at { " " (when(t, now)) }
+                        br; small { (Shown(&r.next.why)) }
+                    }
+                    td { (opt(r.tools)) }
+                    td { (opt(r.prompts)) }
+                    td { (ago(r.capabilities_changed_at.as_deref(), "—")) }
+                    td class="drift" { (drift(r)) }
+                    td class="suspicious" { (suspicious(r)) }
+                }
+            }
+        }
     }
-    out.push_str("</table>");
+}
+
+fn class(h: Health) -> &'static str {
+    match h {
+        Health::Failing => "failing",
+        Health::NeedsPerson => "needs_person",
+        Health::Stale => "stale",
+        Health::Fresh => "fresh",
+    }
 }
 
 /// The drift cell: "—" without pins, "none", or the counts that are not zero.

@@ -164,3 +164,20 @@ fn json_times_are_rfc3339_and_absent_values_null() {
     assert!(fresh["blocked_reason"].is_null());
     assert_eq!(v["accounts"][0]["listing"], "up");
 }
+
+#[test]
+fn a_next_cycle_in_the_past_is_due_not_ago() {
+    let now = SystemTime::now();
+    let past = humantime::format_rfc3339(now - Duration::from_secs(3)).to_string();
+    assert_eq!(html::next_cycle(Some(&past), now), "due now (or running)");
+    let ahead = humantime::format_rfc3339(now + Duration::from_secs(90)).to_string();
+    assert!(html::next_cycle(Some(&ahead), now).starts_with("in 1m"));
+    assert_eq!(html::next_cycle(None, now), "—");
+}
+
+#[test]
+fn hidden_and_control_characters_are_shown_and_markup_escaped() {
+    let mut out = String::new();
+    maud::Render::render_to(&html::Shown("a\u{202e}b\u{7}<i>\"&"), &mut out);
+    assert_eq!(out, "a[U+202E]b\u{fffd}&lt;i&gt;&quot;&amp;");
+}
