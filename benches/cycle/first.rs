@@ -107,6 +107,7 @@ pub async fn main_bench() {
     // The status page and its JSON, as a person and a script ask for them.
     let pages = [
         ("/ (status page, default 500 rows)", "/"),
+        ("/?limit=10000 (status page, every row)", "/?limit=10000"),
         ("/api/v1/servers?limit=50", "/api/v1/servers?limit=50"),
         ("/api/v1/servers (all rows)", "/api/v1/servers"),
     ];
