@@ -124,7 +124,7 @@ pub struct PageDecoder {
     wanted: Option<Wanted>,
 }
 
-/// Which servers' definitions get a closer look ([`inspect`](super::inspect)), asked with
+/// Which servers' definitions get a closer look ([`inspect`](crate::definitions::inspect)), asked with
 /// a server's id and the [`digest`](crate::definitions::digest) of its fingerprints
 /// while its bytes are still held.
 pub type Wanted = std::sync::Arc<dyn Fn(&str, u64) -> bool + Send + Sync>;

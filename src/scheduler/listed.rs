@@ -25,7 +25,7 @@ pub struct Listed {
     /// What the cycle does with it, decided once as its page arrives; `None` outside the
     /// include/exclude filters.
     pub action: Option<Action>,
-    /// The digest of its definitions' fingerprints ([`Defs::digest`]).
+    /// The digest of its definitions' fingerprints ([`digest`](crate::definitions::digest)).
     pub digest: u64,
     /// The close look at its definitions, when the decoder took one (boxed, like the
     /// next: a listing holds 10,000 of these, nearly all `None`).

@@ -16,7 +16,7 @@ pub(super) struct Canon {
     pub(super) out: Vec<u8>,
     /// Its `name`, when a string.
     pub(super) name: Option<String>,
-    /// The rules broken, a bit per [`Rule::index`].
+    /// The rules broken, a bit per [`Rule::index`](super::Rule::index).
     pub(super) found: u8,
     /// Per object level being written: its entries (raw key range in `keys`, then the range
     /// of the entry in `out`), reused from one object to the next.
