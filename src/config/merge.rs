@@ -1,4 +1,4 @@
-//! Merge and validate: every key is declared once in [`KEYS`]-style constants (its name in
+//! Merge and validate: every key is declared once as a `Key` constant (its name in
 //! the file, its flag, its environment variable, its default), and one function picks a
 //! value flag > environment > file > default, remembering where it came from, so that an
 //! invalid value is refused naming the key, the origin and the value.
