@@ -119,6 +119,10 @@ enum Tag {
     Array,
     End,
     Object,
+    /// The first byte of a definition's own hasher.
+    Definition,
+    /// The first byte of an object entry's own hasher.
+    Entry,
     Digest,
 }
 
@@ -138,13 +142,11 @@ fn hasher(tag: Tag) -> Hash {
     h
 }
 
-/// A fresh hasher for a definition (the tag of what it is comes with its value).
+/// A fresh hasher for a definition (its value's tag comes first).
 pub(super) fn start() -> Hash {
-    hasher(Tag::Null)
+    hasher(Tag::Definition)
 }
 
-/// Writes a scalar into `h`. Numbers by value: `1`, `1.0` and `1e0` are the same number,
-/// and so are `0` and `-0`.
 pub(super) fn null(h: &mut Hash) {
     h.write_u8(Tag::Null as u8);
 }
@@ -153,6 +155,7 @@ pub(super) fn boolean(h: &mut Hash, v: bool) {
     h.write_u8(if v { Tag::True } else { Tag::False } as u8);
 }
 
+/// Numbers by value: `1`, `1.0` and `1e0` are the same number, and so are `0` and `-0`.
 pub(super) fn number(h: &mut Hash, v: f64) {
     h.write_u8(Tag::Number as u8);
     h.write_u64(if v == 0.0 { 0 } else { v.to_bits() });
@@ -176,7 +179,7 @@ pub(super) fn array_end(h: &mut Hash) {
 
 /// The hasher of one object entry, its key written; its value is written after.
 pub(super) fn entry(key: &str) -> Hash {
-    let mut h = hasher(Tag::Object);
+    let mut h = hasher(Tag::Entry);
     h.write_usize(key.len());
     h.write(key.as_bytes());
     h
