@@ -3,7 +3,7 @@
 //! top-level `result` array to the per-server decoder the moment its last byte is in, so
 //! only one server's bytes are held at a time. Everything outside those elements (the
 //! envelope: `success`, `errors`, `result_info`, an empty `result`) is kept and decoded at the
-//! end. One malformed server is skipped as before; a body that is not what the scanner
+//! end. One malformed server is skipped, not its page; a body that is not what the scanner
 //! expects is caught by the envelope's decode. Strings, the bulk of a page, are crossed with
 //! `memchr`.
 
@@ -124,9 +124,9 @@ pub struct PageDecoder {
     wanted: Option<Wanted>,
 }
 
-/// Which servers' definitions get a closer look ([`inspect`](crate::definitions::inspect)), asked with
-/// a server's id and the [`digest`](crate::definitions::digest) of its fingerprints
-/// while its bytes are still held.
+/// Which servers' definitions get a closer look ([`inspect`](crate::definitions::inspect)),
+/// asked with a server's id and the [`digest`](crate::definitions::digest) of its
+/// fingerprints while its bytes are still held.
 pub type Wanted = std::sync::Arc<dyn Fn(&str, u64) -> bool + Send + Sync>;
 
 impl std::fmt::Debug for PageDecoder {
@@ -156,13 +156,9 @@ impl PageDecoder {
         }
     }
 
-    /// Reads the next chunk of the body.
+    /// Reads the next chunk of the body, handing each element of `result` that ends in it
+    /// to its decoder.
     pub fn feed(&mut self, chunk: &[u8]) {
-        self.scan_bytes(chunk);
-    }
-
-    /// Scans `chunk`, handing each element of `result` that ends in it to its decoder.
-    fn scan_bytes(&mut self, chunk: &[u8]) {
         let mut mark = 0;
         let mut i = 0;
         while i < chunk.len() {
