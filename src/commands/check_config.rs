@@ -102,6 +102,10 @@ pub fn render(cfg: &Config) -> String {
             }
         ),
     );
+    line(
+        "\n[portals]\ninterval",
+        cfg.portals_interval.map_or("\"0\" # off".into(), d),
+    );
     for a in &cfg.accounts {
         let cred = match &a.credentials {
             Credentials::Token(t) => {

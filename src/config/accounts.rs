@@ -22,13 +22,12 @@ fn valid_account_id(id: &str) -> bool {
 /// both at once is refused as ambiguous, never silently overridden.
 pub(super) fn build(
     env: &Env,
-    file_accounts: Option<Vec<FileAccount>>,
+    from_file: Vec<FileAccount>,
     fo: &str,
 ) -> Result<Vec<Account>, ConfigError> {
     let from_env = env
         .get("CLOUDFLARE_ACCOUNT_ID")
         .filter(|v| !v.trim().is_empty());
-    let from_file = file_accounts.unwrap_or_default();
     let specs: Vec<(FileAccount, String)> = match (from_env, from_file.is_empty()) {
         (Some(id), false) => {
             return Err(invalid(

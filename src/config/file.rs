@@ -1,76 +1,19 @@
 //! The configuration file: TOML, every key optional, unknown keys refused (a typo is never
-//! silently ignored). Values stay raw here; `merge` layers and validates them.
+//! silently ignored). Tables are flattened to the dotted names of the key table
+//! (`[retry] max_elapsed` is `retry.max_elapsed`) and values stay raw: `merge` validates them.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
 
+use super::merge::KEYS;
 use super::ConfigError;
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileConfig {
-    pub(super) listen: Option<String>,
-    pub(super) interval: Option<String>,
-    pub(super) stale_after: Option<String>,
-    pub(super) dry_run: Option<bool>,
-    pub(super) sync_concurrency: Option<i64>,
-    pub(super) list_concurrency: Option<i64>,
-    pub(super) per_page: Option<i64>,
-    pub(super) request_timeout: Option<String>,
-    pub(super) failure_backoff_max: Option<String>,
-    pub(super) retry: Option<FileRetry>,
-    pub(super) rate_limit: Option<FileRateLimit>,
-    pub(super) api: Option<FileApi>,
-    pub(super) accounts: Option<Vec<FileAccount>>,
-    pub(super) include: Option<Vec<String>>,
-    pub(super) exclude: Option<Vec<String>>,
-    pub(super) log: Option<FileLog>,
-    pub(super) web: Option<FileWebSection>,
-    pub(super) capabilities: Option<FileCapabilities>,
-}
+/// The file's values by dotted key.
+pub(super) type FileValues = BTreeMap<String, toml::Value>;
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileCapabilities {
-    pub(super) pins: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileWebSection {
-    pub(super) config_file: Option<String>,
-    pub(super) max_connections: Option<i64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileRetry {
-    pub(super) initial_interval: Option<String>,
-    pub(super) multiplier: Option<f64>,
-    pub(super) max_interval: Option<String>,
-    pub(super) max_elapsed: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileRateLimit {
-    pub(super) requests: Option<i64>,
-    pub(super) per: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileApi {
-    pub(super) base_url: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileLog {
-    pub(super) format: Option<String>,
-}
-
+/// One `[[accounts]]` entry.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FileAccount {
@@ -80,22 +23,60 @@ pub(super) struct FileAccount {
     pub(super) api_key_env: Option<String>,
 }
 
+/// Keys that are lists, not in the key table.
+const LISTS: [&str; 3] = ["accounts", "include", "exclude"];
+
+/// A scalar as the text it would be on the command line (lists and tables stay).
+fn scalar(v: toml::Value) -> toml::Value {
+    use toml::Value::{Boolean, Datetime, Float, Integer, String};
+    match v {
+        Integer(i) => String(i.to_string()),
+        Float(f) => String(f.to_string()),
+        Boolean(b) => String(b.to_string()),
+        Datetime(d) => String(d.to_string()),
+        v => v,
+    }
+}
+
 /// Reads and parses the file at `path`; no file is an empty one.
-pub(super) fn read(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
+pub(super) fn read(path: Option<&Path>) -> Result<FileValues, ConfigError> {
     let Some(path) = path else {
-        return Ok(FileConfig::default());
+        return Ok(FileValues::new());
     };
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
         path: path.to_owned(),
-        reason: e.to_string(),
+        reason: format!("cannot read it: {e}"),
     })?;
     parse(path, &text)
 }
 
 /// Parses the text of the file at `path`.
-pub(super) fn parse(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
-    toml::from_str(text).map_err(|e| ConfigError::Parse {
+pub(super) fn parse(path: &Path, text: &str) -> Result<FileValues, ConfigError> {
+    let refuse = |reason: String| ConfigError::File {
         path: path.to_owned(),
-        reason: e.to_string().trim_end().replace('\n', " | "),
-    })
+        reason,
+    };
+    let table: toml::Table =
+        toml::from_str(text).map_err(|e| refuse(e.to_string().trim_end().replace('\n', " | ")))?;
+    let mut out = FileValues::new();
+    for (section, value) in table {
+        match value {
+            toml::Value::Table(t) if !LISTS.contains(&section.as_str()) => {
+                out.extend(
+                    t.into_iter()
+                        .map(|(k, v)| (format!("{section}.{k}"), scalar(v))),
+                );
+            }
+            v => {
+                out.insert(section, scalar(v));
+            }
+        }
+    }
+    let known = |k: &str| LISTS.contains(&k) || KEYS.iter().any(|key| key.name == k);
+    match out.keys().find(|k| !known(k)) {
+        Some(k) => Err(refuse(format!(
+            "unknown key `{k}`; the keys are in config/mcp-sync-monitor.toml"
+        ))),
+        None => Ok(out),
+    }
 }

@@ -1,14 +1,15 @@
-//! Merge and validate: every key is declared once as a `Key` constant (its name in
-//! the file, its flag, its environment variable, its default), and one function picks a
-//! value flag > environment > file > default, remembering where it came from, so that an
-//! invalid value is refused naming the key, the origin and the value.
+//! Merge and validate: every key is declared once in the table below (its name in the file,
+//! its flag, its environment variable, its default), and one function picks a value
+//! flag > environment > file > default, remembering where it came from, so that an invalid
+//! value is refused naming the key, the origin and the value. The table also writes each
+//! flag's `--help` text and is checked against the README's configuration table.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::file::FileConfig;
+use super::file::{FileAccount, FileValues};
 use super::{
     accounts, Config, ConfigError, Env, Flags, Globs, LogFormat, RateLimitConfig, RetryConfig,
 };
@@ -40,94 +41,54 @@ impl Key {
     }
 }
 
-const fn file_only(name: &'static str, default: &'static str) -> Key {
-    Key {
-        name,
-        flag: None,
-        env: None,
-        default,
-    }
+macro_rules! keys {
+    ($($id:ident $name:literal $(flag $flag:literal $field:ident)? $(env $env:literal)? = $default:expr;)*) => {
+        $(#[doc = concat!("`", $name, "`")]
+        pub const $id: Key = Key {
+            name: $name,
+            flag: keys!(@flag $($flag $field)?),
+            env: keys!(@env $($env)?),
+            default: $default,
+        };)*
+        /// Every key of the file.
+        pub const KEYS: &[&Key] = &[$(&$id),*];
+    };
+    (@flag $flag:literal $field:ident) => { Some(($flag, |f: &Flags| f.$field.as_deref())) };
+    (@flag) => { None };
+    (@env $env:literal) => { Some($env) };
+    (@env) => { None };
 }
 
-/// `listen`
-pub const LISTEN: Key = Key {
-    name: "listen",
-    flag: Some(("--listen", |f| f.listen.as_deref())),
-    env: Some("MCP_SYNC_LISTEN"),
-    default: "0.0.0.0:9878",
-};
-/// `interval`
-pub const INTERVAL: Key = Key {
-    name: "interval",
-    flag: Some(("--interval", |f| f.interval.as_deref())),
-    env: Some("MCP_SYNC_INTERVAL"),
-    default: "5m",
-};
-/// `stale_after`
-pub const STALE_AFTER: Key = Key {
-    name: "stale_after",
-    flag: Some(("--stale-after", |f| f.stale_after.as_deref())),
-    env: Some("MCP_SYNC_STALE_AFTER"),
-    default: "3h",
-};
-/// `dry_run`
-pub const DRY_RUN: Key = Key {
-    name: "dry_run",
-    flag: Some(("--dry-run", |f| f.dry_run.as_deref())),
-    env: Some("MCP_SYNC_DRY_RUN"),
-    default: "false",
-};
-/// `log.format`
-pub const LOG_FORMAT: Key = Key {
-    name: "log.format",
-    flag: Some(("--log-format", |f| f.log_format.as_deref())),
-    env: Some("MCP_SYNC_LOG_FORMAT"),
-    default: "text",
-};
-/// `web.config_file`
-pub const WEB_CONFIG_FILE: Key = Key {
-    name: "web.config_file",
-    flag: Some(("--web.config.file", |f| f.web_config_file.as_deref())),
-    env: Some("MCP_SYNC_WEB_CONFIG_FILE"),
-    default: "none (plain HTTP, no authentication)",
-};
-/// `web.max_connections`
-pub const WEB_MAX_CONNECTIONS: Key = Key {
-    name: "web.max_connections",
-    flag: Some(("--web.max-connections", |f| {
-        f.web_max_connections.as_deref()
-    })),
-    env: Some("MCP_SYNC_WEB_MAX_CONNECTIONS"),
-    default: "512",
-};
-/// `capabilities.pins`
-pub const CAPABILITIES_PINS: Key = Key {
-    name: "capabilities.pins",
-    flag: Some(("--capabilities.pins", |f| f.capabilities_pins.as_deref())),
-    env: Some("MCP_SYNC_CAPABILITIES_PINS"),
-    default: "none (no pins: no drift is reported)",
-};
-/// `api.base_url`
-pub const BASE_URL: Key = Key {
-    name: "api.base_url",
-    flag: None,
-    env: Some("CLOUDFLARE_BASE_URL"),
-    default: DEFAULT_BASE_URL,
-};
-const REQUEST_TIMEOUT: Key = file_only("request_timeout", "30s");
-const FAILURE_BACKOFF_MAX: Key = file_only("failure_backoff_max", "6h");
-const SYNC_CONCURRENCY: Key = file_only("sync_concurrency", "4");
-const LIST_CONCURRENCY: Key = file_only("list_concurrency", "4");
-const PER_PAGE: Key = file_only("per_page", "100");
-const RETRY_INITIAL: Key = file_only("retry.initial_interval", "1s");
-const RETRY_MULTIPLIER: Key = file_only("retry.multiplier", "2.0");
-const RETRY_MAX_INTERVAL: Key = file_only("retry.max_interval", "60s");
-const RETRY_MAX_ELAPSED: Key = file_only("retry.max_elapsed", "5m");
-const RATE_REQUESTS: Key = file_only("rate_limit.requests", "600");
-const RATE_PER: Key = file_only("rate_limit.per", "5m");
+keys! {
+    LISTEN "listen" flag "--listen" listen env "MCP_SYNC_LISTEN" = "0.0.0.0:9878";
+    INTERVAL "interval" flag "--interval" interval env "MCP_SYNC_INTERVAL" = "5m";
+    STALE_AFTER "stale_after" flag "--stale-after" stale_after env "MCP_SYNC_STALE_AFTER" = "3h";
+    DRY_RUN "dry_run" flag "--dry-run" dry_run env "MCP_SYNC_DRY_RUN" = "false";
+    SYNC_CONCURRENCY "sync_concurrency" = "4";
+    LIST_CONCURRENCY "list_concurrency" = "4";
+    PER_PAGE "per_page" = "100";
+    REQUEST_TIMEOUT "request_timeout" = "30s";
+    RETRY_INITIAL "retry.initial_interval" = "1s";
+    RETRY_MULTIPLIER "retry.multiplier" = "2.0";
+    RETRY_MAX_INTERVAL "retry.max_interval" = "60s";
+    RETRY_MAX_ELAPSED "retry.max_elapsed" = "5m";
+    FAILURE_BACKOFF_MAX "failure_backoff_max" = "6h";
+    RATE_REQUESTS "rate_limit.requests" = "600";
+    RATE_PER "rate_limit.per" = "5m";
+    BASE_URL "api.base_url" env "CLOUDFLARE_BASE_URL" = DEFAULT_BASE_URL;
+    LOG_FORMAT "log.format" flag "--log-format" log_format env "MCP_SYNC_LOG_FORMAT" = "text";
+    WEB_CONFIG_FILE "web.config_file" flag "--web.config.file" web_config_file
+        env "MCP_SYNC_WEB_CONFIG_FILE" = "none (plain HTTP, no authentication)";
+    WEB_MAX_CONNECTIONS "web.max_connections" flag "--web.max-connections" web_max_connections
+        env "MCP_SYNC_WEB_MAX_CONNECTIONS" = "512";
+    CAPABILITIES_PINS "capabilities.pins" flag "--capabilities.pins" capabilities_pins
+        env "MCP_SYNC_CAPABILITIES_PINS" = "none (no pins: no drift is reported)";
+    PORTALS_INTERVAL "portals.interval" flag "--portals.interval" portals_interval
+        env "MCP_SYNC_PORTALS_INTERVAL" = "10m";
+}
 
 /// A value and where it came from.
-pub(super) struct Raw {
+struct Raw {
     value: String,
     origin: String,
 }
@@ -136,11 +97,17 @@ pub(super) struct Raw {
 pub(super) struct Layers<'a> {
     flags: &'a Flags,
     env: &'a Env,
+    file: FileValues,
     file_origin: String,
 }
 
 impl<'a> Layers<'a> {
-    pub(super) fn new(flags: &'a Flags, env: &'a Env, path: Option<&Path>) -> Self {
+    pub(super) fn new(
+        flags: &'a Flags,
+        env: &'a Env,
+        path: Option<&Path>,
+        file: FileValues,
+    ) -> Self {
         let file_origin = match path {
             Some(p) => format!("file {}", p.display()),
             None => "file".into(),
@@ -148,101 +115,111 @@ impl<'a> Layers<'a> {
         Self {
             flags,
             env,
+            file,
             file_origin,
         }
     }
 
     /// Flag > environment > file > default, with the origin.
-    fn pick(&self, key: &Key, file: Option<String>) -> Raw {
-        let from_flag = key
-            .flag
-            .and_then(|(name, get)| Some((get(self.flags)?, format!("flag {name}"))));
-        let from_env = || {
-            key.env.and_then(|name| {
-                let v = self.env.get(name)?;
-                Some((v.as_str(), format!("environment variable {name}")))
-            })
+    fn pick(&self, key: &Key) -> Result<Raw, ConfigError> {
+        let raw = |value: &str, origin: String| Raw {
+            value: value.to_owned(),
+            origin,
         };
-        match from_flag.or_else(from_env) {
-            Some((v, origin)) => Raw {
-                value: v.to_owned(),
-                origin,
-            },
-            None => match file {
-                Some(value) => Raw {
-                    value,
-                    origin: self.file_origin.clone(),
-                },
-                None => Raw {
-                    value: key.default.to_owned(),
-                    origin: "default".into(),
-                },
-            },
+        if let Some(v) = key
+            .flag
+            .and_then(|(name, get)| Some(raw(get(self.flags)?, format!("flag {name}"))))
+        {
+            return Ok(v);
         }
-    }
-
-    fn duration(&self, key: &Key, file: Option<String>) -> Result<Duration, ConfigError> {
-        let r = self.pick(key, file);
-        parse_duration(key.name, &r.value, &r.origin)
-    }
-
-    fn int(&self, key: &Key, file: Option<i64>, lo: i64, hi: i64) -> Result<i64, ConfigError> {
-        let r = self.pick(key, file.map(|v| v.to_string()));
-        match r.value.trim().parse::<i64>() {
-            Ok(v) if (lo..=hi).contains(&v) => Ok(v),
-            _ => Err(invalid(
-                key.name,
-                &r.value,
-                &r.origin,
-                format!("must be a whole number between {lo} and {hi}"),
-            )),
+        if let Some(v) = key
+            .env
+            .and_then(|n| Some(raw(self.env.get(n)?, format!("environment variable {n}"))))
+        {
+            return Ok(v);
         }
-    }
-
-    /// The pin file, if any (an empty value is none); it must exist (its content is read
-    /// by `pins`, which names what is wrong in it).
-    pub(super) fn pins(&self, file: Option<String>) -> Result<Option<PathBuf>, ConfigError> {
-        let picked = self.pick(&CAPABILITIES_PINS, file);
-        let path = picked.value.trim();
-        if picked.origin == "default" || path.is_empty() {
-            return Ok(None);
-        }
-        match std::fs::metadata(path) {
-            Ok(m) if m.is_file() => Ok(Some(PathBuf::from(path))),
-            Ok(_) => Err(invalid(
-                CAPABILITIES_PINS.name,
-                &picked.value,
-                &picked.origin,
-                "not a file",
-            )),
-            Err(e) => Err(invalid(
-                CAPABILITIES_PINS.name,
-                &picked.value,
-                &picked.origin,
-                format!(
-                    "cannot read the pin file: {e} (`mcp-sync-monitor pins export` writes one)"
-                ),
-            )),
-        }
-    }
-
-    /// The web configuration file, if any (an empty value is none).
-    pub(super) fn web_config_file(&self, file: Option<String>) -> Option<PathBuf> {
-        let picked = self.pick(&WEB_CONFIG_FILE, file);
-        (picked.origin != "default" && !picked.value.trim().is_empty())
-            .then(|| PathBuf::from(picked.value.trim()))
-    }
-
-    pub(super) fn listen(&self, file: Option<String>) -> Result<SocketAddr, ConfigError> {
-        let r = self.pick(&LISTEN, file);
-        r.value.trim().parse().map_err(|_| {
-            invalid(
-                LISTEN.name,
-                &r.value,
-                &r.origin,
-                "expected an address like 0.0.0.0:9878 or [::]:9878",
-            )
+        Ok(match self.file.get(key.name) {
+            Some(toml::Value::String(s)) => raw(s, self.file_origin.clone()),
+            Some(v) => {
+                return Err(invalid(
+                    key.name,
+                    kind(v),
+                    &self.file_origin,
+                    "expected one value",
+                ))
+            }
+            None => raw(key.default, "default".into()),
         })
+    }
+
+    /// The value of `key`, parsed; a refusal names the key, the value and its origin.
+    fn get<T>(
+        &self,
+        key: &Key,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let r = self.pick(key)?;
+        parse(r.value.trim()).map_err(|reason| invalid(key.name, &r.value, &r.origin, reason))
+    }
+
+    fn duration(&self, key: &Key) -> Result<Duration, ConfigError> {
+        self.get(key, duration)
+    }
+
+    fn int(&self, key: &Key, lo: i64, hi: i64) -> Result<i64, ConfigError> {
+        self.get(key, |v| match v.parse::<i64>() {
+            Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+            _ => Err(format!("must be a whole number between {lo} and {hi}")),
+        })
+    }
+
+    /// A path, or none where it is unset or empty.
+    fn path(&self, key: &Key) -> Result<Option<PathBuf>, ConfigError> {
+        let r = self.pick(key)?;
+        Ok((r.origin != "default" && !r.value.trim().is_empty())
+            .then(|| PathBuf::from(r.value.trim())))
+    }
+
+    /// The pin file, if any; it must exist (its content is read by `pins`, which names what
+    /// is wrong in it).
+    fn pins(&self) -> Result<Option<PathBuf>, ConfigError> {
+        let Some(path) = self.path(&CAPABILITIES_PINS)? else {
+            return Ok(None);
+        };
+        self.get(&CAPABILITIES_PINS, |_| match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => Ok(Some(path.clone())),
+            Ok(_) => Err("not a file".into()),
+            Err(e) => Err(format!(
+                "cannot read the pin file: {e} (`mcp-sync-monitor pins export` writes one)"
+            )),
+        })
+    }
+
+    /// The web configuration file, if any.
+    pub(super) fn web_config_file(&self) -> Result<Option<PathBuf>, ConfigError> {
+        self.path(&WEB_CONFIG_FILE)
+    }
+
+    pub(super) fn listen(&self) -> Result<SocketAddr, ConfigError> {
+        self.get(&LISTEN, |v| {
+            v.parse()
+                .map_err(|_| "expected an address like 0.0.0.0:9878 or [::]:9878".into())
+        })
+    }
+
+    /// A list of strings from the file.
+    fn list<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Vec<T>, ConfigError> {
+        match self.file.get(key) {
+            None => Ok(Vec::new()),
+            Some(v) => v.clone().try_into().map_err(|e| {
+                invalid(
+                    key,
+                    kind(v),
+                    &self.file_origin,
+                    format!("expected a list: {e}"),
+                )
+            }),
+        }
     }
 }
 
@@ -261,81 +238,103 @@ pub(super) fn invalid(
     }
 }
 
-/// Parses a humantime duration; zero is refused.
-pub fn parse_duration(key: &str, raw: &str, origin: &str) -> Result<Duration, ConfigError> {
-    let d = humantime::parse_duration(raw.trim()).map_err(|e| {
-        invalid(
-            key,
-            raw,
-            origin,
-            format!("not a duration ({e}); use e.g. 90s, 5m, 1h 30m"),
-        )
-    })?;
-    if d.is_zero() {
-        return Err(invalid(key, raw, origin, "must be greater than zero"));
+/// What a file value is, for a refusal of a value of the wrong shape.
+fn kind(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::Array(_) => "a list",
+        toml::Value::Table(_) => "a table",
+        _ => "a single value",
     }
-    Ok(d)
 }
 
-fn parse_bool(key: &str, raw: &str, origin: &str) -> Result<bool, ConfigError> {
-    match raw.trim().to_ascii_lowercase().as_str() {
+/// A humantime duration, zero refused.
+fn duration(raw: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(raw) {
+        Ok(d) if d.is_zero() => Err("must be greater than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("not a duration ({e}); use e.g. 90s, 5m, 1h 30m")),
+    }
+}
+
+/// `0` (or any zero duration) is off.
+fn duration_or_off(raw: &str) -> Result<Option<Duration>, String> {
+    match humantime::parse_duration(raw) {
+        Ok(d) => Ok((!d.is_zero()).then_some(d)),
+        Err(_) if raw == "0" => Ok(None),
+        Err(e) => Err(format!(
+            "not a duration ({e}); use e.g. 10m, or 0 to turn it off"
+        )),
+    }
+}
+
+fn boolean(raw: &str) -> Result<bool, String> {
+    match raw.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" | "" => Ok(false),
-        _ => Err(invalid(key, raw, origin, "expected true or false")),
+        _ => Err("expected true or false".into()),
     }
 }
 
-/// Builds the validated configuration from the layers and the file.
-pub(super) fn build(l: &Layers<'_>, file: FileConfig) -> Result<Config, ConfigError> {
-    let dry = l.pick(&DRY_RUN, file.dry_run.map(|b| b.to_string()));
-    let fr = file.retry.unwrap_or_default();
-    let frl = file.rate_limit.unwrap_or_default();
-    let (include, exclude) = filters(l, file.include, file.exclude)?;
-    let web = file.web.unwrap_or_default();
+fn base_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim_end_matches('/');
+    let scheme_ok = ["http://", "https://"].iter().any(|p| {
+        url.len() > p.len()
+            && url
+                .get(..p.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(p))
+    });
+    if !scheme_ok || url.contains(char::is_whitespace) {
+        return Err("must be an http:// or https:// URL".into());
+    }
+    Ok(url.to_owned())
+}
+
+fn log_format(raw: &str) -> Result<LogFormat, String> {
+    match raw.to_ascii_lowercase().as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("expected text or json".into()),
+    }
+}
+
+/// Builds the validated configuration from the layers.
+pub(super) fn build(l: &Layers<'_>) -> Result<Config, ConfigError> {
     Ok(Config {
-        listen: l.listen(file.listen)?,
-        interval: l.duration(&INTERVAL, file.interval)?,
-        stale_after: l.duration(&STALE_AFTER, file.stale_after)?,
-        dry_run: parse_bool(DRY_RUN.name, &dry.value, &dry.origin)?,
-        sync_concurrency: l.int(&SYNC_CONCURRENCY, file.sync_concurrency, 1, 256)? as usize,
-        list_concurrency: l.int(&LIST_CONCURRENCY, file.list_concurrency, 1, 64)? as usize,
-        per_page: l.int(&PER_PAGE, file.per_page, 1, i64::from(MAX_PER_PAGE))? as u32,
-        request_timeout: l.duration(&REQUEST_TIMEOUT, file.request_timeout)?,
-        failure_backoff_max: l.duration(&FAILURE_BACKOFF_MAX, file.failure_backoff_max)?,
-        retry: retry(l, fr)?,
+        listen: l.listen()?,
+        interval: l.duration(&INTERVAL)?,
+        stale_after: l.duration(&STALE_AFTER)?,
+        dry_run: l.get(&DRY_RUN, boolean)?,
+        sync_concurrency: l.int(&SYNC_CONCURRENCY, 1, 256)? as usize,
+        list_concurrency: l.int(&LIST_CONCURRENCY, 1, 64)? as usize,
+        per_page: l.int(&PER_PAGE, 1, i64::from(MAX_PER_PAGE))? as u32,
+        request_timeout: l.duration(&REQUEST_TIMEOUT)?,
+        failure_backoff_max: l.duration(&FAILURE_BACKOFF_MAX)?,
+        retry: retry(l)?,
         rate_limit: RateLimitConfig {
-            requests: l.int(&RATE_REQUESTS, frl.requests, 1, 1_000_000)? as u32,
-            per: l.duration(&RATE_PER, frl.per)?,
+            requests: l.int(&RATE_REQUESTS, 1, 1_000_000)? as u32,
+            per: l.duration(&RATE_PER)?,
         },
-        base_url: base_url(l, file.api.and_then(|a| a.base_url))?,
-        log_format: log_format(l, file.log.and_then(|x| x.format))?,
-        max_connections: l.int(&WEB_MAX_CONNECTIONS, web.max_connections, 1, 65_536)? as usize,
-        web_config_file: l.web_config_file(web.config_file),
-        pins: l.pins(file.capabilities.and_then(|c| c.pins))?,
-        accounts: accounts::build(l.env, file.accounts, &l.file_origin)?,
-        include,
-        exclude,
+        base_url: l.get(&BASE_URL, base_url)?,
+        log_format: l.get(&LOG_FORMAT, log_format)?,
+        max_connections: l.int(&WEB_MAX_CONNECTIONS, 1, 65_536)? as usize,
+        web_config_file: l.web_config_file()?,
+        pins: l.pins()?,
+        portals_interval: l.get(&PORTALS_INTERVAL, duration_or_off)?,
+        accounts: accounts::build(l.env, l.list::<FileAccount>("accounts")?, &l.file_origin)?,
+        include: filter(l, "include")?,
+        exclude: filter(l, "exclude")?,
     })
 }
 
-fn retry(l: &Layers<'_>, fr: super::file::FileRetry) -> Result<RetryConfig, ConfigError> {
-    let m = l.pick(&RETRY_MULTIPLIER, fr.multiplier.map(|m| m.to_string()));
-    let multiplier = match m.value.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && (1.0..=10.0).contains(&v) => v,
-        _ => {
-            return Err(invalid(
-                RETRY_MULTIPLIER.name,
-                &m.value,
-                &m.origin,
-                "must be between 1.0 and 10.0",
-            ))
-        }
-    };
+fn retry(l: &Layers<'_>) -> Result<RetryConfig, ConfigError> {
     let retry = RetryConfig {
-        initial_interval: l.duration(&RETRY_INITIAL, fr.initial_interval)?,
-        multiplier,
-        max_interval: l.duration(&RETRY_MAX_INTERVAL, fr.max_interval)?,
-        max_elapsed: l.duration(&RETRY_MAX_ELAPSED, fr.max_elapsed)?,
+        initial_interval: l.duration(&RETRY_INITIAL)?,
+        multiplier: l.get(&RETRY_MULTIPLIER, |v| match v.parse::<f64>() {
+            Ok(v) if v.is_finite() && (1.0..=10.0).contains(&v) => Ok(v),
+            _ => Err("must be between 1.0 and 10.0".into()),
+        })?,
+        max_interval: l.duration(&RETRY_MAX_INTERVAL)?,
+        max_elapsed: l.duration(&RETRY_MAX_ELAPSED)?,
     };
     if retry.max_interval < retry.initial_interval {
         return Err(invalid(
@@ -351,55 +350,15 @@ fn retry(l: &Layers<'_>, fr: super::file::FileRetry) -> Result<RetryConfig, Conf
     Ok(retry)
 }
 
-fn base_url(l: &Layers<'_>, file: Option<String>) -> Result<String, ConfigError> {
-    let r = l.pick(&BASE_URL, file);
-    let url = r.value.trim().trim_end_matches('/').to_owned();
-    let scheme_ok = ["http://", "https://"].iter().any(|p| {
-        url.len() > p.len()
-            && url
-                .get(..p.len())
-                .is_some_and(|s| s.eq_ignore_ascii_case(p))
-    });
-    if !scheme_ok || url.contains(char::is_whitespace) {
-        return Err(invalid(
-            BASE_URL.name,
-            &r.value,
-            &r.origin,
-            "must be an http:// or https:// URL",
-        ));
-    }
-    Ok(url)
-}
-
-fn log_format(l: &Layers<'_>, file: Option<String>) -> Result<LogFormat, ConfigError> {
-    let r = l.pick(&LOG_FORMAT, file);
-    match r.value.trim().to_ascii_lowercase().as_str() {
-        "text" => Ok(LogFormat::Text),
-        "json" => Ok(LogFormat::Json),
-        _ => Err(invalid(
-            LOG_FORMAT.name,
-            &r.value,
-            &r.origin,
-            "expected text or json",
+fn filter(l: &Layers<'_>, key: &str) -> Result<Globs, ConfigError> {
+    let list: Vec<String> = l.list(key)?;
+    match list.iter().find(|p| p.trim().is_empty()) {
+        Some(p) => Err(invalid(
+            key,
+            p,
+            &l.file_origin,
+            "an empty pattern matches nothing; remove it",
         )),
+        None => Ok(Globs::new(list)),
     }
-}
-
-fn filters(
-    l: &Layers<'_>,
-    include: Option<Vec<String>>,
-    exclude: Option<Vec<String>>,
-) -> Result<(Globs, Globs), ConfigError> {
-    let (include, exclude) = (include.unwrap_or_default(), exclude.unwrap_or_default());
-    for (key, list) in [("include", &include), ("exclude", &exclude)] {
-        if let Some(p) = list.iter().find(|p| p.trim().is_empty()) {
-            return Err(invalid(
-                key,
-                p,
-                &l.file_origin,
-                "an empty pattern matches nothing; remove it",
-            ));
-        }
-    }
-    Ok((Globs::new(include), Globs::new(exclude)))
 }

@@ -21,10 +21,9 @@ use std::time::Duration;
 use crate::cloudflare::Credentials;
 
 pub use filters::Globs;
-pub use merge::parse_duration;
 use merge::{
-    CAPABILITIES_PINS, DRY_RUN, INTERVAL, LISTEN, LOG_FORMAT, STALE_AFTER, WEB_CONFIG_FILE,
-    WEB_MAX_CONNECTIONS,
+    CAPABILITIES_PINS, DRY_RUN, INTERVAL, LISTEN, LOG_FORMAT, PORTALS_INTERVAL, STALE_AFTER,
+    WEB_CONFIG_FILE, WEB_MAX_CONNECTIONS,
 };
 
 /// The environment, as a map (tests pass their own).
@@ -69,6 +68,8 @@ pub struct Flags {
     pub web_max_connections: Option<String>,
     #[arg(long = "capabilities.pins", global = true, value_name = "FILE", help = CAPABILITIES_PINS.help("Pin file of approved tool and prompt fingerprints (`pins export` writes one); drift from it is reported until approved"))]
     pub capabilities_pins: Option<String>,
+    #[arg(long = "portals.interval", global = true, value_name = "DURATION", help = PORTALS_INTERVAL.help("Time between portal listings; 0 turns them off"))]
+    pub portals_interval: Option<String>,
 }
 
 /// How log lines are written.
@@ -155,6 +156,8 @@ pub struct Config {
     pub max_connections: usize,
     /// The pin file of approved definitions, if any.
     pub pins: Option<PathBuf>,
+    /// Time between portal listings (`None`: portals are not listed).
+    pub portals_interval: Option<Duration>,
 }
 
 /// Why the configuration was refused.
@@ -172,20 +175,12 @@ pub enum ConfigError {
         /// What is expected.
         reason: String,
     },
-    /// The file could not be read.
-    #[error("cannot read the configuration file {path}: {reason}")]
+    /// The file could not be read, is not valid TOML or has an unknown key.
+    #[error("configuration file {path}: {reason}")]
     File {
         /// The file `--config` or `MCP_SYNC_CONFIG` named.
         path: PathBuf,
-        /// The OS's reason.
-        reason: String,
-    },
-    /// The file is not valid TOML or has unknown keys.
-    #[error("invalid configuration file {path}: {reason}")]
-    Parse {
-        /// The file `--config` or `MCP_SYNC_CONFIG` named.
-        path: PathBuf,
-        /// The parser's message (with the line and key).
+        /// The OS's or the parser's reason (with the line and key).
         reason: String,
     },
     /// No account configured.
@@ -215,7 +210,7 @@ fn config_path(flags: &Flags, env: &Env) -> Option<PathBuf> {
 pub fn load(flags: &Flags, env: &Env) -> Result<Config, ConfigError> {
     let path = config_path(flags, env);
     let file = file::read(path.as_deref())?;
-    merge::build(&merge::Layers::new(flags, env, path.as_deref()), file)
+    merge::build(&merge::Layers::new(flags, env, path.as_deref(), file))
 }
 
 /// The configuration a file at `path` with this `text` gives, with `env` and no flags (the
@@ -223,10 +218,12 @@ pub fn load(flags: &Flags, env: &Env) -> Result<Config, ConfigError> {
 #[cfg(feature = "fake")]
 pub fn load_text(path: &std::path::Path, text: &str, env: &Env) -> Result<Config, ConfigError> {
     let file = file::parse(path, text)?;
-    merge::build(
-        &merge::Layers::new(&Flags::default(), env, Some(path)),
+    merge::build(&merge::Layers::new(
+        &Flags::default(),
+        env,
+        Some(path),
         file,
-    )
+    ))
 }
 
 /// Only the listen address and the web configuration file (for `healthcheck`, which must
@@ -234,11 +231,8 @@ pub fn load_text(path: &std::path::Path, text: &str, env: &Env) -> Result<Config
 pub fn endpoint(flags: &Flags, env: &Env) -> Result<(SocketAddr, Option<PathBuf>), ConfigError> {
     let path = config_path(flags, env);
     let file = file::read(path.as_deref())?;
-    let layers = merge::Layers::new(flags, env, path.as_deref());
-    Ok((
-        layers.listen(file.listen)?,
-        layers.web_config_file(file.web.and_then(|w| w.config_file)),
-    ))
+    let layers = merge::Layers::new(flags, env, path.as_deref(), file);
+    Ok((layers.listen()?, layers.web_config_file()?))
 }
 
 #[cfg(test)]

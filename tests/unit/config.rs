@@ -80,3 +80,69 @@ fn dry_run_follows_the_precedence_and_a_flag_can_turn_it_off() {
         "{msg}"
     );
 }
+
+#[test]
+fn the_readme_table_matches_the_key_table() {
+    let readme = include_str!("../../README.md");
+    let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `")).collect();
+    for key in merge::KEYS {
+        let short = key.name.rsplit('.').next().unwrap_or(key.name);
+        let row = rows
+            .iter()
+            .find(|r| r.starts_with(&format!("| `{}`", key.name)))
+            .or_else(|| {
+                rows.iter().find(|r| {
+                    let first = r.split('|').nth(1).unwrap_or("");
+                    first.contains(&format!("/ `{short}`"))
+                        || first.contains(&format!("/ `{}`", key.name))
+                })
+            })
+            .unwrap_or_else(|| panic!("README has no row for `{}`", key.name));
+        let cells: Vec<&str> = row.split('|').skip(1).collect();
+        let flag = key.flag.map(|(f, _)| format!("`{f}`"));
+        assert!(
+            flag.as_ref()
+                .map_or(cells[1].trim().is_empty(), |f| cells[1].contains(f)),
+            "README's flag for `{}`: {row}",
+            key.name
+        );
+        let env = key.env.map(|e| format!("`{e}`"));
+        assert!(
+            env.as_ref()
+                .map_or(cells[2].trim().is_empty(), |e| cells[2].contains(e)),
+            "README's variable for `{}`: {row}",
+            key.name
+        );
+        let default = key.default.split(" (").next().unwrap_or(key.default);
+        assert!(
+            cells[3].contains(default),
+            "README's default for `{}` is not {default}: {row}",
+            key.name
+        );
+    }
+}
+
+#[test]
+fn portals_interval_zero_turns_portals_off_and_garbage_is_refused() {
+    let c = load(&Flags::default(), &base_env()).expect("valid");
+    assert_eq!(c.portals_interval, Some(Duration::from_secs(600)));
+    for off in ["0", "0s"] {
+        let mut e = base_env();
+        e.insert("MCP_SYNC_PORTALS_INTERVAL".into(), off.into());
+        assert_eq!(
+            load(&Flags::default(), &e).expect("valid").portals_interval,
+            None
+        );
+    }
+    let flags = Flags {
+        portals_interval: Some("often".into()),
+        ..Flags::default()
+    };
+    let msg = load(&flags, &base_env()).expect_err("refused").to_string();
+    assert!(
+        msg.contains("`portals.interval`")
+            && msg.contains("often")
+            && msg.contains("--portals.interval"),
+        "{msg}"
+    );
+}
