@@ -14,11 +14,18 @@ pub enum Endpoint {
     Sync,
     /// `GET …/mcp/servers/{id}`
     Read,
+    /// `GET …/mcp/portals`
+    Portals,
 }
 
 impl Endpoint {
     /// Every endpoint, for rendering.
-    pub const ALL: [Endpoint; 3] = [Endpoint::List, Endpoint::Sync, Endpoint::Read];
+    pub const ALL: [Endpoint; 4] = [
+        Endpoint::List,
+        Endpoint::Sync,
+        Endpoint::Read,
+        Endpoint::Portals,
+    ];
 
     /// The metric label value.
     pub fn as_str(self) -> &'static str {
@@ -26,6 +33,7 @@ impl Endpoint {
             Endpoint::List => "list",
             Endpoint::Sync => "sync",
             Endpoint::Read => "read",
+            Endpoint::Portals => "portals",
         }
     }
 }

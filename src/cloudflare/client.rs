@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 pub use super::error::ApiError;
 use super::model::{self, ListPage, Server, SyncResult};
+use super::portals::PortalPage;
 use super::ratelimit::{parse_ratelimit, parse_retry_after, RateLimitInfo, RateLimiter};
 use super::stream::{PageDecoder, Wanted};
 use crate::secret::Secret;
@@ -196,6 +197,27 @@ impl Client {
             endpoint: ep,
             status: answer.status,
             message: e.0,
+        })?;
+        env.accepted(ep, answer.status)?;
+        Ok(page)
+    }
+
+    /// Lists one page of the account's portals (membership only).
+    pub async fn list_portals_page(
+        &self,
+        account_id: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<PortalPage, ApiError> {
+        let url = format!(
+            "{}/accounts/{}/access/ai-controls/mcp/portals?page={page}&per_page={per_page}",
+            self.base_url,
+            encode_segment(account_id)
+        );
+        let ep = Endpoint::Portals;
+        let answer = self.send(account_id, ep, self.http.get(url), None).await?;
+        let (env, page) = answer.decoded(ep, |b| {
+            super::portals::decode_portal_page(b).map_err(model::DecodeError)
         })?;
         env.accepted(ep, answer.status)?;
         Ok(page)

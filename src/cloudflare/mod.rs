@@ -14,6 +14,7 @@ mod fuzz_tests;
 mod lenient;
 pub mod model;
 pub mod pagination;
+pub mod portals;
 pub mod ratelimit;
 pub mod stream;
 

@@ -22,6 +22,10 @@ pub(super) fn router(world: Shared) -> Router {
     let servers = "/client/v4/accounts/{account}/access/ai-controls/mcp/servers";
     Router::new()
         .route(servers, get(list))
+        .route(
+            "/client/v4/accounts/{account}/access/ai-controls/mcp/portals",
+            get(portals),
+        )
         .route(&format!("{servers}/{{id}}"), get(read))
         .route(&format!("{servers}/{{id}}/sync"), post(sync))
         .fallback(|| async { envelope_error(StatusCode::NOT_FOUND, 7000, "No route for that URI") })
@@ -220,6 +224,30 @@ async fn list(
     };
     handle(&world, req, &headers, |w, req| {
         list_answer(w, req, page, per_page)
+    })
+    .await
+}
+
+async fn portals(
+    State(world): State<Shared>,
+    Path(account): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let page = q.get("page").map_or(Some(1), |p| p.parse::<u32>().ok());
+    let per_page = q
+        .get("per_page")
+        .map_or(Some(20), |p| p.parse::<u32>().ok());
+    let req = Req {
+        endpoint: Endpoint::Portals,
+        account,
+        server_id: None,
+        page,
+        per_page,
+        user_agent: user_agent(&headers),
+    };
+    handle(&world, req, &headers, |w, req| {
+        super::portals::portals_answer(w, req, page, per_page)
     })
     .await
 }

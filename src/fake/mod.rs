@@ -16,6 +16,7 @@
 mod answers;
 mod fleets;
 mod handlers;
+mod portals;
 mod world;
 
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use crate::cloudflare::Endpoint;
 use crate::shutdown::Shutdown;
 
 pub use fleets::{mixed_fleet, uniform_fleet, FUTILE, MANUAL_OAUTH, SIGN_IN};
+pub use portals::FakePortal;
 pub use world::{FakeRateLimit, FakeServer, Fault, ListHook, RecordedRequest, SyncBehavior, World};
 
 /// The token the fake accepts unless told otherwise.

@@ -244,6 +244,8 @@ pub type ListHook = Arc<dyn Fn(u32, &mut Vec<FakeServer>) + Send + Sync>;
 pub struct World {
     /// Servers per account, in list order.
     pub accounts: BTreeMap<String, Vec<FakeServer>>,
+    /// Portals per account, in list order.
+    pub portals: BTreeMap<String, Vec<super::FakePortal>>,
     /// Accepted bearer tokens.
     pub tokens: Vec<String>,
     /// Accepted legacy (email, key) pairs.
@@ -294,6 +296,7 @@ impl World {
         accounts.insert(ACCOUNT.to_owned(), servers);
         Self {
             accounts,
+            portals: BTreeMap::new(),
             tokens: vec![TOKEN.to_owned()],
             legacy: vec![(EMAIL.to_owned(), API_KEY.to_owned())],
             result_info: true,
@@ -320,6 +323,11 @@ impl World {
     /// The servers of [`ACCOUNT`].
     pub fn servers(&mut self) -> &mut Vec<FakeServer> {
         self.accounts.entry(ACCOUNT.to_owned()).or_default()
+    }
+
+    /// The portals of [`ACCOUNT`].
+    pub fn portals(&mut self) -> &mut Vec<super::FakePortal> {
+        self.portals.entry(ACCOUNT.to_owned()).or_default()
     }
 
     /// Churn, as an account sees it over time: one server of [`ACCOUNT`], chosen at random,

@@ -15,6 +15,7 @@
 mod encode;
 mod head;
 mod negotiate;
+mod portals;
 mod servers;
 
 use std::fmt;
@@ -52,7 +53,8 @@ struct Servers(Snapshot);
 
 impl Collector for Servers {
     fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
-        servers::write(&self.0, &mut enc)
+        servers::write(&self.0, &mut enc)?;
+        portals::write(&self.0, &mut enc)
     }
 }
 

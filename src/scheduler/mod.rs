@@ -18,6 +18,7 @@ pub mod definitions;
 mod listed;
 pub mod memory;
 mod pipeline;
+mod portals;
 mod publish;
 mod retry;
 mod review;
@@ -239,6 +240,12 @@ impl Scheduler {
         self.inner.state.set_scheduler_alive(true);
         let mut tasks = JoinSet::new();
         for account in self.inner.clients.keys().cloned() {
+            let (me, sd, a) = (self.clone(), shutdown.clone(), account.clone());
+            let named = format!("{account} (portals)");
+            tasks.spawn(async move {
+                let r = tokio::spawn(async move { me.portal_loop(a, sd).await }).await;
+                r.map_err(|e| (named, e))
+            });
             let me = self.clone();
             let sd = shutdown.clone();
             tasks.spawn(async move {
@@ -280,7 +287,10 @@ impl Scheduler {
             let me = self.clone();
             let sd = shutdown.clone();
             let id = a.id.clone();
-            tasks.spawn(async move { (i, me.cycle(&id, &sd).await) });
+            tasks.spawn(async move {
+                let (report, ()) = tokio::join!(me.cycle(&id, &sd), me.portals_once(&id, &sd));
+                (i, report)
+            });
         }
         let mut out = Vec::new();
         while let Some(r) = tasks.join_next().await {

@@ -23,12 +23,17 @@ use crate::vocabulary::Endpoint;
 
 mod account;
 mod info;
+mod portals;
 mod server;
 mod servers;
 pub use account::{AccountView, ServerRecord};
 pub use info::{
     bounded, shared, Drift, Review, ServerInfo, MAX_ENUM_CHARS, MAX_ERROR_CHARS,
     MAX_HOSTNAME_CHARS, MAX_NAME_CHARS,
+};
+pub use portals::{
+    member_health, portal_health, portal_unusable, AccountPortals, MemberHealth, MemberView,
+    PortalView,
 };
 #[cfg(test)]
 pub use server::LastSync;
@@ -137,6 +142,8 @@ pub struct Snapshot {
     pub version: u64,
     /// How the pin file last loaded; `None` without one.
     pub pins: Option<PinStatus>,
+    /// Per account, the portals as last published (empty views when portals are off).
+    pub portals: BTreeMap<String, Arc<AccountPortals>>,
 }
 
 /// How the pin file's last load went, for the metrics and the pages.
@@ -164,6 +171,7 @@ pub struct State {
     version: AtomicU64,
     scheduler_alive: AtomicBool,
     pins: Mutex<Option<PinStatus>>,
+    portals: BTreeMap<String, ArcSwap<AccountPortals>>,
 }
 
 impl State {
@@ -189,6 +197,10 @@ impl State {
             version: AtomicU64::new(0),
             scheduler_alive: AtomicBool::new(true),
             pins: Mutex::new(None),
+            portals: ids
+                .iter()
+                .map(|a| ((*a).to_owned(), ArcSwap::default()))
+                .collect(),
         }
     }
 
@@ -210,6 +222,11 @@ impl State {
             settings: self.settings.get().copied(),
             version,
             pins: *self.pins.lock().unwrap_or_else(|e| e.into_inner()),
+            portals: self
+                .portals
+                .iter()
+                .map(|(id, v)| (id.clone(), v.load_full()))
+                .collect(),
         }
     }
 
@@ -225,6 +242,14 @@ impl State {
                 self.mark_listed(account);
             }
             slot.store(Arc::new(view));
+            self.version.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Publishes the portals of `account`, whole.
+    pub fn publish_portals(&self, account: &str, portals: AccountPortals) {
+        if let Some(slot) = self.portals.get(account) {
+            slot.store(Arc::new(portals));
             self.version.fetch_add(1, Ordering::AcqRel);
         }
     }

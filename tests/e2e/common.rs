@@ -47,6 +47,8 @@ pub fn test_config(api: &FakeApi) -> Config {
     c.retry.max_interval = Duration::from_millis(100);
     c.retry.max_elapsed = Duration::from_secs(5);
     c.request_timeout = Duration::from_secs(5);
+    // Portal listings are turned on by the tests about them.
+    c.portals_interval = None;
     c
 }
 

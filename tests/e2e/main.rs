@@ -17,6 +17,7 @@ mod load;
 mod openmetrics;
 mod pins;
 mod pipeline;
+mod portals;
 mod prism;
 mod prometheus;
 mod scheduler;

@@ -1,0 +1,108 @@
+//! The simulated portal list (`GET …/mcp/portals`): each portal's members carry a full copy
+//! of their server's fields, tools and prompts included, as Cloudflare sends them; a copy
+//! can be told to say another `status` than the server list (to show that the daemon reads
+//! state from the server list only). Pages, `result_info`, `page_size` and `ignore_page`
+//! follow the world's switches, as the server list does.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::answers::{raw_owned, server_json};
+use super::handlers::{envelope_error, record, Req};
+use super::World;
+
+/// One simulated portal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakePortal {
+    /// Id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Where users connect.
+    pub hostname: String,
+    /// Its servers: id, and whether users get it only when they turn it on.
+    pub members: Vec<(String, bool)>,
+    /// The `status` every member's copy says, in place of the server list's.
+    pub copy_status: Option<String>,
+}
+
+impl FakePortal {
+    /// A portal serving these servers, each enabled by default.
+    pub fn new(id: &str, members: &[&str]) -> Self {
+        Self {
+            id: id.into(),
+            name: format!("Portal {id}"),
+            hostname: format!("{id}.mcp.example.com"),
+            members: members.iter().map(|m| ((*m).to_owned(), false)).collect(),
+            copy_status: None,
+        }
+    }
+}
+
+pub(super) fn portals_answer(
+    w: &mut World,
+    req: &Req,
+    page: Option<u32>,
+    per_page: Option<u32>,
+) -> Response {
+    let (page, per_page) = match (page, per_page) {
+        (Some(p), Some(pp)) if p >= 1 && (1..=100).contains(&pp) => (p, pp),
+        _ => {
+            record(w, req, 400);
+            return envelope_error(
+                StatusCode::BAD_REQUEST,
+                10001,
+                "page must be >= 1 and per_page between 1 and 100",
+            );
+        }
+    };
+    let per_page = w.page_size.unwrap_or(per_page).max(1) as usize;
+    let page = if w.ignore_page { 1 } else { page as usize };
+    let portals = w.portals.get(&req.account).cloned().unwrap_or_default();
+    let start = (page - 1).saturating_mul(per_page).min(portals.len());
+    let end = start.saturating_add(per_page).min(portals.len());
+    let result: Vec<Value> = portals[start..end]
+        .iter()
+        .map(|p| portal_json(w, &req.account, p))
+        .collect();
+    let mut body = json!({"success": true, "errors": [], "messages": [], "result": result});
+    if w.result_info {
+        body["result_info"] = json!({"page": page, "per_page": per_page, "count": end - start,
+            "total_count": portals.len(), "total_pages": portals.len().div_ceil(per_page)});
+    }
+    record(w, req, 200);
+    raw_owned(StatusCode::OK, body.to_string())
+}
+
+fn portal_json(w: &mut World, account: &str, p: &FakePortal) -> Value {
+    let servers: Vec<Value> = p
+        .members
+        .iter()
+        .map(|(id, default_disabled)| {
+            let found = w
+                .accounts
+                .get(account)
+                .and_then(|v| v.iter().find(|s| &s.id == id))
+                .cloned();
+            let mut copy = match found {
+                Some(s) => {
+                    let tools = s.tool_defs.clone().or_else(|| w.tools_json(s.tools));
+                    serde_json::from_str(&server_json(&s, tools.as_deref())).unwrap_or(Value::Null)
+                }
+                None => json!({"id": id, "name": id, "hostname": "https://gone.example.com/mcp",
+                    "auth_type": "unauthenticated", "tools": [], "prompts": []}),
+            };
+            copy["server_id"] = json!(id);
+            copy["default_disabled"] = json!(default_disabled);
+            copy["on_behalf"] = json!(true);
+            if let Some(status) = &p.copy_status {
+                copy["status"] = json!(status);
+            }
+            copy
+        })
+        .collect();
+    json!({"id": p.id, "name": p.name, "hostname": p.hostname, "description": "A simulated MCP portal",
+        "code_mode": "opt_in", "secure_web_gateway": false, "created_at": "2026-01-05T10:00:00.000Z",
+        "modified_at": "2026-01-05T10:00:00.000Z", "servers": servers})
+}

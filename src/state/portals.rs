@@ -1,0 +1,138 @@
+//! The portals of one account as the daemon publishes them: membership from the last
+//! complete portal listing, and the listing's own health. A member's health is not kept
+//! here: it is judged at read time from the server list's view ([`member_health`]), so a
+//! portal shows what the server list says now, never the portal's own copy of a server.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::{AccountView, ServerState};
+
+/// One portal, membership only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortalView {
+    /// The portal id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Where its users' MCP clients connect.
+    pub hostname: String,
+    /// Its servers (within the include/exclude filters), in the portal's order.
+    pub members: Vec<MemberView>,
+}
+
+/// One server of a portal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberView {
+    /// The server's id.
+    pub server_id: String,
+    /// Whether users get it only when they turn it on.
+    pub default_disabled: bool,
+}
+
+/// The portals of one account.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountPortals {
+    /// Whether the last portal listing completed (`None` before the first, or when portals
+    /// are not listed).
+    pub up: Option<bool>,
+    /// End of the last complete portal listing.
+    pub last_success: Option<SystemTime>,
+    /// The last portal listing's error.
+    pub last_error: Option<String>,
+    /// The portals of the last complete listing.
+    pub portals: Arc<Vec<PortalView>>,
+}
+
+/// A portal member's health, worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MemberHealth {
+    /// Named by the portal, absent from the server list.
+    Missing,
+    /// A sync failed or had no effect, or Cloudflare reports an error.
+    Failing,
+    /// Stale, and a sync cannot refresh it (a person must act).
+    Blocked,
+    /// Stale, and a sync could refresh it.
+    Stale,
+    /// Fresh.
+    Fresh,
+}
+
+impl MemberHealth {
+    /// Every health, worst first (the label values, each rendered from 0).
+    pub const ALL: [MemberHealth; 5] = [
+        MemberHealth::Missing,
+        MemberHealth::Failing,
+        MemberHealth::Blocked,
+        MemberHealth::Stale,
+        MemberHealth::Fresh,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberHealth::Missing => "missing",
+            MemberHealth::Failing => "failing",
+            MemberHealth::Blocked => "blocked",
+            MemberHealth::Stale => "stale",
+            MemberHealth::Fresh => "fresh",
+        }
+    }
+
+    /// Whether users of the portal get no tools from it.
+    pub fn unusable(self) -> bool {
+        self <= MemberHealth::Blocked
+    }
+
+    fn of(s: &ServerState) -> Self {
+        let failed = s.consecutive_failures > 0
+            || s.info.error
+            || s.info.status.as_deref() == Some("error")
+            || s.last_sync.as_ref().is_some_and(|l| {
+                matches!(l.outcome, super::Outcome::NoEffect | super::Outcome::Failed)
+            });
+        if failed {
+            MemberHealth::Failing
+        } else if s.last_action.blocked().is_some() {
+            MemberHealth::Blocked
+        } else if s.info.stale {
+            MemberHealth::Stale
+        } else {
+            MemberHealth::Fresh
+        }
+    }
+}
+
+/// The health of server `id` as the account's server list says it.
+pub fn member_health(servers: &AccountView, id: &str) -> MemberHealth {
+    servers
+        .servers
+        .get(id)
+        .map_or(MemberHealth::Missing, MemberHealth::of)
+}
+
+/// A portal's servers by health, as counts in [`MemberHealth::ALL`]'s order, and its
+/// enabled servers that are unusable, worst first.
+pub fn portal_health<'p>(
+    servers: &AccountView,
+    p: &'p PortalView,
+) -> ([usize; 5], Vec<(&'p str, MemberHealth)>) {
+    let mut counts = [0; 5];
+    let mut unusable = Vec::new();
+    for m in &p.members {
+        let h = member_health(servers, &m.server_id);
+        counts[h as usize] += 1;
+        if h.unusable() && !m.default_disabled {
+            unusable.push((m.server_id.as_str(), h));
+        }
+    }
+    unusable.sort_by_key(|(id, h)| (*h, *id));
+    (counts, unusable)
+}
+
+/// Whether every enabled server of the portal is unusable (its users get no tools).
+pub fn portal_unusable(p: &PortalView, unusable_enabled: usize) -> bool {
+    let enabled = p.members.iter().filter(|m| !m.default_disabled).count();
+    enabled > 0 && unusable_enabled == enabled
+}
