@@ -83,9 +83,28 @@ def seconds(d):
     return int(m[1]) * {"s": 1, "m": 60, "h": 3600}[m[2]]
 
 
-def grafana_rule(r, title):
+def recorded(rules):
+    """The recording rules by name."""
+    return {r["record"]: r["expr"].strip() for g in rules["groups"] for r in g["rules"] if "record" in r}
+
+
+def inline(expr, records):
+    """`expr` with every recording rule it names replaced by the rule's own expression (Grafana
+    evaluates no recording rule). A name used with a selector or a range cannot be inlined."""
+    while True:
+        new = expr
+        for name, body in records.items():
+            if re.search(re.escape(name) + r"\s*[{\[]", new):
+                raise SystemExit(f"{name} is used with a selector or range; Grafana cannot inline it")
+            new = re.sub(re.escape(name) + r"(?![\w:])", lambda _: f"({body})", new)
+        if new == expr:
+            return expr
+        expr = new
+
+
+def grafana_rule(r, title, records):
     o = GRAFANA_OVERRIDES.get(r["alert"], {})
-    expr = o.get("expr", r["expr"].strip())
+    expr = inline(o.get("expr", r["expr"].strip()), records)
     # Prometheus's expression is already a filter: every series it returns is firing.
     condition = o.get("condition", "is_number($A) || is_nan($A) || is_inf($A)")
     lookback = max(600, 2 * max((seconds(w) for w in re.findall(r"\[(\d+[smh])\]", expr)), default=0))
@@ -132,7 +151,7 @@ def grafana_rules(rules):
         title = r["alert"]
         if names.count(title) > 1:
             title = f"{title} {r['labels']['severity']}"
-        rs.append(grafana_rule(r, title))
+        rs.append(grafana_rule(r, title, recorded(rules)))
     doc = {
         "apiVersion": 1,
         "groups": [
