@@ -1,4 +1,5 @@
-//! The HTTP endpoints: `/` (the status page), `/api/v1/servers` (its JSON twin), `/metrics`,
+//! The HTTP endpoints: `/` (the status page), `/api/v1/servers` and `/api/v1/portals` (its
+//! JSON twins), `/metrics`,
 //! `/healthz`, `/readyz`, `/runbook`; anything else 404.
 //!
 //! A scrape renders the state as it is: it never calls Cloudflare and never waits on a
@@ -49,6 +50,7 @@ pub fn router(app: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(status_page))
         .route("/api/v1/servers", get(status_json))
+        .route("/api/v1/portals", get(portals_json))
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -121,6 +123,29 @@ fn guarded(h: &mut HeaderMap) {
     );
 }
 
+async fn portals_json(
+    AxState(app): AxState<AppState>,
+    axum::extract::Query(q): QueryMap,
+) -> Response {
+    let f = match filter(&q, None) {
+        Ok(f) => f,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
+    };
+    json(&status::portals::portals(&app.state.read(), &f))
+}
+
+/// `v` as a JSON answer (serde_json escapes every string it writes).
+fn json(v: &impl serde::Serialize) -> Response {
+    let mut r = Response::new(Body::from(serde_json::to_vec(v).unwrap_or_default()));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    guarded(h);
+    r
+}
+
 async fn status_json(
     AxState(app): AxState<AppState>,
     axum::extract::Query(q): QueryMap,
@@ -129,16 +154,11 @@ async fn status_json(
         Ok(f) => f,
         Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
-    let rows = status::status(&app.state.read(), &f, std::time::SystemTime::now());
-    let body = serde_json::to_vec(&rows).unwrap_or_default();
-    let mut r = Response::new(Body::from(body));
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    guarded(h);
-    r
+    json(&status::status(
+        &app.state.read(),
+        &f,
+        std::time::SystemTime::now(),
+    ))
 }
 
 async fn metrics_handler(AxState(app): AxState<AppState>, headers: HeaderMap) -> Response {

@@ -101,10 +101,14 @@ pub fn page(status: &Status, filter: &Filter, now: SystemTime, nonce: &str) -> S
                     a href="/healthz" { "/healthz" } " · "
                     a href="/readyz" { "/readyz" } " · "
                     a href="/runbook" { "/runbook" } " · "
-                    a href={ "/api/v1/servers" (query(filter, None)) } { "this page as JSON" }
+                    a href={ "/api/v1/servers" (query(filter, None)) } { "this page as JSON" } " · "
+                    a href={ "/api/v1/portals" (query(filter, None)) } { "its portals as JSON" }
                 }
                 (accounts(&status.accounts, now))
                 (form(filter))
+                @if !status.portals.portals.is_empty() || status.portals.listings.values().any(|l| *l != "off") {
+                    (portals(&status.portals))
+                }
                 (servers(&status.servers, now))
                 @if status.omitted > 0 {
                     p id="omitted" {
@@ -174,6 +178,42 @@ fn accounts(rows: &[AccountRow], now: SystemTime) -> Markup {
     }
 }
 
+fn portals(p: &super::portals::Portals) -> Markup {
+    let down: Vec<&str> = p
+        .listings
+        .iter()
+        .filter(|(_, l)| **l == "down")
+        .map(|(a, _)| a.as_str())
+        .collect();
+    html! {
+        h2 { "Portals, worst first" }
+        @if !down.is_empty() {
+            p class="failing" { "The last portal listing failed for " (Shown(&down.join(", "))) "; the last membership is shown." }
+        }
+        table id="portals" {
+            tr {
+                th { "Portal" } th { "Hostname" } th { "Servers by health" }
+                th { "Unusable of enabled" } th { "Worst server" }
+            }
+            @for r in &p.portals {
+                @let counts: Vec<String> = r.servers.iter().filter(|(_, n)| **n > 0).map(|(h, n)| format!("{n} {h}")).collect();
+                tr class=(match r.state { "unusable" => "failing", "degraded" => "needs_person", _ => "fresh" }) data-id=(Shown(&r.id)) {
+                    td { b { (r.state) } " " (Shown(&r.name)) br; small { code { (Shown(&r.id)) } } }
+                    td { (Shown(&r.hostname)) }
+                    td { (counts.join(", ")) }
+                    td { (r.unusable) " of " (r.enabled) }
+                    td {
+                        @if let Some((id, h)) = &r.worst { code { (Shown(id)) } " " (h) } @else { "—" }
+                    }
+                }
+            }
+        }
+        @if p.omitted > 0 {
+            p { (p.omitted) " more portals match and are not shown." }
+        }
+    }
+}
+
 fn form(filter: &Filter) -> Markup {
     html! {
         form method="get" action="/" {
@@ -200,6 +240,7 @@ fn servers(rows: &[ServerRow], now: SystemTime) -> Markup {
                 th { "Last successful sync (Cloudflare)" } th { "Last sync (daemon)" }
                 th { "Failures in a row" } th { "Next" } th { "Tools" } th { "Prompts" }
                 th { "Capabilities changed" } th { "Drift from pins" } th { "Suspicious definitions" }
+                th { "Portals" }
             }
             @for r in rows {
                 tr class=(class(r.health)) data-id=(Shown(&r.id)) {
@@ -231,6 +272,7 @@ fn servers(rows: &[ServerRow], now: SystemTime) -> Markup {
                     td { (ago(r.capabilities_changed_at.as_deref(), "—")) }
                     td class="drift" { (drift(r)) }
                     td class="suspicious" { (suspicious(r)) }
+                    td class="portals" { (Shown(&r.portals.join(", "))) }
                 }
             }
         }

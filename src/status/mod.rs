@@ -10,6 +10,7 @@
 //! view escapes it for where it goes (HTML, JSON, a terminal).
 
 pub mod html;
+pub mod portals;
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
@@ -111,6 +112,8 @@ pub struct ServerRow {
     pub drift: Option<DriftRow>,
     /// Its definitions that break each rule for hidden instructions, by rule.
     pub suspicious: BTreeMap<&'static str, u32>,
+    /// The names of the portals that serve it.
+    pub portals: Vec<String>,
 }
 
 /// Definitions of a server that differ from its pins.
@@ -171,6 +174,9 @@ pub struct Status {
     pub servers: Vec<ServerRow>,
     /// Servers that matched the filters but were left out by the limit.
     pub omitted: usize,
+    /// The portals (the status page shows them; `/api/v1/portals` is their JSON).
+    #[serde(skip)]
+    pub portals: portals::Portals,
 }
 
 /// RFC 3339 in UTC, to the second.
@@ -257,6 +263,7 @@ fn row(
     s: &ServerState,
     next_cycle: Option<SystemTime>,
     now: SystemTime,
+    portals: Vec<String>,
 ) -> ServerRow {
     let text = |v: &Option<std::sync::Arc<str>>| v.as_deref().map(str::to_owned);
     ServerRow {
@@ -290,6 +297,7 @@ fn row(
             .iter()
             .map(|r| (r.as_str(), s.info.review.suspicious[r.index()]))
             .collect(),
+        portals,
     }
 }
 
@@ -360,15 +368,26 @@ pub fn status(snap: &Snapshot, filter: &Filter, now: SystemTime) -> Status {
     picked.sort_unstable_by(|a, b| order_key(a).cmp(&order_key(b)));
     let limit = filter.limit.unwrap_or(usize::MAX);
     let omitted = picked.len().saturating_sub(limit);
+    let serving = portals::serving(snap);
     let servers = picked
         .into_iter()
         .take(limit)
-        .map(|(_, a, s, next_cycle)| row(a, s, next_cycle, now))
+        .map(|(_, a, s, next_cycle)| {
+            let names = serving.get(&(a, &*s.info.id)).into_iter().flatten();
+            row(
+                a,
+                s,
+                next_cycle,
+                now,
+                names.map(|n| (*n).to_owned()).collect(),
+            )
+        })
         .collect();
     Status {
         accounts,
         servers,
         omitted,
+        portals: portals::portals(snap, filter),
     }
 }
 

@@ -167,3 +167,94 @@ async fn with_portals_off_the_cycle_makes_the_same_calls_and_none_to_portals() {
     assert_eq!(calls[0].1, 0, "no portal request when portals are off");
     assert!(calls[1].1 >= 1);
 }
+
+const INJECTION: &str = "<img src=x onerror=\"document.title='pwned'\">\u{202e}evil";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_shows_portals_worst_first_in_chromium_and_the_json_twin_agrees() {
+    let api = fake_with(vec![FakeServer::fresh("ok"), broken("broken")]).await;
+    api.with(|w| {
+        let mut hostile = FakePortal::new("fine", &["ok"]);
+        hostile.name = INJECTION.into();
+        *w.portals() = vec![
+            hostile,
+            FakePortal::new("half", &["ok", "broken"]),
+            FakePortal::new("dead", &["broken"]),
+        ];
+    });
+    let d = Daemon::start_with(&api, |c| {
+        c.interval = Duration::from_secs(3600);
+        c.portals_interval = Some(Duration::from_secs(3600));
+    })
+    .await;
+    d.wait_for("portal health", |m| {
+        sample(m, &health("dead", "failing")) == Some(1.0)
+    })
+    .await;
+    let (code, body, _) = get(&format!("{}/api/v1/portals?problems=1", d.base)).await;
+    assert_eq!(code, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let ids: Vec<&str> = v["portals"]
+        .as_array()
+        .expect("portals")
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["dead", "half"], "worst first, problems only: {body}");
+    assert_eq!(v["portals"][0]["state"], "unusable");
+    assert_eq!(
+        v["portals"][0]["worst"],
+        serde_json::json!(["broken", "failing"])
+    );
+    let (_, all, _) = get(&format!("{}/api/v1/portals?limit=1", d.base)).await;
+    let all: serde_json::Value = serde_json::from_str(&all).expect("JSON");
+    assert_eq!(
+        (
+            all["portals"].as_array().map(Vec::len),
+            all["omitted"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+    let servers = get(&format!("{}/api/v1/servers", d.base)).await.1;
+    assert!(
+        servers.contains("\"portals\":[\"Portal half\",\"Portal dead\"]"),
+        "{servers}"
+    );
+
+    let Some(dom) = crate::status_page::chromium_dom(&format!("{}/", d.base)).await else {
+        d.stop().await;
+        return;
+    };
+    let table = dom
+        .split("<table id=\"portals\"")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("a portals table: {dom}"));
+    let order: Vec<&str> = table
+        .split("data-id=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert_eq!(
+        order,
+        ["dead", "half", "fine"],
+        "the unusable portal first: {table}"
+    );
+    assert!(
+        dom.find("id=\"portals\"") < dom.find("id=\"servers\""),
+        "above the servers"
+    );
+    assert!(
+        !table.contains("<img"),
+        "the hostile name made no element: {table}"
+    );
+    assert!(
+        table.contains("&lt;img src=x") && table.contains("[U+202E]evil"),
+        "{table}"
+    );
+    assert!(
+        dom.contains("<title>mcp-sync-monitor</title>"),
+        "no script ran"
+    );
+    d.stop().await;
+}
