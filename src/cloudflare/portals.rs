@@ -99,3 +99,7 @@ pub fn decode_portal_page(body: &[u8]) -> Result<(Envelope<()>, PortalPage), Str
     };
     Ok((env, page))
 }
+
+#[cfg(test)]
+#[path = "../../tests/unit/cloudflare/portals.rs"]
+mod tests;

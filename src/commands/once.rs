@@ -164,7 +164,51 @@ pub fn table(reports: &[CycleReport], snap: &Snapshot, now: SystemTime) -> Strin
             r.account, r.servers, r.stale, r.synced, r.failed, r.no_effect, r.backed_off, r.blocked, r.dry_run, r.duration.as_secs_f64()
         );
     }
+    portal_lines(&mut out, snap);
     out
+}
+
+/// One line per portal, worst first, after the servers; and a portal listing that failed.
+fn portal_lines(out: &mut String, snap: &Snapshot) {
+    let p = status::portals::portals(snap, &status::Filter::default());
+    for (account, listing) in &p.listings {
+        if *listing == "down" {
+            let why = snap.portals.get(account).and_then(|p| p.last_error.clone());
+            let _ = writeln!(
+                out,
+                "account {account}: portal listing FAILED: {}",
+                sanitize(&why.unwrap_or_default())
+            );
+        }
+    }
+    for r in &p.portals {
+        let counts: Vec<String> = r
+            .servers
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(h, n)| format!("{n} {h}"))
+            .collect();
+        let worst = r
+            .worst
+            .as_ref()
+            .map(|(id, h)| format!("; worst {} ({h})", sanitize(id)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "portal {} ({}, {}): {}; {} of {} enabled servers unusable; {}{worst}",
+            sanitize(&r.id),
+            sanitize(&r.name),
+            sanitize(&r.hostname),
+            r.state,
+            r.unusable,
+            r.enabled,
+            if counts.is_empty() {
+                "no servers".to_owned()
+            } else {
+                counts.join(", ")
+            },
+        );
+    }
 }
 
 #[cfg(test)]

@@ -136,3 +136,7 @@ pub fn portal_unusable(p: &PortalView, unusable_enabled: usize) -> bool {
     let enabled = p.members.iter().filter(|m| !m.default_disabled).count();
     enabled > 0 && unusable_enabled == enabled
 }
+
+#[cfg(test)]
+#[path = "../../tests/unit/state/portals.rs"]
+mod tests;

@@ -111,3 +111,44 @@ fn the_table_escapes_names_and_shows_every_column() {
         assert!(t.contains(col), "{col} in {t}");
     }
 }
+
+#[test]
+fn once_prints_one_line_per_portal_worst_first_after_the_servers() {
+    use crate::state::{AccountPortals, MemberView, PortalView};
+    let st = one_server("One", false, Action::None);
+    let portal = |id: &str, member: &str| PortalView {
+        id: id.into(),
+        name: format!("Portal \u{1b}[31m{id}"),
+        hostname: format!("{id}.example.com"),
+        members: vec![MemberView {
+            server_id: member.into(),
+            default_disabled: false,
+        }],
+    };
+    st.publish_portals(
+        "a",
+        AccountPortals {
+            up: Some(true),
+            portals: Arc::new(vec![portal("works", "s1"), portal("dead", "gone")]),
+            ..AccountPortals::default()
+        },
+    );
+    let out = table(&[], &st.read(), SystemTime::now());
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("portal ")).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("portal dead (")
+            && lines[0].contains(
+                "unusable; 1 of 1 enabled servers unusable; 1 missing; worst gone (missing)"
+            ),
+        "{out}"
+    );
+    assert!(
+        lines[1].contains("works") && lines[1].contains(": ok;"),
+        "{out}"
+    );
+    assert!(
+        !out.contains('\u{1b}'),
+        "terminal control sequences are escaped: {out}"
+    );
+}
