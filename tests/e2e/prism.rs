@@ -22,10 +22,11 @@ async fn the_client_conforms_to_cloudflares_openapi_document() {
     let dir = TempDir::new("prism");
     let log_path = dir.0.join("prism.log");
     let log = std::fs::File::create(&log_path).expect("log file");
-    let spec = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/mcp-servers.openapi.json"
-    );
+    // One document for Prism: the server operations and the portal list, as Cloudflare's
+    // full OpenAPI document holds them side by side.
+    let spec = dir.0.join("cloudflare.openapi.json");
+    std::fs::write(&spec, merged_document()).expect("merged document");
+    let spec = spec.to_str().expect("utf-8 path");
     let _child = Child(
         Command::new(prism)
             .args([
@@ -77,7 +78,12 @@ async fn the_client_conforms_to_cloudflares_openapi_document() {
         let mut cfg = mcp_sync_monitor::config::load(&Default::default(), &env).expect("config");
         cfg.dry_run = true;
         let (s, state) = scheduler(cfg);
-        let report = s.cycle(account, &sd).await;
+        let report = s.run_once(&sd).await.remove(0);
+        // The portal listing, at the default interval, decodes Prism's example page.
+        let portals = state.read().portals[account].clone();
+        assert_eq!(portals.up, Some(true), "{:?}", portals.last_error);
+        assert_eq!(portals.portals.len(), 1, "{portals:?}");
+        assert!(!portals.portals[0].members.is_empty(), "{portals:?}");
         assert_eq!(
             report.servers, 1,
             "Prism's example page is short: the walk stops after it ({report:?})"
@@ -116,4 +122,19 @@ async fn the_client_conforms_to_cloudflares_openapi_document() {
         "Prism found request violations:\n{log}"
     );
     let _ = Endpoint::List;
+}
+
+/// The servers' and the portals' extracts as one OpenAPI document.
+fn merged_document() -> String {
+    let read = |name: &str| -> serde_json::Value {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("extract")).expect("JSON")
+    };
+    let mut doc = read("mcp-servers.openapi.json");
+    let portals = read("mcp-portals.openapi.json");
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    for (k, v) in portals["paths"].as_object().expect("paths") {
+        paths.insert(k.clone(), v.clone());
+    }
+    doc.to_string()
 }
