@@ -226,6 +226,7 @@ fn substitute(expr: &str) -> String {
     expr.replace("$__rate_interval", "1m")
         .replace("$account_id", ".*")
         .replace("$server", ".*")
+        .replace("$portal", ".*")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
