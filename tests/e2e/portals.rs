@@ -74,6 +74,18 @@ async fn portals_show_membership_and_health_from_the_server_list_and_survive_a_f
     assert_eq!(sample(&m, &member), Some(1.0), "{m}");
     assert!(m.contains("cloudflare_mcp_portal_info{account_id=\"023e105f4ecef8ad9ca31a8372d0c353\",portal_id=\"sales\",name=\"Portal sales\",hostname=\"sales.mcp.example.com\"} 1"), "{m}");
     assert!(api.count(Endpoint::Portals, None) >= 1);
+    // The documented portal families, and no other, are exported.
+    let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md"))
+        .expect("docs/metrics.md");
+    let documented: std::collections::BTreeSet<&str> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `cloudflare_mcp_portal")?.split('`').next())
+        .collect();
+    let exported: std::collections::BTreeSet<&str> = m
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE cloudflare_mcp_portal")?.split(' ').next())
+        .collect();
+    assert_eq!(documented, exported, "docs/metrics.md vs /metrics");
 
     api.with(|w| w.fault = Some((Fault::ServerError, Some(Endpoint::Portals))));
     let m = d
