@@ -11,6 +11,7 @@
 //!     cargo bench --bench cycle -- decode            # one list page through the decoder
 //!     cargo bench --bench cycle -- exposition        # one rendering of /metrics, both formats
 //!     cargo bench --bench cycle -- pins              # the cost of tool pinning
+//!     cargo bench --bench cycle -- portals           # 1,000 portals x 10 members, off and on
 //!
 //! `BENCH_DAEMON=<wrapper>` runs the daemon through a wrapper (a heap profiler, say), and
 //! `BENCH_FIRST_CYCLE_ONLY=1` stops the default mode after the first cycle's syncs;
@@ -30,6 +31,7 @@ mod first;
 mod fleet;
 mod load;
 mod pins;
+mod portals;
 mod scale;
 mod support;
 
@@ -54,6 +56,8 @@ fn main() {
             exposition::exposition();
         } else if args.iter().any(|a| a == "pins") {
             pins::pins().await;
+        } else if args.iter().any(|a| a == "portals") {
+            portals::portals().await;
         } else if args.iter().any(|a| a == "accounts") {
             scale::many_accounts().await;
         } else {

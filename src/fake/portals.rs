@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use super::answers::{raw_owned, server_json};
 use super::handlers::{envelope_error, record, Req};
-use super::World;
+use std::collections::HashMap;
+
+use super::{FakeServer, World};
 
 /// One simulated portal.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,9 +64,11 @@ pub(super) fn portals_answer(
     let portals = w.portals.get(&req.account).cloned().unwrap_or_default();
     let start = (page - 1).saturating_mul(per_page).min(portals.len());
     let end = start.saturating_add(per_page).min(portals.len());
+    let servers = w.accounts.get(&req.account).cloned().unwrap_or_default();
+    let index: HashMap<&str, &FakeServer> = servers.iter().map(|s| (s.id.as_str(), s)).collect();
     let result: Vec<Value> = portals[start..end]
         .iter()
-        .map(|p| portal_json(w, &req.account, p))
+        .map(|p| portal_json(w, &index, p))
         .collect();
     let mut body = json!({"success": true, "errors": [], "messages": [], "result": result});
     if w.result_info {
@@ -75,17 +79,12 @@ pub(super) fn portals_answer(
     raw_owned(StatusCode::OK, body.to_string())
 }
 
-fn portal_json(w: &mut World, account: &str, p: &FakePortal) -> Value {
-    let servers: Vec<Value> = p
+fn portal_json(w: &mut World, servers: &HashMap<&str, &FakeServer>, p: &FakePortal) -> Value {
+    let copies: Vec<Value> = p
         .members
         .iter()
         .map(|(id, default_disabled)| {
-            let found = w
-                .accounts
-                .get(account)
-                .and_then(|v| v.iter().find(|s| &s.id == id))
-                .cloned();
-            let mut copy = match found {
+            let mut copy = match servers.get(id.as_str()) {
                 Some(s) => {
                     let tools = s.tool_defs.clone().or_else(|| w.tools_json(s.tools));
                     serde_json::from_str(&server_json(&s, tools.as_deref())).unwrap_or(Value::Null)
@@ -104,5 +103,5 @@ fn portal_json(w: &mut World, account: &str, p: &FakePortal) -> Value {
         .collect();
     json!({"id": p.id, "name": p.name, "hostname": p.hostname, "description": "A simulated MCP portal",
         "code_mode": "opt_in", "secure_web_gateway": false, "created_at": "2026-01-05T10:00:00.000Z",
-        "modified_at": "2026-01-05T10:00:00.000Z", "servers": servers})
+        "modified_at": "2026-01-05T10:00:00.000Z", "servers": copies})
 }

@@ -79,11 +79,19 @@ async fn portals_show_membership_and_health_from_the_server_list_and_survive_a_f
         .expect("docs/metrics.md");
     let documented: std::collections::BTreeSet<&str> = table
         .lines()
-        .filter_map(|l| l.strip_prefix("| `cloudflare_mcp_portal")?.split('`').next())
+        .filter_map(|l| {
+            l.strip_prefix("| `cloudflare_mcp_portal")?
+                .split('`')
+                .next()
+        })
         .collect();
     let exported: std::collections::BTreeSet<&str> = m
         .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE cloudflare_mcp_portal")?.split(' ').next())
+        .filter_map(|l| {
+            l.strip_prefix("# TYPE cloudflare_mcp_portal")?
+                .split(' ')
+                .next()
+        })
         .collect();
     assert_eq!(documented, exported, "docs/metrics.md vs /metrics");
 
