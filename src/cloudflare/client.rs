@@ -17,7 +17,7 @@ pub use super::error::ApiError;
 use super::model::{self, ListPage, Server, SyncResult};
 use super::portals::PortalPage;
 use super::ratelimit::{parse_ratelimit, parse_retry_after, RateLimitInfo, RateLimiter};
-use super::stream::{PageDecoder, Wanted};
+use super::stream::{Feed, PageDecoder, Wanted};
 use crate::secret::Secret;
 pub use crate::vocabulary::Endpoint;
 
@@ -215,9 +215,14 @@ impl Client {
             encode_segment(account_id)
         );
         let ep = Endpoint::Portals;
-        let answer = self.send(account_id, ep, self.http.get(url), None).await?;
-        let (env, page) = answer.decoded(ep, |b| {
-            super::portals::decode_portal_page(b).map_err(model::DecodeError)
+        let mut decoder = PageDecoder::<PortalPage>::default();
+        let answer = self
+            .send(account_id, ep, self.http.get(url), Some(&mut decoder))
+            .await?;
+        let (env, page) = decoder.finish().map_err(|e| ApiError::Decode {
+            endpoint: ep,
+            status: answer.status,
+            message: e.0,
         })?;
         env.accepted(ep, answer.status)?;
         Ok(page)
@@ -261,7 +266,7 @@ impl Client {
         account_id: &str,
         ep: Endpoint,
         req: reqwest::RequestBuilder,
-        decoder: Option<&mut PageDecoder>,
+        decoder: Option<&mut dyn Feed>,
     ) -> Result<Answer, ApiError> {
         self.limiter.acquire().await;
         let req = self.authenticate(req);
@@ -325,7 +330,7 @@ impl Client {
         &self,
         ep: Endpoint,
         req: reqwest::RequestBuilder,
-        decoder: Option<&mut PageDecoder>,
+        decoder: Option<&mut dyn Feed>,
     ) -> Result<Answer, ApiError> {
         let map = |e: reqwest::Error| {
             if e.is_timeout() {

@@ -2,15 +2,20 @@
 //! connect to) serves which server. Only membership is kept: each member's copy of the
 //! server's fields, its `tools` and `prompts` included, is skipped while it is decoded
 //! (serde_json passes over unknown fields without building them), so a portal costs its id,
-//! name, hostname and member ids. A page is decoded portal by portal, as the server list
-//! is: one malformed portal costs only itself.
+//! name, hostname and member ids. A page is decoded as it arrives, portal by portal, by the
+//! server list's decoder (`stream`): only one portal's bytes are held at a time, and one
+//! malformed portal costs only itself.
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use super::lenient::{lenient_bool, lenient_string};
-use super::model::{Envelope, ResultInfo, SkippedServer};
+#[cfg(test)]
+use super::model::Envelope;
+use super::model::{ResultInfo, SkippedServer};
 use super::pagination::Keyed;
+#[cfg(test)]
+use super::stream::PageDecoder;
+use super::stream::{Page, Wanted};
 
 /// One portal, as far as the daemon reads it.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -66,38 +71,35 @@ pub struct PortalPage {
     pub result_info: Option<ResultInfo>,
 }
 
-/// Decodes a portal page held whole: the envelope, then each portal on its own.
-pub fn decode_portal_page(body: &[u8]) -> Result<(Envelope<()>, PortalPage), String> {
-    let env: Envelope<Vec<&RawValue>> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let raw = env.result.unwrap_or_default();
-    let mut page = PortalPage {
-        raw_count: raw.len(),
-        result_info: env.result_info.clone(),
-        ..PortalPage::default()
-    };
-    for (index, json) in raw.iter().enumerate() {
-        match serde_json::from_str::<Portal>(json.get()) {
-            Ok(p) if !p.id.is_empty() => page.portals.push(p),
-            Ok(_) => page.skipped.push(SkippedServer {
+impl Page for PortalPage {
+    fn element(&mut self, index: usize, json: &[u8], _: Option<&Wanted>) {
+        match serde_json::from_slice::<Portal>(json) {
+            Ok(p) if !p.id.is_empty() => self.portals.push(p),
+            Ok(_) => self.skipped.push(SkippedServer {
                 index,
                 id: None,
                 reason: "empty id".into(),
             }),
-            Err(e) => page.skipped.push(SkippedServer {
+            Err(e) => self.skipped.push(SkippedServer {
                 index,
                 id: None,
                 reason: e.to_string(),
             }),
         }
     }
-    let env = Envelope {
-        success: env.success,
-        errors: env.errors,
-        messages: env.messages,
-        result: None,
-        result_info: env.result_info,
-    };
-    Ok((env, page))
+
+    fn close(&mut self, raw_count: usize, info: Option<ResultInfo>) {
+        self.raw_count = raw_count;
+        self.result_info = info;
+    }
+}
+
+/// Decodes a portal page held whole, as the client does while it arrives.
+#[cfg(test)]
+pub fn decode_portal_page(body: &[u8]) -> Result<(Envelope<()>, PortalPage), String> {
+    let mut d = PageDecoder::<PortalPage>::default();
+    d.feed(body);
+    d.finish().map_err(|e| e.0)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! A list page decoded as its bytes arrive, never held whole: a small scanner follows the
 //! JSON's structure (depth, strings, the top-level keys) and hands each element of the
-//! top-level `result` array to the per-server decoder the moment its last byte is in, so
-//! only one server's bytes are held at a time. Everything outside those elements (the
+//! top-level `result` array to its page's decoder ([`Page`]: a server, or a portal) the
+//! moment its last byte is in, so only one element's bytes are held at a time. Everything outside those elements (the
 //! envelope: `success`, `errors`, `result_info`, an empty `result`) is kept and decoded at the
 //! end. One malformed server is skipped, not its page; a body that is not what the scanner
 //! expects is caught by the envelope's decode. Strings, the bulk of a page, are crossed with
@@ -9,7 +9,43 @@
 
 use serde_json::value::RawValue;
 
-use super::model::{decode_server, DecodeError, Envelope, ListPage};
+use super::model::{decode_server, DecodeError, Envelope, ListPage, ResultInfo};
+
+/// What a page's decoder fills: each element of `result` as its last byte arrives, then
+/// the page's `result_info` and element count. The server list and the portal list are
+/// both such pages.
+pub trait Page: Default {
+    /// Decodes element `index` of `result` from its JSON.
+    fn element(&mut self, index: usize, json: &[u8], wanted: Option<&Wanted>);
+    /// The page is complete: `raw_count` elements, this `result_info`.
+    fn close(&mut self, raw_count: usize, info: Option<ResultInfo>);
+}
+
+impl Page for ListPage {
+    fn element(&mut self, index: usize, json: &[u8], wanted: Option<&Wanted>) {
+        match decode_server(index, json, wanted) {
+            Ok(s) => self.servers.push(s),
+            Err(skipped) => self.skipped.push(skipped),
+        }
+    }
+
+    fn close(&mut self, raw_count: usize, info: Option<ResultInfo>) {
+        self.raw_count = raw_count;
+        self.result_info = info;
+    }
+}
+
+/// A body read as it arrives (the client feeds it chunk by chunk).
+pub trait Feed: Send {
+    /// Reads the next chunk of the body.
+    fn feed(&mut self, chunk: &[u8]);
+}
+
+impl<P: Page + Send> Feed for PageDecoder<P> {
+    fn feed(&mut self, chunk: &[u8]) {
+        PageDecoder::feed(self, chunk);
+    }
+}
 
 /// Where the scanner is.
 #[derive(Debug, Default)]
@@ -116,11 +152,12 @@ fn deep(s: &mut Scan, chunk: &[u8], mut i: usize) -> Option<usize> {
 /// The decoder of one page. [`PageDecoder::feed`] the body's chunks in order, then
 /// [`PageDecoder::finish`].
 #[derive(Default)]
-pub struct PageDecoder {
+pub struct PageDecoder<P = ListPage> {
     scan: Scan,
     envelope: Vec<u8>,
     element: Vec<u8>,
-    page: ListPage,
+    count: usize,
+    page: P,
     wanted: Option<Wanted>,
 }
 
@@ -129,7 +166,7 @@ pub struct PageDecoder {
 /// fingerprints while its bytes are still held.
 pub type Wanted = std::sync::Arc<dyn Fn(&str, u64) -> bool + Send + Sync>;
 
-impl std::fmt::Debug for PageDecoder {
+impl<P: std::fmt::Debug> std::fmt::Debug for PageDecoder<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PageDecoder")
             .field("scan", &self.scan)
@@ -142,7 +179,7 @@ impl std::fmt::Debug for PageDecoder {
 const RESULT: &[u8] = b"result";
 
 impl PageDecoder {
-    /// A decoder with nothing read.
+    /// A decoder of a server list page with nothing read.
     #[cfg(any(test, feature = "fake"))]
     pub fn new() -> Self {
         Self::default()
@@ -155,7 +192,9 @@ impl PageDecoder {
             ..Self::default()
         }
     }
+}
 
+impl<P: Page> PageDecoder<P> {
     /// Reads the next chunk of the body, handing each element of `result` that ends in it
     /// to its decoder.
     pub fn feed(&mut self, chunk: &[u8]) {
@@ -242,25 +281,21 @@ impl PageDecoder {
     /// The element read so far plus `tail` is complete: decode it.
     fn end_element(&mut self, tail: &[u8]) {
         self.scan.in_element = false;
-        let index = self.page.raw_count;
-        self.page.raw_count += 1;
-        let outcome = if self.element.is_empty() {
-            decode_server(index, tail, self.wanted.as_ref())
+        let index = self.count;
+        self.count += 1;
+        if self.element.is_empty() {
+            self.page.element(index, tail, self.wanted.as_ref());
         } else {
             self.element.extend_from_slice(tail);
-            let o = decode_server(index, &self.element, self.wanted.as_ref());
+            self.page
+                .element(index, &self.element, self.wanted.as_ref());
             self.element.clear();
-            o
-        };
-        match outcome {
-            Ok(s) => self.page.servers.push(s),
-            Err(skipped) => self.page.skipped.push(skipped),
         }
     }
 
     /// The envelope and the page. A body cut inside the `result` array, or an envelope
     /// that does not parse, is an error.
-    pub fn finish(mut self) -> Result<(Envelope<()>, ListPage), DecodeError> {
+    pub fn finish(mut self) -> Result<(Envelope<()>, P), DecodeError> {
         if self.scan.in_result || self.scan.in_string || self.scan.depth != 0 {
             return Err(DecodeError(
                 "list page: EOF while parsing (the body ends early)".into(),
@@ -271,14 +306,12 @@ impl PageDecoder {
         // A `result` the scanner did not take apart (a key written with escapes) is decoded
         // here the same way.
         for item in env.result.into_iter().flatten() {
-            let index = self.page.raw_count;
-            self.page.raw_count += 1;
-            match decode_server(index, item.get().as_bytes(), self.wanted.as_ref()) {
-                Ok(s) => self.page.servers.push(s),
-                Err(skipped) => self.page.skipped.push(skipped),
-            }
+            let index = self.count;
+            self.count += 1;
+            self.page
+                .element(index, item.get().as_bytes(), self.wanted.as_ref());
         }
-        self.page.result_info = env.result_info.clone();
+        self.page.close(self.count, env.result_info.clone());
         let envelope = Envelope {
             success: env.success,
             errors: env.errors,
