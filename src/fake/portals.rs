@@ -66,42 +66,65 @@ pub(super) fn portals_answer(
     let end = start.saturating_add(per_page).min(portals.len());
     let servers = w.accounts.get(&req.account).cloned().unwrap_or_default();
     let index: HashMap<&str, &FakeServer> = servers.iter().map(|s| (s.id.as_str(), s)).collect();
-    let result: Vec<Value> = portals[start..end]
+    let result: Vec<String> = portals[start..end]
         .iter()
         .map(|p| portal_json(w, &index, p))
         .collect();
-    let mut body = json!({"success": true, "errors": [], "messages": [], "result": result});
+    let mut body = format!(
+        "{{\"success\":true,\"errors\":[],\"messages\":[],\"result\":[{}]",
+        result.join(",")
+    );
     if w.result_info {
-        body["result_info"] = json!({"page": page, "per_page": per_page, "count": end - start,
+        let info = json!({"page": page, "per_page": per_page, "count": end - start,
             "total_count": portals.len(), "total_pages": portals.len().div_ceil(per_page)});
+        body.push_str(&format!(",\"result_info\":{info}"));
     }
+    body.push('}');
     record(w, req, 200);
-    raw_owned(StatusCode::OK, body.to_string())
+    raw_owned(StatusCode::OK, body)
 }
 
-fn portal_json(w: &mut World, servers: &HashMap<&str, &FakeServer>, p: &FakePortal) -> Value {
-    let copies: Vec<Value> = p
+/// A portal's JSON; each member is its server's own JSON with the member's fields first
+/// (built as text: a page of a thousand copies is megabytes).
+fn portal_json(w: &mut World, servers: &HashMap<&str, &FakeServer>, p: &FakePortal) -> String {
+    let copies: Vec<String> = p
         .members
         .iter()
         .map(|(id, default_disabled)| {
-            let mut copy = match servers.get(id.as_str()) {
+            let own = match servers.get(id.as_str()) {
                 Some(s) => {
                     let tools = s.tool_defs.clone().or_else(|| w.tools_json(s.tools));
-                    serde_json::from_str(&server_json(&s, tools.as_deref())).unwrap_or(Value::Null)
+                    server_json(s, tools.as_deref())
                 }
                 None => json!({"id": id, "name": id, "hostname": "https://gone.example.com/mcp",
-                    "auth_type": "unauthenticated", "tools": [], "prompts": []}),
+                    "auth_type": "unauthenticated", "tools": [], "prompts": []})
+                .to_string(),
             };
-            copy["server_id"] = json!(id);
-            copy["default_disabled"] = json!(default_disabled);
-            copy["on_behalf"] = json!(true);
-            if let Some(status) = &p.copy_status {
-                copy["status"] = json!(status);
+            let member =
+                json!({"server_id": id, "default_disabled": default_disabled, "on_behalf": true});
+            let Some(status) = &p.copy_status else {
+                let fields = member.to_string();
+                return format!(
+                    "{},{}",
+                    &fields[..fields.len() - 1],
+                    own.strip_prefix('{').unwrap_or("}")
+                );
+            };
+            let mut copy: Value = serde_json::from_str(&own).unwrap_or(Value::Null);
+            copy["status"] = json!(status);
+            for (k, v) in member.as_object().into_iter().flatten() {
+                copy[k] = v.clone();
             }
-            copy
+            copy.to_string()
         })
         .collect();
-    json!({"id": p.id, "name": p.name, "hostname": p.hostname, "description": "A simulated MCP portal",
+    let head = json!({"id": p.id, "name": p.name, "hostname": p.hostname, "description": "A simulated MCP portal",
         "code_mode": "opt_in", "secure_web_gateway": false, "created_at": "2026-01-05T10:00:00.000Z",
-        "modified_at": "2026-01-05T10:00:00.000Z", "servers": copies})
+        "modified_at": "2026-01-05T10:00:00.000Z"})
+    .to_string();
+    format!(
+        "{},\"servers\":[{}]}}",
+        &head[..head.len() - 1],
+        copies.join(",")
+    )
 }
