@@ -75,4 +75,22 @@ async fn run(n: usize, portals: usize, members: usize, on: bool) {
         api.count(Endpoint::Portals, None),
         m.lines().count()
     );
+    if on {
+        let url = format!(
+            "{}/accounts/{}/access/ai-controls/mcp/portals?page=1&per_page=100",
+            api.base_url(),
+            fake::ACCOUNT
+        );
+        let body = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(fake::TOKEN)
+            .send()
+            .await
+            .expect("page");
+        let bytes = body.bytes().await.expect("body").len();
+        println!(
+            "(one portal page of 100: {:.1} MiB)",
+            bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
 }

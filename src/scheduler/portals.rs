@@ -4,7 +4,7 @@
 //! one request more per listing). A listing that fails keeps the last good membership and
 //! publishes only that it failed: it never touches the server cycle.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tracing::{debug, warn};
 
@@ -22,11 +22,24 @@ use crate::state::{
 };
 
 impl Scheduler {
-    /// Lists the portals of `account` every `portals.interval` until `shutdown`.
+    /// Lists the portals of `account` every `portals.interval` until `shutdown`, the first
+    /// time once the account's first server listing has ended: a portal's health needs the
+    /// server list, and the first cycle (the longest) then has the budget and the CPU alone.
     pub(super) async fn portal_loop(&self, account: String, shutdown: Shutdown) {
         let Some(interval) = self.inner.config.portals_interval else {
             return;
         };
+        let listed = || {
+            self.inner
+                .state
+                .account(&account)
+                .is_some_and(|v| v.up.is_some())
+        };
+        while !listed() {
+            if !shutdown.sleep(Duration::from_millis(100)).await {
+                return;
+            }
+        }
         while !shutdown.is_triggered() {
             self.portals_once(&account, &shutdown).await;
             if !shutdown.sleep(interval).await {
