@@ -8,7 +8,7 @@
 //!
 //! - [`config`]: load the file, merge it with the environment and the flags (each key
 //!   declared once), validate; accounts, credentials, filters.
-//! - [`cloudflare`]: the HTTP client (list, sync, read — nothing else), the lenient API
+//! - [`cloudflare`]: the HTTP client (list, sync, read, the portal list — nothing else), the lenient API
 //!   models, the pagination rule, the per-credential rate limiter and the page decoder. It
 //!   knows nothing of the state, the metrics or shutdown: its caller records what happened
 //!   and cancels it by dropping it.
@@ -19,8 +19,10 @@
 //! - [`scheduler`]: the cycle — walk the pages, plan, sync, retry, back off, judge each sync
 //!   by its effect — and its own memory of failure streaks, back-offs and fingerprints. Its
 //!   decisions are pure functions in `scheduler::decide`. It builds each account's view and
-//!   publishes it whole, once per cycle.
-//! - [`state`]: what the daemon publishes: one view per account, swapped whole (readers take
+//!   publishes it whole, once per cycle; the portal listing runs beside it on its own
+//!   interval and publishes each account's portals the same way.
+//! - [`state`]: what the daemon publishes: one view per account and its portals, swapped
+//!   whole (readers take
 //!   an `Arc`, never a lock a cycle holds), and the request counters beside it. It imports
 //!   nothing of `cloudflare`; the label words both use are in [`vocabulary`].
 //! - [`metrics`]: renders a snapshot, and [`process`]'s figures, for Prometheus at scrape
@@ -30,8 +32,8 @@
 //!   each server against it, `pins export` / `pins diff` write and compare it.
 //! - [`web`]: the web configuration (TLS, users, headers, rate limit, reloads) that `http`
 //!   applies and `metrics` reports on.
-//! - [`status`]: the status of every server for a person, worst first, from one snapshot:
-//!   the rows of the status page, its JSON and `once`'s table.
+//! - [`status`]: the status of every server and portal for a person, worst first, from one
+//!   snapshot: the rows of the status page, its JSON and `once`'s table.
 //! - [`http`]: the axum routes. A scrape or a page view never calls the API and never waits
 //!   on a cycle.
 //! - [`app`]: starts the state, the scheduler and the HTTP server on one shutdown signal,
