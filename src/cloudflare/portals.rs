@@ -8,13 +8,9 @@
 
 use serde::Deserialize;
 
-use super::lenient::{lenient_bool, lenient_string};
-#[cfg(test)]
-use super::model::Envelope;
+use super::lenient::{lenient_bool, lenient_string, null_as_default};
 use super::model::{ResultInfo, SkippedServer};
 use super::pagination::Keyed;
-#[cfg(test)]
-use super::stream::PageDecoder;
 use super::stream::{Page, Wanted};
 
 /// One portal, as far as the daemon reads it.
@@ -28,8 +24,8 @@ pub struct Portal {
     /// Where users' MCP clients connect.
     #[serde(default, deserialize_with = "lenient_string")]
     pub hostname: Option<String>,
-    /// The servers it serves (members without a `server_id` are dropped).
-    #[serde(default, deserialize_with = "members")]
+    /// The servers it serves.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub servers: Vec<Member>,
 }
 
@@ -45,11 +41,6 @@ pub struct Member {
     /// Whether users get it only when they turn it on (absent: `false`, as documented).
     #[serde(default, deserialize_with = "lenient_bool")]
     pub default_disabled: Option<bool>,
-}
-
-fn members<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Member>, D::Error> {
-    let all = Option::<Vec<Member>>::deserialize(d)?.unwrap_or_default();
-    Ok(all.into_iter().filter(|m| m.server_id.is_some()).collect())
 }
 
 impl Keyed for Portal {
@@ -92,14 +83,6 @@ impl Page for PortalPage {
         self.raw_count = raw_count;
         self.result_info = info;
     }
-}
-
-/// Decodes a portal page held whole, as the client does while it arrives.
-#[cfg(test)]
-pub fn decode_portal_page(body: &[u8]) -> Result<(Envelope<()>, PortalPage), String> {
-    let mut d = PageDecoder::<PortalPage>::default();
-    d.feed(body);
-    d.finish().map_err(|e| e.0)
 }
 
 #[cfg(test)]

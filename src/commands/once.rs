@@ -182,31 +182,21 @@ fn portal_lines(out: &mut String, snap: &Snapshot) {
         }
     }
     for r in &p.portals {
-        let counts: Vec<String> = r
-            .servers
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(h, n)| format!("{n} {h}"))
-            .collect();
         let worst = r
             .worst
             .as_ref()
-            .map(|(id, h)| format!("; worst {} ({h})", sanitize(id)))
-            .unwrap_or_default();
+            .map(|(id, h)| format!("; worst {} ({h})", sanitize(id)));
         let _ = writeln!(
             out,
-            "portal {} ({}, {}): {}; {} of {} enabled servers unusable; {}{worst}",
+            "portal {} ({}, {}): {}; {} of {} enabled servers unusable; {}{}",
             sanitize(&r.id),
             sanitize(&r.name),
             sanitize(&r.hostname),
-            r.state,
+            r.state.as_str(),
             r.unusable,
             r.enabled,
-            if counts.is_empty() {
-                "no servers".to_owned()
-            } else {
-                counts.join(", ")
-            },
+            r.counts(),
+            worst.unwrap_or_default(),
         );
     }
 }

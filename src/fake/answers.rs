@@ -13,22 +13,35 @@ use serde_json::{json, Value};
 use super::handlers::{envelope_error, json_response, rate_limited, record, Req};
 use super::{FakeServer, SyncBehavior, World};
 
+/// `page` and `per_page` as Cloudflare checks them (HTTP 400 outside 1.. and 1..=100).
+pub(super) fn paging(
+    w: &mut World,
+    req: &Req,
+    page: Option<u32>,
+    per_page: Option<u32>,
+) -> Result<(u32, u32), Response> {
+    match (page, per_page) {
+        (Some(p), Some(pp)) if p >= 1 && (1..=100).contains(&pp) => Ok((p, pp)),
+        _ => {
+            record(w, req, 400);
+            Err(envelope_error(
+                StatusCode::BAD_REQUEST,
+                10001,
+                "page must be >= 1 and per_page between 1 and 100",
+            ))
+        }
+    }
+}
+
 pub(super) fn list_answer(
     w: &mut World,
     req: &Req,
     page: Option<u32>,
     per_page: Option<u32>,
 ) -> Response {
-    let (page, per_page) = match (page, per_page) {
-        (Some(p), Some(pp)) if p >= 1 && (1..=100).contains(&pp) => (p, pp),
-        _ => {
-            record(w, req, 400);
-            return envelope_error(
-                StatusCode::BAD_REQUEST,
-                10001,
-                "page must be >= 1 and per_page between 1 and 100",
-            );
-        }
+    let (page, per_page) = match paging(w, req, page, per_page) {
+        Ok(p) => p,
+        Err(r) => return r,
     };
     if w.fail_list_page == Some(page) {
         record(w, req, 500);

@@ -4,14 +4,14 @@
 //! state from the server list only). Pages, `result_info`, `page_size` and `ignore_page`
 //! follow the world's switches, as the server list does.
 
+use std::collections::HashMap;
+
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::answers::{raw_owned, server_json};
-use super::handlers::{envelope_error, record, Req};
-use std::collections::HashMap;
-
+use super::handlers::{record, Req};
 use super::{FakeServer, World};
 
 /// One simulated portal.
@@ -48,16 +48,9 @@ pub(super) fn portals_answer(
     page: Option<u32>,
     per_page: Option<u32>,
 ) -> Response {
-    let (page, per_page) = match (page, per_page) {
-        (Some(p), Some(pp)) if p >= 1 && (1..=100).contains(&pp) => (p, pp),
-        _ => {
-            record(w, req, 400);
-            return envelope_error(
-                StatusCode::BAD_REQUEST,
-                10001,
-                "page must be >= 1 and per_page between 1 and 100",
-            );
-        }
+    let (page, per_page) = match super::answers::paging(w, req, page, per_page) {
+        Ok(p) => p,
+        Err(r) => return r,
     };
     let per_page = w.page_size.unwrap_or(per_page).max(1) as usize;
     let page = if w.ignore_page { 1 } else { page as usize };

@@ -4,17 +4,16 @@
 //! one request more per listing). A listing that fails keeps the last good membership and
 //! publishes only that it failed: it never touches the server cycle.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use tracing::{debug, warn};
+use tracing::warn;
 
-use super::decide::{classify_list_error, Class};
-use super::retry::{retrying, Ended};
+use super::decide::Class;
 use super::walk::ListFailure;
 use super::Scheduler;
 use crate::cloudflare::model::sanitize;
 use crate::cloudflare::pagination::{page_cap, walk_step, Listing, PageFacts, Step};
-use crate::cloudflare::portals::{Portal, PortalPage};
+use crate::cloudflare::portals::Portal;
 use crate::cloudflare::Client;
 use crate::shutdown::Shutdown;
 use crate::state::{
@@ -56,28 +55,20 @@ impl Scheduler {
         if self.inner.config.portals_interval.is_none() {
             return;
         }
-        let old = self
-            .inner
-            .state
-            .read()
-            .portals
-            .get(account)
-            .cloned()
-            .unwrap_or_default();
         let next = match self.list_portals(client, account, shutdown).await {
             Ok(portals) => AccountPortals {
                 up: Some(true),
-                last_success: Some(SystemTime::now()),
                 last_error: None,
                 portals: std::sync::Arc::new(portals.into_iter().map(|p| self.view(p)).collect()),
             },
             Err(f) if f.class == Class::Interrupted => return,
             Err(f) => {
                 warn!(account, error = %f.message, "portal listing failed; the last membership stays");
+                let old = self.inner.state.read().portals.get(account).cloned();
                 AccountPortals {
                     up: Some(false),
                     last_error: Some(f.message),
-                    ..(*old).clone()
+                    ..old.as_deref().cloned().unwrap_or_default()
                 }
             }
         };
@@ -115,7 +106,11 @@ impl Scheduler {
         let (mut page, mut prev_short, mut until_empty) = (1, false, false);
         let (mut first_count, mut cap) = (None, page_cap(None, per_page));
         loop {
-            let p = self.portal_page(client, account, page, shutdown).await?;
+            let p = self
+                .page_with_retries(account, page, shutdown, || {
+                    client.list_portals_page(account, page, per_page)
+                })
+                .await?;
             let count = p.result_info.as_ref().and_then(|i| i.total_count);
             if page == 1 {
                 (first_count, cap) = (count, page_cap(count, per_page));
@@ -160,45 +155,6 @@ impl Scheduler {
                     })
                 }
             }
-        }
-    }
-
-    /// One page of the portal list, with the server list's retries.
-    async fn portal_page(
-        &self,
-        client: &Client,
-        account: &str,
-        page: u32,
-        shutdown: &Shutdown,
-    ) -> Result<PortalPage, ListFailure> {
-        let per_page = self.inner.config.per_page;
-        let end = retrying(
-            &self.inner.config.retry,
-            shutdown,
-            || client.list_portals_page(account, page, per_page),
-            |r| r.as_ref().map_or_else(classify_list_error, |_| Class::Success),
-            |r, _, wait| {
-                if let Err(e) = r {
-                    debug!(account, page, error = %e, wait_ms = wait.as_millis() as u64, "portal page failed; retrying");
-                }
-                true
-            },
-        )
-        .await;
-        match end {
-            Ended::Answered { result: Ok(p), .. } => Ok(p),
-            Ended::Answered {
-                result: Err(e),
-                class,
-                ..
-            } => Err(ListFailure {
-                class,
-                message: e.to_string(),
-            }),
-            Ended::Stopped { .. } => Err(ListFailure {
-                class: Class::Interrupted,
-                message: "shutting down".into(),
-            }),
         }
     }
 }

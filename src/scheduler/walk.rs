@@ -306,14 +306,38 @@ impl Scheduler {
             Arc::new(move |id: &str, digest| inner.memory.needs_look(&account, id, digest))
                 as Wanted
         });
+        let p = self
+            .page_with_retries(account, page, shutdown, || {
+                client.list_page(account, page, per_page, wanted.clone())
+            })
+            .await?;
+        let mut page = reduce(account, page, p);
+        self.review_page(account, &mut page.items);
+        let items = page.items.iter_mut();
+        self.inner.memory.drop_unchanged_capabilities(
+            account,
+            items.map(|l| (&*l.info.id, &mut l.capabilities)),
+        );
+        Ok(page)
+    }
+
+    /// One page of a listing (servers or portals), with retries on 429, 5xx and transport
+    /// errors.
+    pub(super) async fn page_with_retries<T, Fut>(
+        &self,
+        account: &str,
+        page: u32,
+        shutdown: &Shutdown,
+        fetch: impl FnMut() -> Fut,
+    ) -> Result<T, ListFailure>
+    where
+        Fut: std::future::Future<Output = Result<T, crate::cloudflare::ApiError>>,
+    {
         let end = retrying(
             &self.inner.config.retry,
             shutdown,
-            || client.list_page(account, page, per_page, wanted.clone()),
-            |r| match r {
-                Ok(_) => Class::Success,
-                Err(e) => classify_list_error(e),
-            },
+            fetch,
+            |r| r.as_ref().map_or_else(classify_list_error, |_| Class::Success),
             |r, _, wait| {
                 if let Err(e) = r {
                     debug!(account, page, error = %e, wait_ms = wait.as_millis() as u64, "list page failed; retrying");
@@ -323,16 +347,7 @@ impl Scheduler {
         )
         .await;
         match end {
-            Ended::Answered { result: Ok(p), .. } => {
-                let mut page = reduce(account, page, p);
-                self.review_page(account, &mut page.items);
-                let items = page.items.iter_mut();
-                self.inner.memory.drop_unchanged_capabilities(
-                    account,
-                    items.map(|l| (&*l.info.id, &mut l.capabilities)),
-                );
-                Ok(page)
-            }
+            Ended::Answered { result: Ok(p), .. } => Ok(p),
             Ended::Answered {
                 result: Err(e),
                 class,

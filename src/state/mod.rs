@@ -32,8 +32,7 @@ pub use info::{
     MAX_HOSTNAME_CHARS, MAX_NAME_CHARS,
 };
 pub use portals::{
-    member_health, portal_health, portal_unusable, AccountPortals, MemberHealth, MemberView,
-    PortalView,
+    member_health, portal_health, AccountPortals, MemberHealth, MemberView, PortalView,
 };
 #[cfg(test)]
 pub use server::LastSync;

@@ -4,7 +4,6 @@
 //! portal shows what the server list says now, never the portal's own copy of a server.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use super::{AccountView, ServerState};
 
@@ -36,8 +35,6 @@ pub struct AccountPortals {
     /// Whether the last portal listing completed (`None` before the first, or when portals
     /// are not listed).
     pub up: Option<bool>,
-    /// End of the last complete portal listing.
-    pub last_success: Option<SystemTime>,
     /// The last portal listing's error.
     pub last_error: Option<String>,
     /// The portals of the last complete listing.
@@ -71,13 +68,7 @@ impl MemberHealth {
 
     /// The label value.
     pub fn as_str(self) -> &'static str {
-        match self {
-            MemberHealth::Missing => "missing",
-            MemberHealth::Failing => "failing",
-            MemberHealth::Blocked => "blocked",
-            MemberHealth::Stale => "stale",
-            MemberHealth::Fresh => "fresh",
-        }
+        ["missing", "failing", "blocked", "stale", "fresh"][self as usize]
     }
 
     /// Whether users of the portal get no tools from it.
@@ -112,29 +103,47 @@ pub fn member_health(servers: &AccountView, id: &str) -> MemberHealth {
         .map_or(MemberHealth::Missing, MemberHealth::of)
 }
 
-/// A portal's servers by health, as counts in [`MemberHealth::ALL`]'s order, and its
-/// enabled servers that are unusable, worst first.
-pub fn portal_health<'p>(
-    servers: &AccountView,
-    p: &'p PortalView,
-) -> ([usize; 5], Vec<(&'p str, MemberHealth)>) {
-    let mut counts = [0; 5];
-    let mut unusable = Vec::new();
-    for m in &p.members {
-        let h = member_health(servers, &m.server_id);
-        counts[h as usize] += 1;
-        if h.unusable() && !m.default_disabled {
-            unusable.push((m.server_id.as_str(), h));
-        }
-    }
-    unusable.sort_by_key(|(id, h)| (*h, *id));
-    (counts, unusable)
+/// A portal's servers by health, as the server list says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortalHealth<'p> {
+    /// Its servers by health, in [`MemberHealth::ALL`]'s order.
+    pub counts: [usize; 5],
+    /// Its servers enabled by default.
+    pub enabled: usize,
+    /// Of those, the unusable ones.
+    pub unusable: usize,
+    /// The worst of all its servers.
+    pub worst: Option<(&'p str, MemberHealth)>,
 }
 
-/// Whether every enabled server of the portal is unusable (its users get no tools).
-pub fn portal_unusable(p: &PortalView, unusable_enabled: usize) -> bool {
-    let enabled = p.members.iter().filter(|m| !m.default_disabled).count();
-    enabled > 0 && unusable_enabled == enabled
+impl PortalHealth<'_> {
+    /// Whether every server its users get by default is unusable (they get no tools); a
+    /// portal with none enabled has nothing to lose.
+    pub fn is_unusable(&self) -> bool {
+        self.enabled > 0 && self.unusable == self.enabled
+    }
+}
+
+/// The health of portal `p` as the account's server list says.
+pub fn portal_health<'p>(servers: &AccountView, p: &'p PortalView) -> PortalHealth<'p> {
+    let mut h = PortalHealth {
+        counts: [0; 5],
+        enabled: 0,
+        unusable: 0,
+        worst: None,
+    };
+    for m in &p.members {
+        let health = member_health(servers, &m.server_id);
+        h.counts[health as usize] += 1;
+        if h.worst.is_none_or(|(_, w)| health < w) {
+            h.worst = Some((&m.server_id, health));
+        }
+        if !m.default_disabled {
+            h.enabled += 1;
+            h.unusable += usize::from(health.unusable());
+        }
+    }
+    h
 }
 
 #[cfg(test)]

@@ -196,11 +196,11 @@ fn portals(p: &super::portals::Portals) -> Markup {
                 th { "Unusable of enabled" } th { "Worst server" }
             }
             @for r in &p.portals {
-                @let counts: Vec<String> = r.servers.iter().filter(|(_, n)| **n > 0).map(|(h, n)| format!("{n} {h}")).collect();
-                tr class=(match r.state { "unusable" => "failing", "degraded" => "needs_person", _ => "fresh" }) data-id=(Shown(&r.id)) {
-                    td { b { (r.state) } " " (Shown(&r.name)) br; small { code { (Shown(&r.id)) } } }
+                @let class = ["failing", "needs_person", "fresh"][r.state as usize];
+                tr class=(class) data-id=(Shown(&r.id)) {
+                    td { b { (r.state.as_str()) } " " (Shown(&r.name)) br; small { code { (Shown(&r.id)) } } }
                     td { (Shown(&r.hostname)) }
-                    td { (counts.join(", ")) }
+                    td { (r.counts()) }
                     td { (r.unusable) " of " (r.enabled) }
                     td {
                         @if let Some((id, h)) = &r.worst { code { (Shown(id)) } " " (h) } @else { "—" }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::Filter;
-use crate::state::{portal_health, portal_unusable, MemberHealth, Snapshot};
+use crate::state::{portal_health, MemberHealth, Snapshot};
 
 /// One portal, as a person reads it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,9 +22,8 @@ pub struct PortalRow {
     pub account_id: String,
     /// Where its users connect.
     pub hostname: String,
-    /// `unusable` (every server its users get by default is failing, blocked or missing),
-    /// `degraded` (some are), `ok`.
-    pub state: &'static str,
+    /// How its users fare.
+    pub state: PortalState,
     /// Its servers by health: fresh, stale, failing, blocked, missing.
     pub servers: BTreeMap<&'static str, usize>,
     /// Of its servers enabled by default, those that are unusable.
@@ -33,6 +32,42 @@ pub struct PortalRow {
     pub enabled: usize,
     /// The worst of its servers and its health.
     pub worst: Option<(String, &'static str)>,
+}
+
+impl PortalRow {
+    /// Its servers by health for a person: "1 failing, 2 fresh" (or "no servers").
+    pub fn counts(&self) -> String {
+        let counts: Vec<String> = self
+            .servers
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(h, n)| format!("{n} {h}"))
+            .collect();
+        if counts.is_empty() {
+            "no servers".into()
+        } else {
+            counts.join(", ")
+        }
+    }
+}
+
+/// How a portal's users fare, worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortalState {
+    /// Every server its users get by default is failing, blocked or missing.
+    Unusable,
+    /// Some are.
+    Degraded,
+    /// None is.
+    Ok,
+}
+
+impl PortalState {
+    /// For a person (and the JSON's spelling).
+    pub fn as_str(self) -> &'static str {
+        ["unusable", "degraded", "ok"][self as usize]
+    }
 }
 
 /// The portal rows of one view.
@@ -44,20 +79,6 @@ pub struct Portals {
     pub portals: Vec<PortalRow>,
     /// Portals that matched the filters but were left out by the limit.
     pub omitted: usize,
-}
-
-fn rank(r: &PortalRow) -> (u8, Reverse<usize>, String, String) {
-    let state = match r.state {
-        "unusable" => 0,
-        "degraded" => 1,
-        _ => 2,
-    };
-    (
-        state,
-        Reverse(r.unusable),
-        r.account_id.clone(),
-        r.id.clone(),
-    )
 }
 
 /// The portals of `snap` that `filter` selects, worst first.
@@ -86,27 +107,15 @@ pub fn portals(snap: &Snapshot, filter: &Filter) -> Portals {
             if !(hit(&p.id) || hit(&p.name) || hit(&p.hostname)) {
                 continue;
             }
-            let (counts, unusable) = portal_health(view, p);
-            let enabled = p.members.iter().filter(|m| !m.default_disabled).count();
-            let state = match unusable.len() {
-                _ if portal_unusable(p, unusable.len()) => "unusable",
-                0 => "ok",
-                _ => "degraded",
+            let health = portal_health(view, p);
+            let state = match health.unusable {
+                _ if health.is_unusable() => PortalState::Unusable,
+                0 => PortalState::Ok,
+                _ => PortalState::Degraded,
             };
-            if filter.problems && state == "ok" {
+            if filter.problems && state == PortalState::Ok {
                 continue;
             }
-            let worst = p
-                .members
-                .iter()
-                .map(|m| {
-                    (
-                        crate::state::member_health(view, &m.server_id),
-                        &m.server_id,
-                    )
-                })
-                .min()
-                .map(|(h, id)| (id.clone(), h.as_str()));
             out.portals.push(PortalRow {
                 id: p.id.clone(),
                 name: p.name.clone(),
@@ -115,15 +124,25 @@ pub fn portals(snap: &Snapshot, filter: &Filter) -> Portals {
                 state,
                 servers: MemberHealth::ALL
                     .iter()
-                    .map(|h| (h.as_str(), counts[*h as usize]))
+                    .map(|h| (h.as_str(), health.counts[*h as usize]))
                     .collect(),
-                unusable: unusable.len(),
-                enabled,
-                worst,
+                unusable: health.unusable,
+                enabled: health.enabled,
+                worst: health.worst.map(|(id, h)| (id.to_owned(), h.as_str())),
             });
         }
     }
-    out.portals.sort_by_cached_key(rank);
+    out.portals.sort_by(|a, b| {
+        let key = |r: &PortalRow| {
+            (
+                r.state,
+                Reverse(r.unusable),
+                r.account_id.clone(),
+                r.id.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
     let limit = filter.limit.unwrap_or(usize::MAX);
     out.omitted = out.portals.len().saturating_sub(limit);
     out.portals.truncate(limit);

@@ -1,4 +1,12 @@
 use super::*;
+use crate::cloudflare::model::Envelope;
+use crate::cloudflare::stream::PageDecoder;
+
+fn decode_portal_page(body: &[u8]) -> Result<(Envelope<()>, PortalPage), String> {
+    let mut d = PageDecoder::<PortalPage>::default();
+    d.feed(body);
+    d.finish().map_err(|e| e.0)
+}
 
 #[test]
 fn a_page_keeps_membership_and_skips_copies_and_malformed_portals() {
@@ -31,8 +39,8 @@ fn a_page_keeps_membership_and_skips_copies_and_malformed_portals() {
         .collect();
     assert_eq!(
         members,
-        [(Some("s1"), Some(true)), (Some("s2"), None)],
-        "a member without server_id is dropped"
+        [(Some("s1"), Some(true)), (Some("s2"), None), (None, None)],
+        "a member without server_id is kept as such (the scheduler drops it)"
     );
     assert_eq!(a.servers[0].name.as_deref(), Some("One"));
     assert!(page.portals[1].servers.is_empty() && page.portals[1].name.is_none());

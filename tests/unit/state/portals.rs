@@ -1,3 +1,5 @@
+use std::time::SystemTime;
+
 use super::*;
 use crate::state::{Action, BlockReason, ServerInfo};
 
@@ -69,7 +71,7 @@ fn a_member_is_judged_by_the_server_list() {
 }
 
 #[test]
-fn counts_cover_every_member_and_unusable_only_the_enabled_worst_first() {
+fn counts_cover_every_member_and_unusable_only_the_enabled() {
     let v = view();
     let p = portal(&[
         ("fresh", false),
@@ -77,35 +79,29 @@ fn counts_cover_every_member_and_unusable_only_the_enabled_worst_first() {
         ("gone", false),
         ("failing", true),
     ]);
-    let (counts, unusable) = portal_health(&v, &p);
+    let h = portal_health(&v, &p);
     assert_eq!(
-        counts,
+        h.counts,
         [1, 1, 1, 0, 1],
         "missing, failing, blocked, stale, fresh"
     );
-    assert_eq!(
-        unusable,
-        [
-            ("gone", MemberHealth::Missing),
-            ("blocked", MemberHealth::Blocked)
-        ]
-    );
-    assert!(!portal_unusable(&p, unusable.len()), "fresh still serves");
+    assert_eq!(h.unusable, 2, "gone and blocked; failing is off by default");
+    assert_eq!(h.worst, Some(("gone", MemberHealth::Missing)));
+    assert_eq!(h.enabled, 3);
+    assert!(!h.is_unusable(), "fresh still serves");
 }
 
 #[test]
 fn a_portal_is_unusable_when_every_enabled_server_is_and_never_when_none_is_enabled() {
     let v = view();
     let p = portal(&[("failing", false), ("gone", false), ("fresh", true)]);
-    let (_, unusable) = portal_health(&v, &p);
     assert!(
-        portal_unusable(&p, unusable.len()),
+        portal_health(&v, &p).is_unusable(),
         "the fresh one is off by default"
     );
     let off = portal(&[("failing", true)]);
-    let (_, unusable) = portal_health(&v, &off);
     assert!(
-        !portal_unusable(&off, unusable.len()),
+        !portal_health(&v, &off).is_unusable(),
         "no enabled server: nothing to lose"
     );
 }
