@@ -79,8 +79,8 @@ pub fn render(cfg: &Config) -> String {
     line("per_page", cfg.per_page.to_string());
     line("request_timeout", d(cfg.request_timeout));
     line("failure_backoff_max", d(cfg.failure_backoff_max));
-    line("include", list(cfg.include.patterns()));
-    line("exclude", list(cfg.exclude.patterns()));
+    line("include", list(&cfg.include.patterns()));
+    line("exclude", list(&cfg.exclude.patterns()));
     line("\n[retry]\ninitial_interval", d(cfg.retry.initial_interval));
     line("multiplier", cfg.retry.multiplier.to_string());
     line("max_interval", d(cfg.retry.max_interval));

@@ -5,40 +5,34 @@ use wildmatch::WildMatch;
 
 use super::Config;
 
-/// Glob patterns as written, and compiled.
-#[derive(Debug, Clone, Default)]
-pub struct Globs {
-    written: Vec<String>,
-    compiled: Vec<WildMatch>,
-}
-
-impl PartialEq for Globs {
-    fn eq(&self, other: &Self) -> bool {
-        self.written == other.written
-    }
-}
+/// Compiled glob patterns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Globs(Vec<WildMatch>);
 
 impl Globs {
     /// Compiles `patterns`.
-    pub fn new<S: Into<String>>(patterns: impl IntoIterator<Item = S>) -> Self {
-        let written: Vec<String> = patterns.into_iter().map(Into::into).collect();
-        let compiled = written.iter().map(|p| WildMatch::new(p)).collect();
-        Self { written, compiled }
+    pub fn new<S: AsRef<str>>(patterns: impl IntoIterator<Item = S>) -> Self {
+        Self(
+            patterns
+                .into_iter()
+                .map(|p| WildMatch::new(p.as_ref()))
+                .collect(),
+        )
     }
 
-    /// The patterns as written.
-    pub fn patterns(&self) -> &[String] {
-        &self.written
+    /// The patterns, as `wildmatch` keeps them (`**` written as `*`).
+    pub fn patterns(&self) -> Vec<String> {
+        self.0.iter().map(ToString::to_string).collect()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.written.is_empty()
+        self.0.is_empty()
     }
 
     /// Whether any pattern matches `text`.
     pub fn any_match(&self, text: &str) -> bool {
-        self.compiled.iter().any(|g| g.matches(text))
+        self.0.iter().any(|g| g.matches(text))
     }
 }
 

@@ -21,10 +21,7 @@ use std::time::Duration;
 use crate::cloudflare::Credentials;
 
 pub use filters::Globs;
-use merge::{
-    CAPABILITIES_PINS, DRY_RUN, INTERVAL, LISTEN, LOG_FORMAT, PORTALS_INTERVAL, STALE_AFTER,
-    WEB_CONFIG_FILE, WEB_MAX_CONNECTIONS,
-};
+pub use merge::Flags;
 
 /// The environment, as a map (tests pass their own).
 pub type Env = HashMap<String, String>;
@@ -34,42 +31,6 @@ pub fn process_env() -> Env {
     std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect()
-}
-
-/// Values given on the command line (`None` where a flag was not given), declared for clap
-/// so that `main` flattens them instead of copying them; their help texts come from the
-/// key table in [`merge`].
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct Flags {
-    /// Configuration file (TOML) [env: MCP_SYNC_CONFIG]
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    #[arg(long, global = true, value_name = "ADDR", help = LISTEN.help("Address of the HTTP endpoints"))]
-    pub listen: Option<String>,
-    #[arg(long, global = true, value_name = "DURATION", help = INTERVAL.help("Time between cycles, e.g. 5m"))]
-    pub interval: Option<String>,
-    #[arg(long, global = true, value_name = "DURATION", help = STALE_AFTER.help("A server not synced successfully for this long is stale"))]
-    pub stale_after: Option<String>,
-    #[arg(
-        long,
-        global = true,
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        help = DRY_RUN.help("Decide and report, but never sync; --dry-run=false turns off a dry_run set elsewhere")
-    )]
-    pub dry_run: Option<String>,
-    #[arg(long, global = true, value_name = "FORMAT", help = LOG_FORMAT.help("Log format: text or json"))]
-    pub log_format: Option<String>,
-    #[arg(long = "web.config.file", global = true, value_name = "FILE", help = WEB_CONFIG_FILE.help("Web configuration (exporter-toolkit format): TLS, basic auth, headers"))]
-    pub web_config_file: Option<String>,
-    #[arg(long = "web.max-connections", global = true, value_name = "N", help = WEB_MAX_CONNECTIONS.help("HTTP connections served at once; one more is answered 503"))]
-    pub web_max_connections: Option<String>,
-    #[arg(long = "capabilities.pins", global = true, value_name = "FILE", help = CAPABILITIES_PINS.help("Pin file of approved tool and prompt fingerprints (`pins export` writes one); drift from it is reported until approved"))]
-    pub capabilities_pins: Option<String>,
-    #[arg(long = "portals.interval", global = true, value_name = "DURATION", help = PORTALS_INTERVAL.help("Time between portal listings; 0 turns them off"))]
-    pub portals_interval: Option<String>,
 }
 
 /// How log lines are written.

@@ -13,24 +13,20 @@ use serde_json::{json, Value};
 use super::handlers::{envelope_error, json_response, rate_limited, record, Req};
 use super::{FakeServer, SyncBehavior, World};
 
-/// `page` and `per_page` as Cloudflare checks them (HTTP 400 outside 1.. and 1..=100).
-pub(super) fn paging(
-    w: &mut World,
-    req: &Req,
-    page: Option<u32>,
-    per_page: Option<u32>,
-) -> Result<(u32, u32), Response> {
-    match (page, per_page) {
-        (Some(p), Some(pp)) if p >= 1 && (1..=100).contains(&pp) => Ok((p, pp)),
-        _ => {
-            record(w, req, 400);
-            Err(envelope_error(
-                StatusCode::BAD_REQUEST,
-                10001,
-                "page must be >= 1 and per_page between 1 and 100",
-            ))
-        }
-    }
+/// `page` and `per_page` as Cloudflare checks them: `None` (answer [`bad_paging`]) outside
+/// 1.. and 1..=100.
+pub(super) fn paging(page: Option<u32>, per_page: Option<u32>) -> Option<(u32, u32)> {
+    let (p, pp) = (page?, per_page?);
+    (p >= 1 && (1..=100).contains(&pp)).then_some((p, pp))
+}
+
+pub(super) fn bad_paging(w: &mut World, req: &Req) -> Response {
+    record(w, req, 400);
+    envelope_error(
+        StatusCode::BAD_REQUEST,
+        10001,
+        "page must be >= 1 and per_page between 1 and 100",
+    )
 }
 
 pub(super) fn list_answer(
@@ -39,9 +35,8 @@ pub(super) fn list_answer(
     page: Option<u32>,
     per_page: Option<u32>,
 ) -> Response {
-    let (page, per_page) = match paging(w, req, page, per_page) {
-        Ok(p) => p,
-        Err(r) => return r,
+    let Some((page, per_page)) = paging(page, per_page) else {
+        return bad_paging(w, req);
     };
     if w.fail_list_page == Some(page) {
         record(w, req, 500);

@@ -48,9 +48,8 @@ pub(super) fn portals_answer(
     page: Option<u32>,
     per_page: Option<u32>,
 ) -> Response {
-    let (page, per_page) = match super::answers::paging(w, req, page, per_page) {
-        Ok(p) => p,
-        Err(r) => return r,
+    let Some((page, per_page)) = super::answers::paging(page, per_page) else {
+        return super::answers::bad_paging(w, req);
     };
     let per_page = w.page_size.unwrap_or(per_page).max(1) as usize;
     let page = if w.ignore_page { 1 } else { page as usize };
