@@ -17,7 +17,7 @@ pub use super::error::ApiError;
 use super::model::{self, ListPage, Server, SyncResult};
 use super::portals::PortalPage;
 use super::ratelimit::{parse_ratelimit, parse_retry_after, RateLimitInfo, RateLimiter};
-use super::stream::{Feed, PageDecoder, Wanted};
+use super::stream::{Feed, Page, PageDecoder, Wanted};
 use crate::secret::Secret;
 pub use crate::vocabulary::Endpoint;
 
@@ -188,18 +188,13 @@ impl Client {
             "{}?page={page}&per_page={per_page}",
             self.servers_url(account_id)
         );
-        let ep = Endpoint::List;
-        let mut decoder = PageDecoder::inspecting(wanted);
-        let answer = self
-            .send(account_id, ep, self.http.get(url), Some(&mut decoder))
-            .await?;
-        let (env, page) = decoder.finish().map_err(|e| ApiError::Decode {
-            endpoint: ep,
-            status: answer.status,
-            message: e.0,
-        })?;
-        env.accepted(ep, answer.status)?;
-        Ok(page)
+        self.page(
+            account_id,
+            Endpoint::List,
+            url,
+            PageDecoder::inspecting(wanted),
+        )
+        .await
     }
 
     /// Lists one page of the account's portals (membership only).
@@ -214,8 +209,18 @@ impl Client {
             self.base_url,
             encode_segment(account_id)
         );
-        let ep = Endpoint::Portals;
-        let mut decoder = PageDecoder::<PortalPage>::default();
+        self.page(account_id, Endpoint::Portals, url, PageDecoder::default())
+            .await
+    }
+
+    /// One page of a listing, decoded by `decoder` as it arrives.
+    async fn page<P: Page + Send>(
+        &self,
+        account_id: &str,
+        ep: Endpoint,
+        url: String,
+        mut decoder: PageDecoder<P>,
+    ) -> Result<P, ApiError> {
         let answer = self
             .send(account_id, ep, self.http.get(url), Some(&mut decoder))
             .await?;

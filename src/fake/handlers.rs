@@ -210,20 +210,9 @@ async fn list(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let page_raw = q.get("page").map(String::as_str);
-    let per_raw = q.get("per_page").map(String::as_str);
-    let page = page_raw.map_or(Some(1), |p| p.parse::<u32>().ok());
-    let per_page = per_raw.map_or(Some(20), |p| p.parse::<u32>().ok());
-    let req = Req {
-        endpoint: Endpoint::List,
-        account,
-        server_id: None,
-        page,
-        per_page,
-        user_agent: user_agent(&headers),
-    };
+    let req = page_req(Endpoint::List, account, &q, &headers);
     handle(&world, req, &headers, |w, req| {
-        list_answer(w, req, page, per_page)
+        list_answer(w, req, req.page, req.per_page)
     })
     .await
 }
@@ -234,22 +223,29 @@ async fn portals(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let page = q.get("page").map_or(Some(1), |p| p.parse::<u32>().ok());
-    let per_page = q
-        .get("per_page")
-        .map_or(Some(20), |p| p.parse::<u32>().ok());
-    let req = Req {
-        endpoint: Endpoint::Portals,
-        account,
-        server_id: None,
-        page,
-        per_page,
-        user_agent: user_agent(&headers),
-    };
+    let req = page_req(Endpoint::Portals, account, &q, &headers);
     handle(&world, req, &headers, |w, req| {
-        super::portals::portals_answer(w, req, page, per_page)
+        super::portals::portals_answer(w, req, req.page, req.per_page)
     })
     .await
+}
+
+/// A request for a page (`page` 1 and `per_page` 20 unless given, as Cloudflare's).
+fn page_req(
+    endpoint: Endpoint,
+    account: String,
+    q: &HashMap<String, String>,
+    h: &HeaderMap,
+) -> Req {
+    let number = |k: &str, default| q.get(k).map_or(Some(default), |v| v.parse::<u32>().ok());
+    Req {
+        endpoint,
+        account,
+        server_id: None,
+        page: number("page", 1),
+        per_page: number("per_page", 20),
+        user_agent: user_agent(h),
+    }
 }
 
 /// The common path of every endpoint: rate limit, auth and faults ([`gate`]), latency

@@ -123,15 +123,21 @@ fn guarded(h: &mut HeaderMap) {
     );
 }
 
-async fn portals_json(
+async fn portals_json(app: AxState<AppState>, q: QueryMap) -> Response {
+    rows(app, q, |snap, f| json(&status::portals::portals(snap, f)))
+}
+
+/// The JSON twins: the filters of the query string (a bad one is answered 400), then the
+/// rows of the current snapshot.
+fn rows(
     AxState(app): AxState<AppState>,
     axum::extract::Query(q): QueryMap,
+    answer: impl FnOnce(&crate::state::Snapshot, &status::Filter) -> Response,
 ) -> Response {
-    let f = match filter(&q, None) {
-        Ok(f) => f,
-        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
-    };
-    json(&status::portals::portals(&app.state.read(), &f))
+    match filter(&q, None) {
+        Ok(f) => answer(&app.state.read(), &f),
+        Err(why) => (StatusCode::BAD_REQUEST, why).into_response(),
+    }
 }
 
 /// `v` as a JSON answer (serde_json escapes every string it writes).
@@ -146,19 +152,10 @@ fn json(v: &impl serde::Serialize) -> Response {
     r
 }
 
-async fn status_json(
-    AxState(app): AxState<AppState>,
-    axum::extract::Query(q): QueryMap,
-) -> Response {
-    let f = match filter(&q, None) {
-        Ok(f) => f,
-        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
-    };
-    json(&status::status(
-        &app.state.read(),
-        &f,
-        std::time::SystemTime::now(),
-    ))
+async fn status_json(app: AxState<AppState>, q: QueryMap) -> Response {
+    rows(app, q, |snap, f| {
+        json(&status::status(snap, f, std::time::SystemTime::now()))
+    })
 }
 
 async fn metrics_handler(AxState(app): AxState<AppState>, headers: HeaderMap) -> Response {
