@@ -85,21 +85,28 @@ pub mod web {
 pub mod fuzz {
     use std::path::Path;
 
-    /// A list page fed to the streaming decoder in the chunks the first bytes choose.
+    /// A list page fed to the streaming decoder in the chunks the first bytes choose, as a
+    /// page of servers and as a page of portals.
     pub fn list_page(data: &[u8]) {
-        let (sizes, body) = data.split_at(data.len().min(4));
-        let mut d = crate::cloudflare::stream::PageDecoder::new();
-        let mut rest = body;
-        let mut i = 0;
-        while !rest.is_empty() {
-            let size =
-                usize::from(sizes.get(i % sizes.len().max(1)).copied().unwrap_or(255)).max(1);
-            let (chunk, tail) = rest.split_at(size.min(rest.len()));
-            d.feed(chunk);
-            rest = tail;
-            i += 1;
+        use crate::cloudflare::stream::{Page, PageDecoder};
+        fn chunked<P: Page>(mut d: PageDecoder<P>, data: &[u8]) {
+            let (sizes, mut rest) = data.split_at(data.len().min(4));
+            let mut i = 0;
+            while !rest.is_empty() {
+                let size =
+                    usize::from(sizes.get(i % sizes.len().max(1)).copied().unwrap_or(255)).max(1);
+                let (chunk, tail) = rest.split_at(size.min(rest.len()));
+                d.feed(chunk);
+                rest = tail;
+                i += 1;
+            }
+            let _ = d.finish();
         }
-        let _ = d.finish();
+        chunked(PageDecoder::new(), data);
+        chunked(
+            PageDecoder::<crate::cloudflare::portals::PortalPage>::default(),
+            data,
+        );
     }
 
     /// A sync answer (and the error envelope of a refused request).
@@ -126,7 +133,6 @@ pub mod fuzz {
         }
     }
 
-    /// The `Ratelimit` and `Retry-After` headers.
     /// A server object's definitions, looked at closely (stable fingerprints, rules), and
     /// the same bytes as the definitions list of the fast pass.
     pub fn definitions(data: &[u8]) {
@@ -142,6 +148,7 @@ pub mod fuzz {
         let _ = crate::pins::parse(data);
     }
 
+    /// The `Ratelimit` and `Retry-After` headers.
     pub fn ratelimit_header(data: &[u8]) {
         if let Ok(text) = std::str::from_utf8(data) {
             let _ = crate::cloudflare::ratelimit::parse_ratelimit(text);
