@@ -40,7 +40,7 @@ pub fn check_config(flags: &Flags, env: &Env) -> Exit {
             println!(
                 "# configuration is valid; secrets are masked\n{}{}{pins}",
                 render(&cfg),
-                render_web(cfg.max_connections, web.as_ref())
+                render_web(&cfg, web.as_ref())
             );
             Exit::Success
         }
@@ -64,10 +64,25 @@ pub fn render(cfg: &Config) -> String {
         )
     };
     let mut s = String::new();
+    let mut section = String::new();
+    // Each line says where its value came from: `# default`, `# flag --interval`…
     let mut line = |k: &str, v: String| {
+        if let Some(name) = k.strip_prefix("\n[").and_then(|r| r.split(']').next()) {
+            section = name.trim_matches('[').to_owned();
+        }
+        let leaf = k.rsplit('\n').next().unwrap_or(k);
+        let key = if section.is_empty() {
+            leaf.to_owned()
+        } else {
+            format!("{section}.{leaf}")
+        };
         s.push_str(k);
         s.push_str(" = ");
         s.push_str(&v);
+        if let Some(origin) = cfg.origins.get(key.as_str()) {
+            s.push_str("  # ");
+            s.push_str(origin);
+        }
         s.push('\n');
     };
     line("listen", format!("{:?}", cfg.listen.to_string()));
@@ -104,7 +119,7 @@ pub fn render(cfg: &Config) -> String {
     );
     line(
         "\n[portals]\ninterval",
-        cfg.portals_interval.map_or("\"0\" # off".into(), d),
+        cfg.portals_interval.map_or("\"0\"".into(), d),
     );
     for a in &cfg.accounts {
         let cred = match &a.credentials {
@@ -125,8 +140,16 @@ pub fn render(cfg: &Config) -> String {
 }
 
 /// What the web configuration turns on (never a key, a password or a hash).
-fn render_web(max_connections: usize, web: Option<&Web>) -> String {
-    let section = format!("\n[web]\nmax_connections = {max_connections}\n");
+fn render_web(cfg: &Config, web: Option<&Web>) -> String {
+    let origin = cfg
+        .origins
+        .get("web.max_connections")
+        .map(|o| format!("  # {o}"));
+    let section = format!(
+        "\n[web]\nmax_connections = {}{}\n",
+        cfg.max_connections,
+        origin.unwrap_or_default()
+    );
     let Some(web) = web else {
         return section;
     };

@@ -4,6 +4,8 @@
 //! file > default, remembering where it came from, so that an invalid value is refused naming
 //! the key, the origin and the value. A test checks the table against the README's.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -103,12 +105,13 @@ keys! {
         flag portals_interval "portals.interval" "DURATION" "Time between portal listings; 0 turns them off";
 }
 
-/// The layers a value can come from.
+/// The layers a value can come from, and where each value picked came from.
 pub(super) struct Layers<'a> {
     flags: &'a Flags,
     env: &'a Env,
     file: FileValues,
     file_origin: String,
+    origins: RefCell<BTreeMap<&'static str, String>>,
 }
 
 impl<'a> Layers<'a> {
@@ -124,11 +127,19 @@ impl<'a> Layers<'a> {
             env,
             file,
             file_origin,
+            origins: RefCell::default(),
         }
     }
 
-    /// Flag > environment > file > default: the value and where it came from.
+    /// Flag > environment > file > default: the value and where it came from (remembered
+    /// for `check-config`).
     fn pick(&self, key: &Key) -> Result<(String, String), ConfigError> {
+        let picked = self.layer(key)?;
+        self.origins.borrow_mut().insert(key.name, picked.1.clone());
+        Ok(picked)
+    }
+
+    fn layer(&self, key: &Key) -> Result<(String, String), ConfigError> {
         let flag = key
             .flag
             .and_then(|(name, get)| Some((get(self.flags)?, format!("flag {name}"))));
@@ -317,6 +328,7 @@ pub(super) fn build(l: &Layers<'_>) -> Result<Config, ConfigError> {
         accounts: accounts::build(l.env, l.list::<FileAccount>("accounts")?, &l.file_origin)?,
         include: filter(l, "include")?,
         exclude: filter(l, "exclude")?,
+        origins: l.origins.take(),
     })
 }
 

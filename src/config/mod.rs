@@ -13,7 +13,7 @@ mod file;
 mod filters;
 pub mod merge;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -119,6 +119,8 @@ pub struct Config {
     pub pins: Option<PathBuf>,
     /// Time between portal listings (`None`: portals are not listed).
     pub portals_interval: Option<Duration>,
+    /// Where each key's value came from (`flag --interval`, `default`…), by key.
+    pub origins: BTreeMap<&'static str, String>,
 }
 
 /// Why the configuration was refused.

@@ -62,6 +62,17 @@ fn precedence_is_flag_then_environment_then_file_then_default() {
         "env over file: {out}"
     );
     assert!(out.contains("stale_after = \"4h\""), "{out}");
+    // Each line says where its value came from.
+    assert!(
+        out.contains("interval = \"2m\"  # environment variable MCP_SYNC_INTERVAL"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("stale_after = \"4h\"  # file {f}")),
+        "{out}"
+    );
+    assert!(out.contains("per_page = 100  # default"), "{out}");
+    assert!(out.contains("max_connections = 512  # default"), "{out}");
     let (_, out, _) = run(
         &[
             "check-config",
@@ -77,6 +88,10 @@ fn precedence_is_flag_then_environment_then_file_then_default() {
     assert!(
         out.contains("interval = \"3m\"") && out.contains("127.0.0.1:3333"),
         "flag over env: {out}"
+    );
+    assert!(
+        out.contains("interval = \"3m\"  # flag --interval"),
+        "{out}"
     );
     let env = [BASE[0], BASE[1], ("MCP_SYNC_CONFIG", f)];
     let (_, out, _) = run(&["check-config"], &env);
