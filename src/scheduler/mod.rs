@@ -9,7 +9,8 @@
 //! included); the scheduler's own memory of failure streaks and back-offs is in [`memory`];
 //! [`State`] is only written here, and read back only for the previous view a new one is
 //! built from. The walk is in `walk`, one sync in
-//! `sync`, the one retry loop both use in `retry`. Shutdown is known here and nowhere below:
+//! `sync`, the one retry loop both use in `retry`; the portal listing, on its own task and
+//! interval per account, in `portals`. Shutdown is known here and nowhere below:
 //! the client and the rate limiter are cancelled by being dropped.
 
 mod confirm;
