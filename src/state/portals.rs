@@ -77,12 +77,7 @@ impl MemberHealth {
     }
 
     fn of(s: &ServerState) -> Self {
-        let failed = s.consecutive_failures > 0
-            || s.info.error
-            || s.info.status.as_deref() == Some("error")
-            || s.last_sync.as_ref().is_some_and(|l| {
-                matches!(l.outcome, super::Outcome::NoEffect | super::Outcome::Failed)
-            });
+        let failed = s.failing() || s.info.status.as_deref() == Some("error");
         if failed {
             MemberHealth::Failing
         } else if s.last_action.blocked().is_some() {

@@ -253,6 +253,17 @@ pub fn bounded_text(v: Option<String>, max: usize) -> Option<Box<str>> {
 }
 
 impl ServerState {
+    /// Whether the server is failing: the daemon's syncs failed or had no effect, or
+    /// Cloudflare reports an error.
+    pub fn failing(&self) -> bool {
+        self.consecutive_failures > 0
+            || self.info.error
+            || self
+                .last_sync
+                .as_ref()
+                .is_some_and(|l| matches!(l.outcome, Outcome::NoEffect | Outcome::Failed))
+    }
+
     /// What the end of one sync decision, sent at `at` (the daemon's clock), changes. Only
     /// what Cloudflare's answer carried is written into Cloudflare's fields.
     pub fn apply(&mut self, attempts: u32, record: SyncRecord, at: SystemTime) {

@@ -186,11 +186,7 @@ pub fn rfc3339(t: SystemTime) -> String {
 
 /// How bad a server is.
 pub fn health(s: &ServerState) -> Health {
-    let failed = s.consecutive_failures > 0
-        || s.info.error
-        || s.last_sync
-            .as_ref()
-            .is_some_and(|l| matches!(l.outcome, Outcome::NoEffect | Outcome::Failed));
+    let failed = s.failing();
     let person = s.last_action.blocked().is_some()
         || s.info.review.is_problem()
         || matches!(
