@@ -26,8 +26,5 @@ pub use model::{ListPage, ResultInfo, Server, SyncResult};
 pub use ratelimit::RateLimitInfo;
 pub use ratelimit::RateLimiter;
 
-/// Cloudflare's public API base URL.
-pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
-
 /// The largest `per_page` the API accepts.
 pub const MAX_PER_PAGE: u32 = 100;

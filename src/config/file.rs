@@ -1,17 +1,29 @@
 //! The configuration file: TOML, every key optional, unknown keys refused (a typo is never
 //! silently ignored). Tables are flattened to the dotted names of the key table
-//! (`[retry] max_elapsed` is `retry.max_elapsed`) and values stay raw: `merge` validates them.
+//! (`[retry] max_elapsed` is `retry.max_elapsed`) and each value is kept as the text a flag
+//! would give, for `merge` to validate; the lists (`[[accounts]]`, `include`, `exclude`)
+//! are read by serde.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::merge::KEYS;
 use super::ConfigError;
 
-/// The file's values by dotted key.
-pub(super) type FileValues = BTreeMap<String, toml::Value>;
+/// What the file says.
+#[derive(Default)]
+pub(super) struct FileValues {
+    /// `file <path>`, for refusals and `check-config`.
+    pub(super) origin: String,
+    /// Each key's value by dotted name.
+    pub(super) values: BTreeMap<String, String>,
+    pub(super) accounts: Vec<FileAccount>,
+    pub(super) include: Vec<String>,
+    pub(super) exclude: Vec<String>,
+}
 
 /// One `[[accounts]]` entry.
 #[derive(Debug, Default, Deserialize)]
@@ -23,25 +35,10 @@ pub(super) struct FileAccount {
     pub(super) api_key_env: Option<String>,
 }
 
-/// Keys that are lists, not in the key table.
-const LISTS: [&str; 3] = ["accounts", "include", "exclude"];
-
-/// A scalar as the text it would be on the command line (lists and tables stay).
-fn scalar(v: toml::Value) -> toml::Value {
-    use toml::Value::{Boolean, Datetime, Float, Integer, String};
-    match v {
-        Integer(i) => String(i.to_string()),
-        Float(f) => String(f.to_string()),
-        Boolean(b) => String(b.to_string()),
-        Datetime(d) => String(d.to_string()),
-        v => v,
-    }
-}
-
 /// Reads and parses the file at `path`; no file is an empty one.
 pub(super) fn read(path: Option<&Path>) -> Result<FileValues, ConfigError> {
     let Some(path) = path else {
-        return Ok(FileValues::new());
+        return Ok(FileValues::default());
     };
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
         path: path.to_owned(),
@@ -56,27 +53,57 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<FileValues, ConfigError> 
         path: path.to_owned(),
         reason,
     };
-    let table: toml::Table =
+    let mut table: toml::Table =
         toml::from_str(text).map_err(|e| refuse(e.to_string().trim_end().replace('\n', " | ")))?;
-    let mut out = FileValues::new();
-    for (section, value) in table {
-        match value {
-            toml::Value::Table(t) if !LISTS.contains(&section.as_str()) => {
-                out.extend(
-                    t.into_iter()
-                        .map(|(k, v)| (format!("{section}.{k}"), scalar(v))),
-                );
-            }
-            v => {
-                out.insert(section, scalar(v));
-            }
+    fn list<T: DeserializeOwned>(table: &mut toml::Table, key: &str) -> Result<Vec<T>, String> {
+        let value = table.remove(key).unwrap_or(toml::Value::Array(Vec::new()));
+        value.try_into().map_err(|e| format!("`{key}`: {e}"))
+    }
+    fn patterns(table: &mut toml::Table, key: &str) -> Result<Vec<String>, String> {
+        let list: Vec<String> = list(table, key)?;
+        match list.iter().any(|p| p.trim().is_empty()) {
+            true => Err(format!(
+                "`{key}`: an empty pattern matches nothing; remove it"
+            )),
+            false => Ok(list),
         }
     }
-    let known = |k: &str| LISTS.contains(&k) || KEYS.iter().any(|key| key.name == k);
-    match out.keys().find(|k| !known(k)) {
-        Some(k) => Err(refuse(format!(
-            "unknown key `{k}`; the keys are in config/mcp-sync-monitor.toml"
-        ))),
-        None => Ok(out),
+    let mut out = FileValues {
+        origin: format!("file {}", path.display()),
+        accounts: list(&mut table, "accounts").map_err(refuse)?,
+        include: patterns(&mut table, "include").map_err(refuse)?,
+        exclude: patterns(&mut table, "exclude").map_err(refuse)?,
+        values: BTreeMap::new(),
+    };
+    for (section, value) in table {
+        let entries = match value {
+            toml::Value::Table(t) => t
+                .into_iter()
+                .map(|(k, v)| (format!("{section}.{k}"), v))
+                .collect(),
+            v => vec![(section, v)],
+        };
+        for (key, value) in entries {
+            if !KEYS.iter().any(|k| k.name == key) {
+                let why =
+                    format!("unknown key `{key}`; the keys are in config/mcp-sync-monitor.toml");
+                return Err(refuse(why));
+            }
+            use toml::Value::{Boolean, Datetime, Float, Integer, String};
+            let text = match value {
+                String(s) => s,
+                Integer(i) => i.to_string(),
+                Float(f) => f.to_string(),
+                Boolean(b) => b.to_string(),
+                Datetime(d) => d.to_string(),
+                _ => {
+                    return Err(refuse(format!(
+                        "`{key}` takes one value, not a list or a table"
+                    )))
+                }
+            };
+            out.values.insert(key, text);
+        }
     }
+    Ok(out)
 }

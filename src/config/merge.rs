@@ -1,55 +1,45 @@
 //! Merge and validate: every key is declared once in the table below (its name in the file,
-//! its default, its environment variable, its flag and the flag's help), which also declares
+//! its default, what it does, its environment variable and its flag), which also declares
 //! the command line's [`Flags`] for clap, and one function picks a value flag > environment >
-//! file > default, remembering where it came from, so that an invalid value is refused naming
-//! the key, the origin and the value. A test checks the table against the README's.
+//! file > default, with where it came from, so that an invalid value is refused naming the
+//! key, the origin and the value. A test checks the table against the README's.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
-use super::file::{FileAccount, FileValues};
+use super::file::FileValues;
 use super::{accounts, Config, ConfigError, Env, Globs, LogFormat, RateLimitConfig, RetryConfig};
-use crate::cloudflare::{DEFAULT_BASE_URL, MAX_PER_PAGE};
-
-/// Reads one flag's value from the parsed command line.
-pub type FlagValue = fn(&Flags) -> Option<&str>;
+use crate::cloudflare::MAX_PER_PAGE;
 
 /// One configuration key: where it can be set and its default.
 pub struct Key {
     /// The key as written in the file (`retry.max_elapsed`).
     pub name: &'static str,
-    /// The flag and how to read it from [`Flags`], where there is one.
-    pub flag: Option<(&'static str, FlagValue)>,
+    /// The flag, where there is one.
+    pub flag: Option<&'static str>,
     /// The environment variable, where there is one.
     pub env: Option<&'static str>,
     /// The default, as it would be written.
     pub default: &'static str,
+    /// Reads the flag's value from the parsed command line.
+    read: fn(&Flags) -> Option<&str>,
 }
 
-impl Key {
-    /// A flag's help text with its variable and default, so `--help` cannot drift from the
-    /// table.
-    pub fn help(&self, what: &str) -> String {
-        match self.env {
-            Some(env) => format!("{what} [env: {env}] [default: {}]", self.default),
-            None => format!("{what} [default: {}]", self.default),
-        }
-    }
-}
-
+/// Each key with a flag has a variable; the flag's help names both and the default, so
+/// `--help` cannot drift from the table.
 macro_rules! keys {
-    ($($id:ident $name:literal = $default:expr $(, env $env:literal)?
-        $(, flag $field:ident $long:literal $value:literal $what:literal $([$($arg:tt)*])?)?;)*) => {
-        $(#[doc = concat!("`", $name, "`")]
+    ($($id:ident $name:literal = $default:literal, $what:literal $(, env $env:literal
+        $(, flag $field:ident $long:literal $value:literal $([$($arg:tt)*])?)?)?;)*) => {
+        $(#[doc = concat!("`", $name, "`: ", $what, ".")]
         pub const $id: Key = Key {
             name: $name,
-            flag: keys!(@flag $($long $field)?),
-            env: keys!(@env $($env)?),
+            flag: keys!(@some $($(concat!("--", $long))?)?),
+            env: keys!(@some $($env)?),
             default: $default,
+            read: keys!(@read $($($field)?)?),
         };)*
         /// Every key of the file.
         pub const KEYS: &[&Key] = &[$(&$id),*];
@@ -60,110 +50,77 @@ macro_rules! keys {
             /// Configuration file (TOML) [env: MCP_SYNC_CONFIG]
             #[arg(long, global = true, value_name = "FILE")]
             pub config: Option<PathBuf>,
-            $($(#[arg(long = $long, global = true, value_name = $value, help = $id.help($what) $(, $($arg)*)?)]
-            #[doc = concat!("`--", $long, "`")]
-            pub $field: Option<String>,)?)*
+            $($($(#[arg(long = $long, global = true, value_name = $value $(, $($arg)*)?,
+                help = concat!($what, " [env: ", $env, "] [default: ", $default, "]"))]
+            pub $field: Option<String>,)?)?)*
         }
     };
-    (@flag $long:literal $field:ident) => { Some((concat!("--", $long), |f: &Flags| f.$field.as_deref())) };
-    (@flag) => { None };
-    (@env $env:literal) => { Some($env) };
-    (@env) => { None };
+    (@some $e:expr) => { Some($e) };
+    (@some) => { None };
+    (@read $field:ident) => { |f: &Flags| f.$field.as_deref() };
+    (@read) => { |_: &Flags| None };
 }
 
 keys! {
-    LISTEN "listen" = "0.0.0.0:9878", env "MCP_SYNC_LISTEN",
-        flag listen "listen" "ADDR" "Address of the HTTP endpoints";
-    INTERVAL "interval" = "5m", env "MCP_SYNC_INTERVAL",
-        flag interval "interval" "DURATION" "Time between cycles, e.g. 5m";
-    STALE_AFTER "stale_after" = "3h", env "MCP_SYNC_STALE_AFTER",
-        flag stale_after "stale-after" "DURATION" "A server not synced successfully for this long is stale";
-    DRY_RUN "dry_run" = "false", env "MCP_SYNC_DRY_RUN",
-        flag dry_run "dry-run" "BOOL" "Decide and report, but never sync; --dry-run=false turns off a dry_run set elsewhere"
+    LISTEN "listen" = "0.0.0.0:9878", "Address of the HTTP endpoints", env "MCP_SYNC_LISTEN",
+        flag listen "listen" "ADDR";
+    INTERVAL "interval" = "5m", "Time between cycles, e.g. 5m", env "MCP_SYNC_INTERVAL",
+        flag interval "interval" "DURATION";
+    STALE_AFTER "stale_after" = "3h", "A server not synced successfully for this long is stale",
+        env "MCP_SYNC_STALE_AFTER", flag stale_after "stale-after" "DURATION";
+    DRY_RUN "dry_run" = "false",
+        "Decide and report, but never sync; --dry-run=false turns off a dry_run set elsewhere",
+        env "MCP_SYNC_DRY_RUN", flag dry_run "dry-run" "BOOL"
         [num_args = 0..=1, require_equals = true, default_missing_value = "true"];
-    SYNC_CONCURRENCY "sync_concurrency" = "4";
-    LIST_CONCURRENCY "list_concurrency" = "4";
-    PER_PAGE "per_page" = "100";
-    REQUEST_TIMEOUT "request_timeout" = "30s";
-    RETRY_INITIAL "retry.initial_interval" = "1s";
-    RETRY_MULTIPLIER "retry.multiplier" = "2.0";
-    RETRY_MAX_INTERVAL "retry.max_interval" = "60s";
-    RETRY_MAX_ELAPSED "retry.max_elapsed" = "5m";
-    FAILURE_BACKOFF_MAX "failure_backoff_max" = "6h";
-    RATE_REQUESTS "rate_limit.requests" = "600";
-    RATE_PER "rate_limit.per" = "5m";
-    BASE_URL "api.base_url" = DEFAULT_BASE_URL, env "CLOUDFLARE_BASE_URL";
-    LOG_FORMAT "log.format" = "text", env "MCP_SYNC_LOG_FORMAT",
-        flag log_format "log-format" "FORMAT" "Log format: text or json";
-    WEB_CONFIG_FILE "web.config_file" = "none (plain HTTP, no authentication)", env "MCP_SYNC_WEB_CONFIG_FILE",
-        flag web_config_file "web.config.file" "FILE" "Web configuration (exporter-toolkit format): TLS, basic auth, headers";
-    WEB_MAX_CONNECTIONS "web.max_connections" = "512", env "MCP_SYNC_WEB_MAX_CONNECTIONS",
-        flag web_max_connections "web.max-connections" "N" "HTTP connections served at once; one more is answered 503";
-    CAPABILITIES_PINS "capabilities.pins" = "none (no pins: no drift is reported)", env "MCP_SYNC_CAPABILITIES_PINS",
-        flag capabilities_pins "capabilities.pins" "FILE" "Pin file of approved tool and prompt fingerprints (`pins export` writes one); drift from it is reported until approved";
-    PORTALS_INTERVAL "portals.interval" = "10m", env "MCP_SYNC_PORTALS_INTERVAL",
-        flag portals_interval "portals.interval" "DURATION" "Time between portal listings; 0 turns them off";
+    SYNC_CONCURRENCY "sync_concurrency" = "4", "Syncs at once, per account";
+    LIST_CONCURRENCY "list_concurrency" = "4", "List pages fetched at once once the page count is known";
+    PER_PAGE "per_page" = "100", "Page size of the list call";
+    REQUEST_TIMEOUT "request_timeout" = "30s", "Bound on one request";
+    RETRY_INITIAL "retry.initial_interval" = "1s", "First wait of a retry inside a cycle";
+    RETRY_MULTIPLIER "retry.multiplier" = "2.0", "Growth of the wait per attempt";
+    RETRY_MAX_INTERVAL "retry.max_interval" = "60s", "Longest single wait";
+    RETRY_MAX_ELAPSED "retry.max_elapsed" = "5m", "Give up retrying after this long";
+    FAILURE_BACKOFF_MAX "failure_backoff_max" = "6h", "Longest back-off of a failing server across cycles";
+    RATE_REQUESTS "rate_limit.requests" = "600", "Requests allowed per credential and window";
+    RATE_PER "rate_limit.per" = "5m", "The window those requests are counted over";
+    BASE_URL "api.base_url" = "https://api.cloudflare.com/client/v4", "Cloudflare's API base URL", env "CLOUDFLARE_BASE_URL";
+    LOG_FORMAT "log.format" = "text", "Log format: text or json", env "MCP_SYNC_LOG_FORMAT",
+        flag log_format "log-format" "FORMAT";
+    WEB_CONFIG_FILE "web.config_file" = "none (plain HTTP, no authentication)",
+        "Web configuration (exporter-toolkit format): TLS, basic auth, headers",
+        env "MCP_SYNC_WEB_CONFIG_FILE", flag web_config_file "web.config.file" "FILE";
+    WEB_MAX_CONNECTIONS "web.max_connections" = "512",
+        "HTTP connections served at once; one more is answered 503",
+        env "MCP_SYNC_WEB_MAX_CONNECTIONS", flag web_max_connections "web.max-connections" "N";
+    CAPABILITIES_PINS "capabilities.pins" = "none (no pins: no drift is reported)",
+        "Pin file of approved tool and prompt fingerprints (`pins export` writes one); drift from it is reported until approved",
+        env "MCP_SYNC_CAPABILITIES_PINS", flag capabilities_pins "capabilities.pins" "FILE";
+    PORTALS_INTERVAL "portals.interval" = "10m", "Time between portal listings; 0 turns them off",
+        env "MCP_SYNC_PORTALS_INTERVAL", flag portals_interval "portals.interval" "DURATION";
 }
 
-/// The layers a value can come from, and where each value picked came from.
+/// The layers a value can come from.
 pub(super) struct Layers<'a> {
-    flags: &'a Flags,
-    env: &'a Env,
-    file: FileValues,
-    file_origin: String,
-    origins: RefCell<BTreeMap<&'static str, String>>,
+    pub(super) flags: &'a Flags,
+    pub(super) env: &'a Env,
+    pub(super) file: FileValues,
 }
 
-impl<'a> Layers<'a> {
-    pub(super) fn new(
-        flags: &'a Flags,
-        env: &'a Env,
-        path: Option<&Path>,
-        file: FileValues,
-    ) -> Self {
-        let file_origin = path.map_or_else(|| "file".into(), |p| format!("file {}", p.display()));
-        Self {
-            flags,
-            env,
-            file,
-            file_origin,
-            origins: RefCell::default(),
-        }
-    }
-
-    /// Flag > environment > file > default: the value and where it came from (remembered
-    /// for `check-config`).
-    fn pick(&self, key: &Key) -> Result<(String, String), ConfigError> {
-        let picked = self.layer(key)?;
-        self.origins.borrow_mut().insert(key.name, picked.1.clone());
-        Ok(picked)
-    }
-
-    fn layer(&self, key: &Key) -> Result<(String, String), ConfigError> {
-        let flag = key
-            .flag
-            .and_then(|(name, get)| Some((get(self.flags)?, format!("flag {name}"))));
+impl Layers<'_> {
+    /// Flag > environment > file > default: the value and where it came from.
+    fn pick(&self, key: &Key) -> (&str, String) {
+        let flag = (key.read)(self.flags).zip(key.flag.map(|f| format!("flag {f}")));
         let env = || {
-            key.env.and_then(|n| {
-                Some((
-                    self.env.get(n)?.as_str(),
-                    format!("environment variable {n}"),
-                ))
-            })
+            let (name, v) = key.env.and_then(|n| Some((n, self.env.get(n)?)))?;
+            Some((v.as_str(), format!("environment variable {name}")))
         };
-        if let Some((v, origin)) = flag.or_else(env) {
-            return Ok((v.to_owned(), origin));
-        }
-        match self.file.get(key.name) {
-            Some(toml::Value::String(s)) => Ok((s.clone(), self.file_origin.clone())),
-            Some(v) => Err(invalid(
-                key.name,
-                kind(v),
-                &self.file_origin,
-                "expected one value",
-            )),
-            None => Ok((key.default.to_owned(), "default".into())),
-        }
+        let file = || {
+            Some((
+                self.file.values.get(key.name)?.as_str(),
+                self.file.origin.clone(),
+            ))
+        };
+        (flag.or_else(env).or_else(file)).unwrap_or((key.default, "default".into()))
     }
 
     /// The value of `key`, parsed; a refusal names the key, the value and its origin.
@@ -172,61 +129,20 @@ impl<'a> Layers<'a> {
         key: &Key,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Result<T, ConfigError> {
-        let (value, origin) = self.pick(key)?;
-        parse(value.trim()).map_err(|reason| invalid(key.name, &value, &origin, reason))
+        let (value, origin) = self.pick(key);
+        parse(value.trim()).map_err(|reason| invalid(key.name, value, &origin, reason))
     }
 
-    fn int(&self, key: &Key, lo: i64, hi: i64) -> Result<i64, ConfigError> {
-        self.get(key, |v| match v.parse::<i64>() {
-            Ok(v) if (lo..=hi).contains(&v) => Ok(v),
-            _ => Err(format!("must be a whole number between {lo} and {hi}")),
-        })
-    }
-
-    /// A path, or none where it is not set or empty; a pin file must be a file (its content
-    /// is read by `pins`, which names what is wrong in it).
-    fn path(&self, key: &Key) -> Result<Option<PathBuf>, ConfigError> {
-        let (value, origin) = self.pick(key)?;
-        let path = PathBuf::from(value.trim());
-        if origin == "default" || value.trim().is_empty() {
-            return Ok(None);
-        }
-        match std::fs::metadata(&path) {
-            _ if key.name != CAPABILITIES_PINS.name => Ok(Some(path)),
-            Ok(m) if m.is_file() => Ok(Some(path)),
-            Ok(_) => Err(invalid(key.name, &value, &origin, "not a file")),
-            Err(e) => {
-                let why = format!(
-                    "cannot read the pin file: {e} (`mcp-sync-monitor pins export` writes one)"
-                );
-                Err(invalid(key.name, &value, &origin, why))
-            }
-        }
-    }
-
-    /// The web configuration file, if any.
-    pub(super) fn web_config_file(&self) -> Result<Option<PathBuf>, ConfigError> {
-        self.path(&WEB_CONFIG_FILE)
-    }
-
-    pub(super) fn listen(&self) -> Result<SocketAddr, ConfigError> {
-        let why = "expected an address like 0.0.0.0:9878 or [::]:9878";
-        self.get(&LISTEN, |v| v.parse().map_err(|_| why.into()))
-    }
-
-    /// A list from the file.
-    fn list<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Vec<T>, ConfigError> {
-        let Some(v) = self.file.get(key) else {
-            return Ok(Vec::new());
-        };
-        let list = v.clone().try_into();
-        list.map_err(|e| {
-            invalid(
-                key,
-                kind(v),
-                &self.file_origin,
-                format!("expected a list: {e}"),
-            )
+    /// A path, checked by `check`, or none where the key is not set or empty.
+    fn path(
+        &self,
+        key: &Key,
+        check: fn(&str) -> Result<PathBuf, String>,
+    ) -> Result<Option<PathBuf>, ConfigError> {
+        let set = self.pick(key).1 != "default";
+        self.get(key, |v| match set && !v.is_empty() {
+            true => check(v).map(Some),
+            false => Ok(None),
         })
     }
 }
@@ -238,138 +154,130 @@ pub(super) fn invalid(
     origin: &str,
     reason: impl Into<String>,
 ) -> ConfigError {
-    let (key, value, origin, reason) =
-        (key.into(), value.to_string(), origin.into(), reason.into());
     ConfigError::Invalid {
-        key,
-        value,
-        origin,
-        reason,
+        key: key.into(),
+        value: value.to_string(),
+        origin: origin.into(),
+        reason: reason.into(),
     }
 }
 
-/// What a file value is, for a refusal of a value of the wrong shape.
-fn kind(v: &toml::Value) -> &'static str {
-    match v {
-        toml::Value::Array(_) => "a list",
-        toml::Value::Table(_) => "a table",
-        _ => "a single value",
-    }
-}
-
-/// A humantime duration; `off` says whether zero turns the key off (`None`) or is refused.
-fn duration(raw: &str, off: bool) -> Result<Option<Duration>, String> {
+fn duration(raw: &str) -> Result<Duration, String> {
     match humantime::parse_duration(raw) {
-        Ok(d) if !d.is_zero() => Ok(Some(d)),
-        Ok(_) if !off => Err("must be greater than zero".into()),
-        Err(_) if off && raw == "0" => Ok(None),
-        Ok(_) => Ok(None),
-        Err(e) if off => Err(format!(
-            "not a duration ({e}); use e.g. 10m, or 0 to turn it off"
-        )),
+        Ok(d) if d.is_zero() => Err("must be greater than zero".into()),
+        Ok(d) => Ok(d),
         Err(e) => Err(format!("not a duration ({e}); use e.g. 90s, 5m, 1h 30m")),
     }
 }
 
-fn one_of<T: Copy>(raw: &str, choices: &[(&[&str], T)], expected: &str) -> Result<T, String> {
-    let raw = raw.to_ascii_lowercase();
-    let found = choices
-        .iter()
-        .find(|(words, _)| words.contains(&raw.as_str()));
-    found
-        .map(|(_, v)| *v)
-        .ok_or_else(|| format!("expected {expected}"))
+/// A duration where zero turns the key off.
+fn duration_or_off(raw: &str) -> Result<Option<Duration>, String> {
+    match humantime::parse_duration(raw) {
+        Ok(d) => Ok(Some(d).filter(|d| !d.is_zero())),
+        Err(_) if raw == "0" => Ok(None),
+        Err(e) => Err(format!(
+            "not a duration ({e}); use e.g. 10m, or 0 to turn it off"
+        )),
+    }
+}
+
+fn whole<T: FromStr + PartialOrd + fmt::Display>(
+    lo: T,
+    hi: T,
+) -> impl FnOnce(&str) -> Result<T, String> {
+    move |raw| match raw.parse::<T>() {
+        Ok(n) if lo <= n && n <= hi => Ok(n),
+        _ => Err(format!("must be a whole number between {lo} and {hi}")),
+    }
+}
+
+fn boolean(raw: &str) -> Result<bool, String> {
+    match raw.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn address(raw: &str) -> Result<SocketAddr, String> {
+    raw.parse()
+        .map_err(|_| "expected an address like 0.0.0.0:9878 or [::]:9878".into())
 }
 
 fn base_url(raw: &str) -> Result<String, String> {
-    let url = raw.trim_end_matches('/');
-    let scheme = |p: &str| {
-        url.len() > p.len()
-            && url
-                .get(..p.len())
-                .is_some_and(|s| s.eq_ignore_ascii_case(p))
-    };
-    match (scheme("http://") || scheme("https://")) && !url.contains(char::is_whitespace) {
-        true => Ok(url.to_owned()),
-        false => Err("must be an http:// or https:// URL".into()),
+    match reqwest::Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+            Ok(raw.trim_end_matches('/').to_owned())
+        }
+        _ => Err("must be an http:// or https:// URL".into()),
     }
+}
+
+/// A pin file must be a file (its content is read by `pins`, which names what is wrong in it).
+fn pin_file(raw: &str) -> Result<PathBuf, String> {
+    match std::fs::metadata(raw) {
+        Ok(m) if m.is_file() => Ok(raw.into()),
+        Ok(_) => Err("not a file".into()),
+        Err(e) => Err(format!(
+            "cannot read the pin file: {e} (`mcp-sync-monitor pins export` writes one)"
+        )),
+    }
+}
+
+/// The listen address and the web configuration file only (for `healthcheck`).
+pub(super) fn endpoint(l: &Layers<'_>) -> Result<(SocketAddr, Option<PathBuf>), ConfigError> {
+    Ok((
+        l.get(&LISTEN, address)?,
+        l.path(&WEB_CONFIG_FILE, |v| Ok(v.into()))?,
+    ))
 }
 
 /// Builds the validated configuration from the layers.
 pub(super) fn build(l: &Layers<'_>) -> Result<Config, ConfigError> {
-    let d = |key: &Key| Ok(l.get(key, |v| duration(v, false))?.unwrap_or_default());
-    let bools: &[(&[&str], bool)] = &[
-        (&["1", "true", "yes", "on"], true),
-        (&["0", "false", "no", "off", ""], false),
-    ];
-    let formats: &[(&[&str], LogFormat)] =
-        &[(&["text"], LogFormat::Text), (&["json"], LogFormat::Json)];
-    Ok(Config {
-        listen: l.listen()?,
-        interval: d(&INTERVAL)?,
-        stale_after: d(&STALE_AFTER)?,
-        dry_run: l.get(&DRY_RUN, |v| one_of(v, bools, "true or false"))?,
-        sync_concurrency: l.int(&SYNC_CONCURRENCY, 1, 256)? as usize,
-        list_concurrency: l.int(&LIST_CONCURRENCY, 1, 64)? as usize,
-        per_page: l.int(&PER_PAGE, 1, i64::from(MAX_PER_PAGE))? as u32,
-        request_timeout: d(&REQUEST_TIMEOUT)?,
-        failure_backoff_max: d(&FAILURE_BACKOFF_MAX)?,
-        retry: retry(l, d)?,
-        rate_limit: RateLimitConfig {
-            requests: l.int(&RATE_REQUESTS, 1, 1_000_000)? as u32,
-            per: d(&RATE_PER)?,
-        },
-        base_url: l.get(&BASE_URL, base_url)?,
-        log_format: l.get(&LOG_FORMAT, |v| one_of(v, formats, "text or json"))?,
-        max_connections: l.int(&WEB_MAX_CONNECTIONS, 1, 65_536)? as usize,
-        web_config_file: l.web_config_file()?,
-        pins: l.path(&CAPABILITIES_PINS)?,
-        portals_interval: l.get(&PORTALS_INTERVAL, |v| duration(v, true))?,
-        accounts: accounts::build(l.env, l.list::<FileAccount>("accounts")?, &l.file_origin)?,
-        include: filter(l, "include")?,
-        exclude: filter(l, "exclude")?,
-        origins: l.origins.take(),
-    })
-}
-
-fn retry(
-    l: &Layers<'_>,
-    d: impl Fn(&Key) -> Result<Duration, ConfigError>,
-) -> Result<RetryConfig, ConfigError> {
     let retry = RetryConfig {
-        initial_interval: d(&RETRY_INITIAL)?,
+        initial_interval: l.get(&RETRY_INITIAL, duration)?,
         multiplier: l.get(&RETRY_MULTIPLIER, |v| match v.parse::<f64>() {
-            Ok(v) if v.is_finite() && (1.0..=10.0).contains(&v) => Ok(v),
+            Ok(v) if (1.0..=10.0).contains(&v) => Ok(v),
             _ => Err("must be between 1.0 and 10.0".into()),
         })?,
-        max_interval: d(&RETRY_MAX_INTERVAL)?,
-        max_elapsed: d(&RETRY_MAX_ELAPSED)?,
+        max_interval: l.get(&RETRY_MAX_INTERVAL, duration)?,
+        max_elapsed: l.get(&RETRY_MAX_ELAPSED, duration)?,
     };
     if retry.max_interval < retry.initial_interval {
-        let (max, initial) = (retry.max_interval, retry.initial_interval);
-        let why = format!(
-            "must not be shorter than retry.initial_interval ({})",
-            humantime::format_duration(initial)
-        );
-        return Err(invalid(
-            RETRY_MAX_INTERVAL.name,
-            humantime::format_duration(max),
-            &l.file_origin,
-            why,
-        ));
+        let (value, origin) = l.pick(&RETRY_MAX_INTERVAL);
+        let initial = humantime::format_duration(retry.initial_interval);
+        let why = format!("must not be shorter than retry.initial_interval ({initial})");
+        return Err(invalid(RETRY_MAX_INTERVAL.name, value, &origin, why));
     }
-    Ok(retry)
-}
-
-fn filter(l: &Layers<'_>, key: &str) -> Result<Globs, ConfigError> {
-    let list: Vec<String> = l.list(key)?;
-    match list.iter().find(|p| p.trim().is_empty()) {
-        Some(p) => Err(invalid(
-            key,
-            p,
-            &l.file_origin,
-            "an empty pattern matches nothing; remove it",
-        )),
-        None => Ok(Globs::new(list)),
-    }
+    let (listen, web_config_file) = endpoint(l)?;
+    Ok(Config {
+        listen,
+        interval: l.get(&INTERVAL, duration)?,
+        stale_after: l.get(&STALE_AFTER, duration)?,
+        dry_run: l.get(&DRY_RUN, boolean)?,
+        sync_concurrency: l.get(&SYNC_CONCURRENCY, whole(1, 256))?,
+        list_concurrency: l.get(&LIST_CONCURRENCY, whole(1, 64))?,
+        per_page: l.get(&PER_PAGE, whole(1, MAX_PER_PAGE))?,
+        request_timeout: l.get(&REQUEST_TIMEOUT, duration)?,
+        failure_backoff_max: l.get(&FAILURE_BACKOFF_MAX, duration)?,
+        retry,
+        rate_limit: RateLimitConfig {
+            requests: l.get(&RATE_REQUESTS, whole(1, 1_000_000))?,
+            per: l.get(&RATE_PER, duration)?,
+        },
+        base_url: l.get(&BASE_URL, base_url)?,
+        log_format: l.get(&LOG_FORMAT, |v| match v.to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("expected text or json".into()),
+        })?,
+        max_connections: l.get(&WEB_MAX_CONNECTIONS, whole(1, 65_536))?,
+        web_config_file,
+        pins: l.path(&CAPABILITIES_PINS, pin_file)?,
+        portals_interval: l.get(&PORTALS_INTERVAL, duration_or_off)?,
+        accounts: accounts::build(l.env, &l.file)?,
+        include: Globs::new(&l.file.include),
+        exclude: Globs::new(&l.file.exclude),
+        origins: KEYS.iter().map(|k| (k.name, l.pick(k).1)).collect(),
+    })
 }

@@ -42,25 +42,19 @@ pub enum LogFormat {
     Json,
 }
 
-/// Retry settings inside a cycle.
+/// The `[retry]` keys: retries inside a cycle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryConfig {
-    /// First wait.
     pub initial_interval: Duration,
-    /// Growth factor per attempt.
     pub multiplier: f64,
-    /// Longest single wait.
     pub max_interval: Duration,
-    /// Give up after this much time since the first attempt.
     pub max_elapsed: Duration,
 }
 
-/// The per-credential budget.
+/// The `[rate_limit]` keys: the per-credential budget.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateLimitConfig {
-    /// Requests allowed per window.
     pub requests: u32,
-    /// The window those requests are counted over.
     pub per: Duration,
 }
 
@@ -69,55 +63,43 @@ pub struct RateLimitConfig {
 pub struct Account {
     /// Cloudflare's account id (it goes into URL paths, so it is checked).
     pub id: String,
-    /// Its credentials.
     pub credentials: Credentials,
     /// Where they came from (variable names), for display and to share one budget among
     /// accounts using the same credential.
     pub credential_source: String,
 }
 
-/// The effective, validated configuration.
+/// The effective, validated configuration. A field named after a key holds that key's value;
+/// what each key does is said once, in its declaration in [`merge`] (and the README's table).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Address of the HTTP endpoints.
     pub listen: SocketAddr,
-    /// Time between cycles.
     pub interval: Duration,
-    /// A server whose last successful sync is older than this is stale.
     pub stale_after: Duration,
-    /// Decide and report, never sync.
     pub dry_run: bool,
-    /// Syncs at once, per account.
     pub sync_concurrency: usize,
-    /// List pages fetched at once once the page count is known.
     pub list_concurrency: usize,
-    /// Page size of the list call.
     pub per_page: u32,
-    /// Bound on one request.
     pub request_timeout: Duration,
-    /// Retries inside a cycle.
     pub retry: RetryConfig,
-    /// Longest back-off of a failing server across cycles.
     pub failure_backoff_max: Duration,
-    /// The per-credential budget.
     pub rate_limit: RateLimitConfig,
-    /// Cloudflare's API base URL.
+    /// `api.base_url`.
     pub base_url: String,
-    /// The accounts to keep synced, each with its credentials.
     pub accounts: Vec<Account>,
     /// Only servers whose id or name matches one of these (empty: all).
     pub include: Globs,
     /// Never servers whose id or name matches one of these.
     pub exclude: Globs,
-    /// Log format.
+    /// `log.format`.
     pub log_format: LogFormat,
-    /// The web configuration file (TLS, basic authentication), if any.
+    /// `web.config_file`, if set.
     pub web_config_file: Option<PathBuf>,
-    /// HTTP connections served at once.
+    /// `web.max_connections`.
     pub max_connections: usize,
-    /// The pin file of approved definitions, if any.
+    /// `capabilities.pins`, if set.
     pub pins: Option<PathBuf>,
-    /// Time between portal listings (`None`: portals are not listed).
+    /// `portals.interval` (`None`: portals are not listed).
     pub portals_interval: Option<Duration>,
     /// Where each key's value came from (`flag --interval`, `default`…), by key.
     pub origins: BTreeMap<&'static str, String>,
@@ -129,51 +111,35 @@ pub enum ConfigError {
     /// A value that does not fit its key.
     #[error("invalid configuration: `{key}` = {value:?} (from {origin}): {reason}")]
     Invalid {
-        /// The key, as written in the file.
         key: String,
         /// The value as given (never a secret's).
         value: String,
-        /// Flag, variable or file it came from.
         origin: String,
-        /// What is expected.
         reason: String,
     },
-    /// The file could not be read, is not valid TOML or has an unknown key.
+    /// The file could not be read, is not valid TOML or has an unknown key (the OS's or the
+    /// parser's reason, with the line and key).
     #[error("configuration file {path}: {reason}")]
-    File {
-        /// The file `--config` or `MCP_SYNC_CONFIG` named.
-        path: PathBuf,
-        /// The OS's or the parser's reason (with the line and key).
-        reason: String,
-    },
+    File { path: PathBuf, reason: String },
     /// No account configured.
     #[error("no account configured: set CLOUDFLARE_ACCOUNT_ID or add [[accounts]] to the configuration file")]
     NoAccount,
     /// An account without usable credentials.
     #[error("account {account}: no credentials: {reason}")]
-    Credentials {
-        /// The account whose credentials are missing.
-        account: String,
-        /// What is missing.
-        reason: String,
-    },
+    Credentials { account: String, reason: String },
 }
 
-/// The configuration file the flags or `MCP_SYNC_CONFIG` name.
-fn config_path(flags: &Flags, env: &Env) -> Option<PathBuf> {
-    flags.config.clone().or_else(|| {
-        env.get("MCP_SYNC_CONFIG")
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from)
-    })
-}
-
-/// Loads and validates the configuration from the flags, the environment and the file the
-/// flags or `MCP_SYNC_CONFIG` name.
-pub fn load(flags: &Flags, env: &Env) -> Result<Config, ConfigError> {
-    let path = config_path(flags, env);
+/// The flags, the environment and the file the flags or `MCP_SYNC_CONFIG` name.
+fn layers<'a>(flags: &'a Flags, env: &'a Env) -> Result<merge::Layers<'a>, ConfigError> {
+    let named = env.get("MCP_SYNC_CONFIG").filter(|s| !s.is_empty());
+    let path = flags.config.clone().or_else(|| named.map(PathBuf::from));
     let file = file::read(path.as_deref())?;
-    merge::build(&merge::Layers::new(flags, env, path.as_deref(), file))
+    Ok(merge::Layers { flags, env, file })
+}
+
+/// Loads and validates the configuration from the flags, the environment and the file.
+pub fn load(flags: &Flags, env: &Env) -> Result<Config, ConfigError> {
+    merge::build(&layers(flags, env)?)
 }
 
 /// The configuration a file at `path` with this `text` gives, with `env` and no flags (the
@@ -181,21 +147,18 @@ pub fn load(flags: &Flags, env: &Env) -> Result<Config, ConfigError> {
 #[cfg(feature = "fake")]
 pub fn load_text(path: &std::path::Path, text: &str, env: &Env) -> Result<Config, ConfigError> {
     let file = file::parse(path, text)?;
-    merge::build(&merge::Layers::new(
-        &Flags::default(),
+    let flags = Flags::default();
+    merge::build(&merge::Layers {
+        flags: &flags,
         env,
-        Some(path),
         file,
-    ))
+    })
 }
 
 /// Only the listen address and the web configuration file (for `healthcheck`, which must
 /// work even where the rest of the configuration, such as credentials, is not visible).
 pub fn endpoint(flags: &Flags, env: &Env) -> Result<(SocketAddr, Option<PathBuf>), ConfigError> {
-    let path = config_path(flags, env);
-    let file = file::read(path.as_deref())?;
-    let layers = merge::Layers::new(flags, env, path.as_deref(), file);
-    Ok((layers.listen()?, layers.web_config_file()?))
+    merge::endpoint(&layers(flags, env)?)
 }
 
 #[cfg(test)]

@@ -1,5 +1,4 @@
 use super::*;
-use crate::cloudflare::DEFAULT_BASE_URL;
 use crate::secret::Secret;
 
 fn env(pairs: &[(&str, &str)]) -> Env {
@@ -37,7 +36,7 @@ fn defaults_match_the_spec() {
             per: Duration::from_secs(300)
         }
     );
-    assert_eq!(c.base_url, DEFAULT_BASE_URL);
+    assert_eq!(c.base_url, "https://api.cloudflare.com/client/v4");
     assert_eq!(c.log_format, LogFormat::Text);
     assert_eq!(
         c.accounts[0].credentials,
@@ -99,7 +98,7 @@ fn the_readme_table_matches_the_key_table() {
             })
             .unwrap_or_else(|| panic!("README has no row for `{}`", key.name));
         let cells: Vec<&str> = row.split('|').skip(1).collect();
-        let flag = key.flag.map(|(f, _)| format!("`{f}`"));
+        let flag = key.flag.map(|f| format!("`{f}`"));
         assert!(
             flag.as_ref()
                 .map_or(cells[1].trim().is_empty(), |f| cells[1].contains(f)),
