@@ -42,8 +42,7 @@ pub(super) fn build(env: &Env, file: &FileValues) -> Result<Vec<Account>, Config
         return Err(ConfigError::NoAccount);
     }
     let mut seen = BTreeSet::new();
-    let specs = specs.into_iter();
-    specs
+    (specs.into_iter())
         .map(|(spec, key, origin)| {
             // Account ids go into URL paths: letters, digits, `-` and `_` only.
             let valid = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
@@ -56,9 +55,8 @@ pub(super) fn build(env: &Env, file: &FileValues) -> Result<Vec<Account>, Config
                 return Err(invalid(&key, id, origin, "this account is listed twice"));
             }
             let (credentials, credential_source) = credentials(env, spec)?;
-            let id = id.clone();
             Ok(Account {
-                id,
+                id: id.clone(),
                 credentials,
                 credential_source,
             })

@@ -63,7 +63,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<FileValues, ConfigError> 
         let list: Vec<String> = list(table, key)?;
         match list.iter().any(|p| p.trim().is_empty()) {
             true => Err(format!(
-                "`{key}`: an empty pattern matches nothing; remove it"
+                "`{key}`: remove the empty pattern, it matches nothing"
             )),
             false => Ok(list),
         }
@@ -96,11 +96,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<FileValues, ConfigError> 
                 Float(f) => f.to_string(),
                 Boolean(b) => b.to_string(),
                 Datetime(d) => d.to_string(),
-                _ => {
-                    return Err(refuse(format!(
-                        "`{key}` takes one value, not a list or a table"
-                    )))
-                }
+                _ => return Err(refuse(format!("`{key}` takes a single value"))),
             };
             out.values.insert(key, text);
         }

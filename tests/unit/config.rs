@@ -145,3 +145,26 @@ fn portals_interval_zero_turns_portals_off_and_garbage_is_refused() {
         "{msg}"
     );
 }
+
+#[test]
+fn the_file_refuses_a_value_of_the_wrong_shape_naming_the_key_and_the_file() {
+    let path = std::path::Path::new("/etc/mcp/config.toml");
+    let cases = [
+        ("interval = [1]", "`interval`"),
+        ("[retry]\nmax_elapsed = { a = 1 }", "`retry.max_elapsed`"),
+        ("include = [\"a\", \" \"]", "`include`"),
+        ("exclude = \"a\"", "`exclude`"),
+        ("[[accounts]]\nid = \"a\"\ntoken = \"x\"", "token"),
+    ];
+    for (text, words) in cases {
+        let msg = load_text(path, text, &base_env())
+            .expect_err(text)
+            .to_string();
+        assert!(
+            msg.contains(words) && msg.contains("/etc/mcp/config.toml"),
+            "{msg}"
+        );
+    }
+    let c = load_text(path, "per_page = 10\ndry_run = true", &base_env()).expect("valid");
+    assert_eq!((c.per_page, c.dry_run), (10, true));
+}
