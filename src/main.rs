@@ -70,7 +70,10 @@ enum PinsCommand {
 fn main() -> ExitCode {
     mcp_sync_monitor::allocator::tune();
     let cli = Cli::parse();
-    let env = config::process_env();
+    // The process environment; a variable that is not valid UTF-8 is no configuration's.
+    let env: config::Env = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -14,12 +14,8 @@ const FROM_ENV: &str = "environment variable CLOUDFLARE_ACCOUNT_ID";
 /// The accounts: `[[accounts]]` from the file, or the one `CLOUDFLARE_ACCOUNT_ID` names;
 /// both at once is refused as ambiguous, never silently overridden.
 pub(super) fn build(env: &Env, file: &FileValues) -> Result<Vec<Account>, ConfigError> {
-    let from_env = env
-        .get("CLOUDFLARE_ACCOUNT_ID")
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty());
-    let one;
-    let specs: Vec<(&FileAccount, String, &str)> = match from_env {
+    let from_env = env.get("CLOUDFLARE_ACCOUNT_ID").map(|v| v.trim());
+    let (specs, origin) = match from_env.filter(|v| !v.is_empty()) {
         Some(id) if !file.accounts.is_empty() => {
             let why = format!(
                 "{} also lists [[accounts]]; set one or the other, not both",
@@ -28,22 +24,22 @@ pub(super) fn build(env: &Env, file: &FileValues) -> Result<Vec<Account>, Config
             return Err(invalid("accounts", id, FROM_ENV, why));
         }
         Some(id) => {
-            one = FileAccount {
-                id: id.to_owned(),
+            let one = FileAccount {
+                id: id.into(),
                 ..FileAccount::default()
             };
-            vec![(&one, "accounts".into(), FROM_ENV)]
+            (vec![one], FROM_ENV)
         }
-        None => (file.accounts.iter().enumerate())
-            .map(|(i, a)| (a, format!("accounts[{i}].id"), file.origin.as_str()))
-            .collect(),
+        None if file.accounts.is_empty() => return Err(ConfigError::NoAccount),
+        None => (file.accounts.clone(), file.origin.as_str()),
     };
-    if specs.is_empty() {
-        return Err(ConfigError::NoAccount);
-    }
     let mut seen = BTreeSet::new();
-    (specs.into_iter())
-        .map(|(spec, key, origin)| {
+    (specs.iter().enumerate())
+        .map(|(i, spec)| {
+            let key = match origin {
+                FROM_ENV => "accounts".to_owned(),
+                _ => format!("accounts[{i}].id"),
+            };
             // Account ids go into URL paths: letters, digits, `-` and `_` only.
             let valid = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
             let id = &spec.id;

@@ -26,7 +26,7 @@ pub(super) struct FileValues {
 }
 
 /// One `[[accounts]]` entry.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FileAccount {
     pub(super) id: String,
@@ -75,31 +75,31 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<FileValues, ConfigError> 
         exclude: patterns(&mut table, "exclude").map_err(refuse)?,
         values: BTreeMap::new(),
     };
-    for (section, value) in table {
-        let entries = match value {
-            toml::Value::Table(t) => t
-                .into_iter()
-                .map(|(k, v)| (format!("{section}.{k}"), v))
-                .collect(),
-            v => vec![(section, v)],
-        };
-        for (key, value) in entries {
-            if !KEYS.iter().any(|k| k.name == key) {
-                let why =
-                    format!("unknown key `{key}`; the keys are in config/mcp-sync-monitor.toml");
-                return Err(refuse(why));
-            }
-            use toml::Value::{Boolean, Datetime, Float, Integer, String};
-            let text = match value {
-                String(s) => s,
-                Integer(i) => i.to_string(),
-                Float(f) => f.to_string(),
-                Boolean(b) => b.to_string(),
-                Datetime(d) => d.to_string(),
-                _ => return Err(refuse(format!("`{key}` takes a single value"))),
-            };
-            out.values.insert(key, text);
+    let entries = table.into_iter().flat_map(|(section, value)| match value {
+        toml::Value::Table(t) => t
+            .into_iter()
+            .map(|(k, v)| (format!("{section}.{k}"), v))
+            .collect(),
+        v => vec![(section, v)],
+    });
+    for (key, value) in entries {
+        if !KEYS.iter().any(|k| k.name == key) {
+            let why = format!("unknown key `{key}`; the keys are in config/mcp-sync-monitor.toml");
+            return Err(refuse(why));
         }
+        use toml::Value as V;
+        let text = match value {
+            V::String(s) => s,
+            V::Integer(i) => i.to_string(),
+            V::Float(f) => f.to_string(),
+            V::Boolean(b) => b.to_string(),
+            _ => {
+                return Err(refuse(format!(
+                    "`{key}` takes one string, number or boolean"
+                )))
+            }
+        };
+        out.values.insert(key, text);
     }
     Ok(out)
 }

@@ -14,17 +14,14 @@ use super::file::FileValues;
 use super::{accounts, Config, ConfigError, Env, Globs, LogFormat, RateLimitConfig, RetryConfig};
 use crate::cloudflare::MAX_PER_PAGE;
 
-/// One configuration key: where it can be set and its default.
+/// One configuration key: its name in the file (`retry.max_elapsed`), its flag and its
+/// variable where it has them, its default as it would be written, and how to read its flag
+/// from the parsed command line.
 pub struct Key {
-    /// The key as written in the file (`retry.max_elapsed`).
     pub name: &'static str,
-    /// The flag, where there is one.
     pub flag: Option<&'static str>,
-    /// The environment variable, where there is one.
     pub env: Option<&'static str>,
-    /// The default, as it would be written.
     pub default: &'static str,
-    /// Reads the flag's value from the parsed command line.
     read: fn(&Flags) -> Option<&str>,
 }
 
@@ -110,17 +107,11 @@ impl Layers<'_> {
     /// Flag > environment > file > default: the value and where it came from.
     fn pick(&self, key: &Key) -> (&str, String) {
         let flag = (key.read)(self.flags).zip(key.flag.map(|f| format!("flag {f}")));
-        let env = || {
-            let (name, v) = key.env.and_then(|n| Some((n, self.env.get(n)?)))?;
-            Some((v.as_str(), format!("environment variable {name}")))
-        };
-        let file = || {
-            Some((
-                self.file.values.get(key.name)?.as_str(),
-                self.file.origin.clone(),
-            ))
-        };
-        (flag.or_else(env).or_else(file)).unwrap_or((key.default, "default".into()))
+        let env = key.env.and_then(|n| Some((self.env.get(n)?, n)));
+        let env = env.map(|(v, n)| (v.as_str(), format!("environment variable {n}")));
+        let file = self.file.values.get(key.name);
+        let file = file.map(|v| (v.as_str(), self.file.origin.clone()));
+        (flag.or(env).or(file)).unwrap_or((key.default, "default".into()))
     }
 
     /// The value of `key`, parsed; a refusal names the key, the value and its origin.
@@ -148,17 +139,13 @@ impl Layers<'_> {
 }
 
 /// An invalid value of `key`.
-pub(super) fn invalid(
-    key: &str,
-    value: impl fmt::Display,
-    origin: &str,
-    reason: impl Into<String>,
-) -> ConfigError {
+pub(super) fn invalid(key: &str, value: &str, origin: &str, why: impl Into<String>) -> ConfigError {
+    let (key, value, origin, reason) = (key.into(), value.into(), origin.into(), why.into());
     ConfigError::Invalid {
-        key: key.into(),
-        value: value.to_string(),
-        origin: origin.into(),
-        reason: reason.into(),
+        key,
+        value,
+        origin,
+        reason,
     }
 }
 
@@ -226,13 +213,11 @@ fn pin_file(raw: &str) -> Result<PathBuf, String> {
 
 /// The listen address and the web configuration file only (for `healthcheck`).
 pub(super) fn endpoint(l: &Layers<'_>) -> Result<(SocketAddr, Option<PathBuf>), ConfigError> {
-    Ok((
-        l.get(&LISTEN, address)?,
-        l.path(&WEB_CONFIG_FILE, |v| Ok(v.into()))?,
-    ))
+    let listen = l.get(&LISTEN, address)?;
+    Ok((listen, l.path(&WEB_CONFIG_FILE, |v| Ok(v.into()))?))
 }
 
-/// Builds the validated configuration from the layers.
+/// The validated configuration.
 pub(super) fn build(l: &Layers<'_>) -> Result<Config, ConfigError> {
     let retry = RetryConfig {
         initial_interval: l.get(&RETRY_INITIAL, duration)?,

@@ -1,12 +1,10 @@
-//! Configuration: load the TOML file (`file`), merge it with the environment and the flags
-//! (flag > environment > file > default) and validate every value (`merge`, where each key
-//! is declared once), resolve the accounts and their credentials (`accounts`), and decide
-//! which servers the include/exclude filters keep (`filters`).
+//! Configuration: read the TOML file (`file`), merge it with the environment and the flags
+//! and validate every value (`merge`, where each key is declared once), resolve the accounts
+//! and their credentials (`accounts`), and compile the include/exclude filters (`filters`).
 //!
-//! Every invalid value is refused with a [`ConfigError`] that names the key, where the value
-//! came from and the value itself (never a secret's value), so `main` can exit 2 with a
-//! message an operator can act on. Loading is a pure function of its inputs: the
-//! environment is passed in as a map, which keeps it testable.
+//! An invalid value is refused with a [`ConfigError`] naming the key, where the value came
+//! from and the value (never a secret's), so `main` exits 2 with a message an operator can
+//! act on. Loading is a pure function of the flags and the environment (passed as a map).
 
 mod accounts;
 mod file;
@@ -15,7 +13,7 @@ pub mod merge;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cloudflare::Credentials;
@@ -26,19 +24,10 @@ pub use merge::Flags;
 /// The environment, as a map (tests pass their own).
 pub type Env = HashMap<String, String>;
 
-/// Reads the process environment, skipping variables that are not valid UTF-8.
-pub fn process_env() -> Env {
-    std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect()
-}
-
-/// How log lines are written.
+/// `log.format`: human-readable lines or one JSON object per line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    /// Human-readable lines.
     Text,
-    /// One JSON object per line.
     Json,
 }
 
@@ -69,8 +58,9 @@ pub struct Account {
     pub credential_source: String,
 }
 
-/// The effective, validated configuration. A field named after a key holds that key's value;
-/// what each key does is said once, in its declaration in [`merge`] (and the README's table).
+/// The effective, validated configuration. Each field holds the key it is named after
+/// (`log_format` is `log.format`, `pins` is `capabilities.pins`); what a key does is said
+/// once, in its declaration in [`merge`] (and the README's table).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -84,20 +74,15 @@ pub struct Config {
     pub retry: RetryConfig,
     pub failure_backoff_max: Duration,
     pub rate_limit: RateLimitConfig,
-    /// `api.base_url`.
     pub base_url: String,
     pub accounts: Vec<Account>,
     /// Only servers whose id or name matches one of these (empty: all).
     pub include: Globs,
     /// Never servers whose id or name matches one of these.
     pub exclude: Globs,
-    /// `log.format`.
     pub log_format: LogFormat,
-    /// `web.config_file`, if set.
     pub web_config_file: Option<PathBuf>,
-    /// `web.max_connections`.
     pub max_connections: usize,
-    /// `capabilities.pins`, if set.
     pub pins: Option<PathBuf>,
     /// `portals.interval` (`None`: portals are not listed).
     pub portals_interval: Option<Duration>,
@@ -129,11 +114,10 @@ pub enum ConfigError {
     Credentials { account: String, reason: String },
 }
 
-/// The flags, the environment and the file the flags or `MCP_SYNC_CONFIG` name.
+/// The layers: the flags, the environment and the file the flags or `MCP_SYNC_CONFIG` name.
 fn layers<'a>(flags: &'a Flags, env: &'a Env) -> Result<merge::Layers<'a>, ConfigError> {
     let named = env.get("MCP_SYNC_CONFIG").filter(|s| !s.is_empty());
-    let path = flags.config.clone().or_else(|| named.map(PathBuf::from));
-    let file = file::read(path.as_deref())?;
+    let file = file::read(flags.config.as_deref().or(named.map(Path::new)))?;
     Ok(merge::Layers { flags, env, file })
 }
 
@@ -145,14 +129,9 @@ pub fn load(flags: &Flags, env: &Env) -> Result<Config, ConfigError> {
 /// The configuration a file at `path` with this `text` gives, with `env` and no flags (the
 /// fuzz targets' door: the file's parser and the validation behind it, without a file).
 #[cfg(feature = "fake")]
-pub fn load_text(path: &std::path::Path, text: &str, env: &Env) -> Result<Config, ConfigError> {
-    let file = file::parse(path, text)?;
-    let flags = Flags::default();
-    merge::build(&merge::Layers {
-        flags: &flags,
-        env,
-        file,
-    })
+pub fn load_text(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> {
+    let (flags, file) = (&Flags::default(), file::parse(path, text)?);
+    merge::build(&merge::Layers { flags, env, file })
 }
 
 /// Only the listen address and the web configuration file (for `healthcheck`, which must
