@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::Exit;
 use crate::cloudflare::Credentials;
-use crate::config::{self, Config, Env, Flags, LogFormat};
+use crate::config::{self, Config, Env, Flags, Globs, LogFormat};
 use crate::web::Web;
 
 /// Prints the effective configuration (exit 0), or the error naming the key (exit 2).
@@ -54,11 +54,11 @@ pub fn check_config(flags: &Flags, env: &Env) -> Exit {
 /// The effective configuration as TOML-like text, secrets masked (for `check-config`).
 pub fn render(cfg: &Config) -> String {
     let d = |d: Duration| format!("{:?}", humantime::format_duration(d).to_string());
-    let list = |v: &[String]| {
+    let list = |g: &Globs| {
         format!(
             "[{}]",
-            v.iter()
-                .map(|s| format!("{s:?}"))
+            (g.0.iter())
+                .map(|p| format!("{:?}", p.to_string()))
                 .collect::<Vec<_>>()
                 .join(", ")
         )
@@ -94,8 +94,8 @@ pub fn render(cfg: &Config) -> String {
     line("per_page", cfg.per_page.to_string());
     line("request_timeout", d(cfg.request_timeout));
     line("failure_backoff_max", d(cfg.failure_backoff_max));
-    line("include", list(&cfg.include.patterns()));
-    line("exclude", list(&cfg.exclude.patterns()));
+    line("include", list(&cfg.include));
+    line("exclude", list(&cfg.exclude));
     line("\n[retry]\ninitial_interval", d(cfg.retry.initial_interval));
     line("multiplier", cfg.retry.multiplier.to_string());
     line("max_interval", d(cfg.retry.max_interval));

@@ -46,7 +46,7 @@ async fn list(
     })?;
     let mut found = scheduler.definitions(&sd).await;
     let globs = Globs::new(servers.iter().cloned());
-    if !globs.is_empty() {
+    if !globs.0.is_empty() {
         for servers in found.values_mut().flatten() {
             servers.retain(|id, s| globs.any_match(id) || globs.any_match(&s.name));
         }
@@ -150,7 +150,7 @@ pub fn report(found: &Found, pinned: &PinSet, globs: &Globs) -> (String, usize) 
             }
         }
         for id in pinned.servers_of(account) {
-            let wanted = globs.is_empty() || globs.any_match(id);
+            let wanted = globs.0.is_empty() || globs.any_match(id);
             if listed.contains_key(id) || !wanted {
                 continue;
             }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::file::{FileAccount, FileValues};
 use super::merge::invalid;
-use super::{Account, ConfigError, Env};
+use super::{Account, ConfigError, Env, Result};
 use crate::cloudflare::Credentials;
 use crate::secret::Secret;
 
@@ -13,7 +13,7 @@ const FROM_ENV: &str = "environment variable CLOUDFLARE_ACCOUNT_ID";
 
 /// The accounts: `[[accounts]]` from the file, or the one `CLOUDFLARE_ACCOUNT_ID` names;
 /// both at once is refused as ambiguous, never silently overridden.
-pub(super) fn build(env: &Env, file: &FileValues) -> Result<Vec<Account>, ConfigError> {
+pub(super) fn build(env: &Env, file: &FileValues) -> Result<Vec<Account>> {
     let from_env = env.get("CLOUDFLARE_ACCOUNT_ID").map(|v| v.trim());
     let (specs, origin) = match from_env.filter(|v| !v.is_empty()) {
         Some(id) if !file.accounts.is_empty() => {
@@ -62,7 +62,7 @@ pub(super) fn build(env: &Env, file: &FileValues) -> Result<Vec<Account>, Config
 
 /// Reads `NAME`, or the file that `NAME_FILE` points at (read again when it changes).
 /// Both set is refused.
-fn secret_var(env: &Env, account: &str, name: &str) -> Result<Option<Secret>, ConfigError> {
+fn secret_var(env: &Env, account: &str, name: &str) -> Result<Option<Secret>> {
     let file_var = format!("{name}_FILE");
     let get = |n: &str| env.get(n).map(|v| v.trim()).filter(|v| !v.is_empty());
     match (get(name), get(&file_var)) {
@@ -80,15 +80,13 @@ fn secret_var(env: &Env, account: &str, name: &str) -> Result<Option<Secret>, Co
 }
 
 fn missing(account: &str, reason: String) -> ConfigError {
-    ConfigError::Credentials {
-        account: account.into(),
-        reason,
-    }
+    let account = account.into();
+    ConfigError::Credentials { account, reason }
 }
 
 /// A token (the named variable, or `CLOUDFLARE_API_TOKEN` unless the legacy pair is named),
 /// else the e-mail + key pair; and the variables they came from.
-fn credentials(env: &Env, spec: &FileAccount) -> Result<(Credentials, String), ConfigError> {
+fn credentials(env: &Env, spec: &FileAccount) -> Result<(Credentials, String)> {
     let legacy_named = spec.email_env.is_some() || spec.api_key_env.is_some();
     if !legacy_named || spec.api_token_env.is_some() {
         let name = spec.api_token_env.as_deref();

@@ -11,14 +11,13 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::merge::KEYS;
-use super::ConfigError;
+use super::{ConfigError, Result};
 
 /// What the file says.
 #[derive(Default)]
 pub(super) struct FileValues {
     /// `file <path>`, for refusals and `check-config`.
     pub(super) origin: String,
-    /// Each key's value by dotted name.
     pub(super) values: BTreeMap<String, String>,
     pub(super) accounts: Vec<FileAccount>,
     pub(super) include: Vec<String>,
@@ -36,7 +35,7 @@ pub(super) struct FileAccount {
 }
 
 /// Reads and parses the file at `path`; no file is an empty one.
-pub(super) fn read(path: Option<&Path>) -> Result<FileValues, ConfigError> {
+pub(super) fn read(path: Option<&Path>) -> Result<FileValues> {
     let Some(path) = path else {
         return Ok(FileValues::default());
     };
@@ -47,8 +46,7 @@ pub(super) fn read(path: Option<&Path>) -> Result<FileValues, ConfigError> {
     parse(path, &text)
 }
 
-/// Parses the text of the file at `path`.
-pub(super) fn parse(path: &Path, text: &str) -> Result<FileValues, ConfigError> {
+pub(super) fn parse(path: &Path, text: &str) -> Result<FileValues> {
     let refuse = |reason: String| ConfigError::File {
         path: path.to_owned(),
         reason,
@@ -61,12 +59,9 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<FileValues, ConfigError> 
     }
     fn patterns(table: &mut toml::Table, key: &str) -> Result<Vec<String>, String> {
         let list: Vec<String> = list(table, key)?;
-        match list.iter().any(|p| p.trim().is_empty()) {
-            true => Err(format!(
-                "`{key}`: remove the empty pattern, it matches nothing"
-            )),
-            false => Ok(list),
-        }
+        let why = || format!("`{key}`: remove the empty pattern, it matches nothing");
+        let empty = list.iter().any(|p| p.trim().is_empty());
+        (!empty).then_some(list).ok_or_else(why)
     }
     let mut out = FileValues {
         origin: format!("file {}", path.display()),

@@ -5,29 +5,14 @@ use wildmatch::WildMatch;
 
 use super::Config;
 
-/// Compiled glob patterns.
+/// Compiled glob patterns (each displays as `wildmatch` keeps it, `**` written as `*`).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Globs(Vec<WildMatch>);
+pub struct Globs(pub Vec<WildMatch>);
 
 impl Globs {
-    /// Compiles `patterns`.
     pub fn new<S: AsRef<str>>(patterns: impl IntoIterator<Item = S>) -> Self {
-        Self(
-            patterns
-                .into_iter()
-                .map(|p| WildMatch::new(p.as_ref()))
-                .collect(),
-        )
-    }
-
-    /// The patterns, as `wildmatch` keeps them (`**` written as `*`).
-    pub fn patterns(&self) -> Vec<String> {
-        self.0.iter().map(ToString::to_string).collect()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        let compiled = patterns.into_iter().map(|p| WildMatch::new(p.as_ref()));
+        Self(compiled.collect())
     }
 
     /// Whether any pattern matches `text`.
@@ -40,7 +25,7 @@ impl Config {
     /// Whether the include/exclude filters keep a server with this id and name.
     pub fn wants(&self, id: &str, name: &str) -> bool {
         let hit = |g: &Globs| g.any_match(id) || g.any_match(name);
-        (self.include.is_empty() || hit(&self.include)) && !hit(&self.exclude)
+        (self.include.0.is_empty() || hit(&self.include)) && !hit(&self.exclude)
     }
 }
 

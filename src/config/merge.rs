@@ -1,8 +1,7 @@
-//! Merge and validate: every key is declared once in the table below (its name in the file,
-//! its default, what it does, its environment variable and its flag), which also declares
-//! the command line's [`Flags`] for clap, and one function picks a value flag > environment >
-//! file > default, with where it came from, so that an invalid value is refused naming the
-//! key, the origin and the value. A test checks the table against the README's.
+//! Merge and validate: each key is declared once in the table below (name in the file,
+//! default, what it does, variable, flag), which also declares clap's [`Flags`]; one function
+//! picks a value flag > environment > file > default with where it came from, so a refusal
+//! names the key, the origin and the value. A test checks the table against the README's.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -11,12 +10,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::file::FileValues;
-use super::{accounts, Config, ConfigError, Env, Globs, LogFormat, RateLimitConfig, RetryConfig};
+use super::{Config, ConfigError, Env, Globs, LogFormat, RateLimitConfig, Result, RetryConfig};
 use crate::cloudflare::MAX_PER_PAGE;
 
-/// One configuration key: its name in the file (`retry.max_elapsed`), its flag and its
-/// variable where it has them, its default as it would be written, and how to read its flag
-/// from the parsed command line.
+/// One key: its name in the file (`retry.max_elapsed`), its flag and variable where it has
+/// them, its default as it would be written, and how to read its flag from the command line.
 pub struct Key {
     pub name: &'static str,
     pub flag: Option<&'static str>,
@@ -40,8 +38,7 @@ macro_rules! keys {
         };)*
         /// Every key of the file.
         pub const KEYS: &[&Key] = &[$(&$id),*];
-        /// Values given on the command line (`None` where a flag was not given), declared for
-        /// clap so that `main` flattens them instead of copying them.
+        /// The flags (`None` where one was not given), declared for clap: `main` flattens them.
         #[derive(Debug, Clone, Default, clap::Args)]
         pub struct Flags {
             /// Configuration file (TOML) [env: MCP_SYNC_CONFIG]
@@ -115,21 +112,13 @@ impl Layers<'_> {
     }
 
     /// The value of `key`, parsed; a refusal names the key, the value and its origin.
-    fn get<T>(
-        &self,
-        key: &Key,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Result<T, ConfigError> {
+    fn get<T>(&self, key: &Key, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T> {
         let (value, origin) = self.pick(key);
         parse(value.trim()).map_err(|reason| invalid(key.name, value, &origin, reason))
     }
 
-    /// A path, checked by `check`, or none where the key is not set or empty.
-    fn path(
-        &self,
-        key: &Key,
-        check: fn(&str) -> Result<PathBuf, String>,
-    ) -> Result<Option<PathBuf>, ConfigError> {
+    /// A value checked by `check`, or none where the key is not set or empty.
+    fn optional<T>(&self, key: &Key, check: fn(&str) -> Result<T, String>) -> Result<Option<T>> {
         let set = self.pick(key).1 != "default";
         self.get(key, |v| match set && !v.is_empty() {
             true => check(v).map(Some),
@@ -138,7 +127,6 @@ impl Layers<'_> {
     }
 }
 
-/// An invalid value of `key`.
 pub(super) fn invalid(key: &str, value: &str, origin: &str, why: impl Into<String>) -> ConfigError {
     let (key, value, origin, reason) = (key.into(), value.into(), origin.into(), why.into());
     ConfigError::Invalid {
@@ -168,11 +156,8 @@ fn duration_or_off(raw: &str) -> Result<Option<Duration>, String> {
     }
 }
 
-fn whole<T: FromStr + PartialOrd + fmt::Display>(
-    lo: T,
-    hi: T,
-) -> impl FnOnce(&str) -> Result<T, String> {
-    move |raw| match raw.parse::<T>() {
+fn whole<T: FromStr + PartialOrd + fmt::Display>(lo: T, hi: T, raw: &str) -> Result<T, String> {
+    match raw.parse::<T>() {
         Ok(n) if lo <= n && n <= hi => Ok(n),
         _ => Err(format!("must be a whole number between {lo} and {hi}")),
     }
@@ -211,14 +196,12 @@ fn pin_file(raw: &str) -> Result<PathBuf, String> {
     }
 }
 
-/// The listen address and the web configuration file only (for `healthcheck`).
-pub(super) fn endpoint(l: &Layers<'_>) -> Result<(SocketAddr, Option<PathBuf>), ConfigError> {
+pub(super) fn endpoint(l: &Layers<'_>) -> Result<(SocketAddr, Option<PathBuf>)> {
     let listen = l.get(&LISTEN, address)?;
-    Ok((listen, l.path(&WEB_CONFIG_FILE, |v| Ok(v.into()))?))
+    Ok((listen, l.optional(&WEB_CONFIG_FILE, |v| Ok(v.into()))?))
 }
 
-/// The validated configuration.
-pub(super) fn build(l: &Layers<'_>) -> Result<Config, ConfigError> {
+pub(super) fn build(l: &Layers<'_>) -> Result<Config> {
     let retry = RetryConfig {
         initial_interval: l.get(&RETRY_INITIAL, duration)?,
         multiplier: l.get(&RETRY_MULTIPLIER, |v| match v.parse::<f64>() {
@@ -240,14 +223,14 @@ pub(super) fn build(l: &Layers<'_>) -> Result<Config, ConfigError> {
         interval: l.get(&INTERVAL, duration)?,
         stale_after: l.get(&STALE_AFTER, duration)?,
         dry_run: l.get(&DRY_RUN, boolean)?,
-        sync_concurrency: l.get(&SYNC_CONCURRENCY, whole(1, 256))?,
-        list_concurrency: l.get(&LIST_CONCURRENCY, whole(1, 64))?,
-        per_page: l.get(&PER_PAGE, whole(1, MAX_PER_PAGE))?,
+        sync_concurrency: l.get(&SYNC_CONCURRENCY, |v| whole(1, 256, v))?,
+        list_concurrency: l.get(&LIST_CONCURRENCY, |v| whole(1, 64, v))?,
+        per_page: l.get(&PER_PAGE, |v| whole(1, MAX_PER_PAGE, v))?,
         request_timeout: l.get(&REQUEST_TIMEOUT, duration)?,
         failure_backoff_max: l.get(&FAILURE_BACKOFF_MAX, duration)?,
         retry,
         rate_limit: RateLimitConfig {
-            requests: l.get(&RATE_REQUESTS, whole(1, 1_000_000))?,
+            requests: l.get(&RATE_REQUESTS, |v| whole(1, 1_000_000, v))?,
             per: l.get(&RATE_PER, duration)?,
         },
         base_url: l.get(&BASE_URL, base_url)?,
@@ -256,11 +239,11 @@ pub(super) fn build(l: &Layers<'_>) -> Result<Config, ConfigError> {
             "json" => Ok(LogFormat::Json),
             _ => Err("expected text or json".into()),
         })?,
-        max_connections: l.get(&WEB_MAX_CONNECTIONS, whole(1, 65_536))?,
+        max_connections: l.get(&WEB_MAX_CONNECTIONS, |v| whole(1, 65_536, v))?,
         web_config_file,
-        pins: l.path(&CAPABILITIES_PINS, pin_file)?,
+        pins: l.optional(&CAPABILITIES_PINS, pin_file)?,
         portals_interval: l.get(&PORTALS_INTERVAL, duration_or_off)?,
-        accounts: accounts::build(l.env, &l.file)?,
+        accounts: super::accounts::build(l.env, &l.file)?,
         include: Globs::new(&l.file.include),
         exclude: Globs::new(&l.file.exclude),
         origins: KEYS.iter().map(|k| (k.name, l.pick(k).1)).collect(),

@@ -21,6 +21,9 @@ use crate::cloudflare::Credentials;
 pub use filters::Globs;
 pub use merge::Flags;
 
+/// A result whose error is a refusal of the configuration (parsers give a reason: `String`).
+type Result<T, E = ConfigError> = std::result::Result<T, E>;
+
 /// The environment, as a map (tests pass their own).
 pub type Env = HashMap<String, String>;
 
@@ -53,8 +56,7 @@ pub struct Account {
     /// Cloudflare's account id (it goes into URL paths, so it is checked).
     pub id: String,
     pub credentials: Credentials,
-    /// Where they came from (variable names), for display and to share one budget among
-    /// accounts using the same credential.
+    /// The variables they came from (accounts sharing a credential share its rate budget).
     pub credential_source: String,
 }
 
@@ -102,41 +104,38 @@ pub enum ConfigError {
         origin: String,
         reason: String,
     },
-    /// The file could not be read, is not valid TOML or has an unknown key (the OS's or the
-    /// parser's reason, with the line and key).
+    /// The file cannot be read, is not TOML or has an unknown key (the OS's or parser's reason).
     #[error("configuration file {path}: {reason}")]
     File { path: PathBuf, reason: String },
-    /// No account configured.
     #[error("no account configured: set CLOUDFLARE_ACCOUNT_ID or add [[accounts]] to the configuration file")]
     NoAccount,
-    /// An account without usable credentials.
     #[error("account {account}: no credentials: {reason}")]
     Credentials { account: String, reason: String },
 }
 
 /// The layers: the flags, the environment and the file the flags or `MCP_SYNC_CONFIG` name.
-fn layers<'a>(flags: &'a Flags, env: &'a Env) -> Result<merge::Layers<'a>, ConfigError> {
+fn layers<'a>(flags: &'a Flags, env: &'a Env) -> Result<merge::Layers<'a>> {
     let named = env.get("MCP_SYNC_CONFIG").filter(|s| !s.is_empty());
     let file = file::read(flags.config.as_deref().or(named.map(Path::new)))?;
     Ok(merge::Layers { flags, env, file })
 }
 
 /// Loads and validates the configuration from the flags, the environment and the file.
-pub fn load(flags: &Flags, env: &Env) -> Result<Config, ConfigError> {
+pub fn load(flags: &Flags, env: &Env) -> Result<Config> {
     merge::build(&layers(flags, env)?)
 }
 
 /// The configuration a file at `path` with this `text` gives, with `env` and no flags (the
 /// fuzz targets' door: the file's parser and the validation behind it, without a file).
 #[cfg(feature = "fake")]
-pub fn load_text(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> {
+pub fn load_text(path: &Path, text: &str, env: &Env) -> Result<Config> {
     let (flags, file) = (&Flags::default(), file::parse(path, text)?);
     merge::build(&merge::Layers { flags, env, file })
 }
 
 /// Only the listen address and the web configuration file (for `healthcheck`, which must
 /// work even where the rest of the configuration, such as credentials, is not visible).
-pub fn endpoint(flags: &Flags, env: &Env) -> Result<(SocketAddr, Option<PathBuf>), ConfigError> {
+pub fn endpoint(flags: &Flags, env: &Env) -> Result<(SocketAddr, Option<PathBuf>)> {
     merge::endpoint(&layers(flags, env)?)
 }
 
