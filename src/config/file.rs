@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::merge::KEYS;
+use super::merge::{invalid, KEYS};
 use super::{ConfigError, Result};
 
 /// What the file says.
@@ -57,18 +57,22 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<FileValues> {
         let value = table.remove(key).unwrap_or(toml::Value::Array(Vec::new()));
         value.try_into().map_err(|e| format!("`{key}`: {e}"))
     }
-    fn patterns(table: &mut toml::Table, key: &str) -> Result<Vec<String>, String> {
-        let list: Vec<String> = list(table, key)?;
-        let why = || format!("`{key}`: remove the empty pattern, it matches nothing");
-        let empty = list.iter().any(|p| p.trim().is_empty());
-        (!empty).then_some(list).ok_or_else(why)
-    }
+    let origin = format!("file {}", path.display());
+    let mut patterns = |key: &str| -> Result<Vec<String>> {
+        let list: Vec<String> = list(&mut table, key).map_err(refuse)?;
+        let why = "an empty pattern matches nothing; remove it";
+        match list.iter().find(|p| p.trim().is_empty()) {
+            Some(p) => Err(invalid(key, p, &origin, why)),
+            None => Ok(list),
+        }
+    };
+    let (include, exclude) = (patterns("include")?, patterns("exclude")?);
     let mut out = FileValues {
-        origin: format!("file {}", path.display()),
         accounts: list(&mut table, "accounts").map_err(refuse)?,
-        include: patterns(&mut table, "include").map_err(refuse)?,
-        exclude: patterns(&mut table, "exclude").map_err(refuse)?,
         values: BTreeMap::new(),
+        origin,
+        include,
+        exclude,
     };
     let entries = table.into_iter().flat_map(|(section, value)| match value {
         toml::Value::Table(t) => t
@@ -83,16 +87,13 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<FileValues> {
             return Err(refuse(why));
         }
         use toml::Value as V;
+        let shape = || refuse(format!("`{key}` takes one string, number or boolean"));
         let text = match value {
             V::String(s) => s,
             V::Integer(i) => i.to_string(),
             V::Float(f) => f.to_string(),
             V::Boolean(b) => b.to_string(),
-            _ => {
-                return Err(refuse(format!(
-                    "`{key}` takes one string, number or boolean"
-                )))
-            }
+            _ => return Err(shape()),
         };
         out.values.insert(key, text);
     }
